@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite. Installs what the tests need first (idempotent, quick when present).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+installed_targets=$(rustup target list --installed)
+for target in wasm32-wasip1; do
+  grep -qx "$target" <<<"$installed_targets" || rustup target add "$target"
+done
+command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+
+echo "==> building the conformance fixtures (wasm32-wasip1)"
+cargo build --release --target wasm32-wasip1 --manifest-path fixtures/Cargo.toml
+echo "==> building the library, examples and benchmarks"
+cargo build --release --all-targets
+echo "==> documentation examples"
+cargo test --release --doc
+echo "==> integration tests"
+cargo nextest run --release --no-fail-fast

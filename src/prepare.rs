@@ -1,0 +1,121 @@
+//! Turns a submitted [`Task`] into a [`PreparedTask`]: references resolved to digests (so
+//! later alias changes cannot affect it), inputs loaded, paths and sizes checked.
+
+use crate::archive::safe_task_path;
+use crate::digest::Digest;
+use crate::limits::{EffectiveLimits, Limits};
+use crate::store::{FileKind, Store, StoreError};
+use crate::task::{FileSource, Task, TaskError, TaskErrorKind};
+use bytes::Bytes;
+
+/// The argv\[0\] of a task whose binary is an inline blob and that gives no arguments.
+pub const BLOB_ARGV0: &str = "main.wasm";
+
+/// The module a prepared task runs: its digest (the compile cache key) and, for inline
+/// blobs, its bytes; stored modules are loaded from the store only if not compiled yet.
+#[derive(Clone, Debug)]
+pub(crate) struct ModuleSource {
+    pub(crate) digest: Digest,
+    pub(crate) inline: Option<Bytes>,
+}
+
+/// A task ready for a runner: everything resolved and checked.
+#[derive(Clone, Debug)]
+pub(crate) struct PreparedTask {
+    pub(crate) module: ModuleSource,
+    pub(crate) args: Vec<String>,
+    pub(crate) envs: Vec<(String, String)>,
+    pub(crate) stdin: Bytes,
+    pub(crate) rootfs: Option<Bytes>,
+    pub(crate) files: Vec<(String, Bytes)>,
+    pub(crate) artifacts: Vec<(String, String)>,
+    pub(crate) limits: EffectiveLimits,
+}
+
+fn invalid(message: impl Into<String>) -> TaskError {
+    TaskError::new(TaskErrorKind::InvalidTask, message)
+}
+
+fn store_error(error: StoreError) -> TaskError {
+    match error {
+        StoreError::NotFound(_) => TaskError::new(TaskErrorKind::NotFound, error.to_string()),
+        StoreError::Io(_) => TaskError::new(TaskErrorKind::Internal, error.to_string()),
+        _ => invalid(error.to_string()),
+    }
+}
+
+async fn load(store: &Store, source: &FileSource) -> Result<(Digest, FileKind, Bytes), TaskError> {
+    match source {
+        FileSource::Blob(bytes) => Ok((Digest::of(bytes), FileKind::sniff(bytes), bytes.clone())),
+        FileSource::Ref(name) => {
+            let info = store.resolve(name).map_err(store_error)?;
+            let bytes = store.get(&info.digest).await.map_err(store_error)?;
+            Ok((info.digest, info.kind, bytes))
+        }
+    }
+}
+
+fn split_env(entry: &str) -> Result<(String, String), TaskError> {
+    match entry.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(invalid(format!("environment entry {entry:?} is not KEY=VALUE"))),
+    }
+}
+
+/// Resolves and checks `task` against the store and the broker's limits.
+pub(crate) async fn prepare(task: Task, store: &Store, limits: &Limits) -> Result<PreparedTask, TaskError> {
+    let binary = task.binary.ok_or_else(|| invalid("the task names no binary"))?;
+    let (module, default_argv0) = match &binary {
+        FileSource::Blob(bytes) => {
+            (ModuleSource { digest: Digest::of(bytes), inline: Some(bytes.clone()) }, BLOB_ARGV0.to_string())
+        }
+        FileSource::Ref(name) => {
+            let info = store.resolve(name).map_err(store_error)?;
+            if info.kind != FileKind::Wasm {
+                return Err(TaskError::new(
+                    TaskErrorKind::InvalidModule,
+                    format!("{name} is not a WebAssembly module (stored as {:?})", info.kind),
+                ));
+            }
+            (ModuleSource { digest: info.digest, inline: None }, name.clone())
+        }
+    };
+    let args = task.args.unwrap_or_else(|| vec![default_argv0]);
+    let envs = task.envs.unwrap_or_default().iter().map(|e| split_env(e)).collect::<Result<Vec<_>, _>>()?;
+    let texts = || args.iter().chain(envs.iter().flat_map(|(key, value)| [key, value]));
+    let text_size: u64 = texts().map(|s| s.len() as u64 + 1).sum();
+    if text_size > limits.args_env_bytes {
+        return Err(invalid(format!("arguments and environment take {text_size} bytes; the limit is {}", limits.args_env_bytes)));
+    }
+    if texts().any(|s| s.contains('\0')) {
+        return Err(invalid("arguments and environment must not contain NUL bytes"));
+    }
+    let stdin = task.stdin.unwrap_or_default();
+    if stdin.len() as u64 > limits.stdin_bytes {
+        return Err(invalid(format!("stdin of {} bytes exceeds the limit of {} bytes", stdin.len(), limits.stdin_bytes)));
+    }
+    let rootfs = match &task.rootfs {
+        None => None,
+        Some(source) => {
+            let (_, kind, bytes) = load(store, source).await?;
+            if kind != FileKind::Zip {
+                return Err(TaskError::new(TaskErrorKind::RootfsRejected, "the rootfs is not a zip archive"));
+            }
+            Some(bytes)
+        }
+    };
+    let mut files = Vec::new();
+    for file in task.files.unwrap_or_default() {
+        let path = safe_task_path(&file.path).map_err(|e| invalid(e.to_string()))?;
+        let (_, _, bytes) = load(store, &file.source).await?;
+        files.push((path, bytes));
+    }
+    let artifacts = task
+        .artifacts
+        .unwrap_or_default()
+        .into_iter()
+        .map(|requested| Ok((safe_task_path(&requested).map_err(|e| invalid(e.to_string()))?, requested)))
+        .collect::<Result<Vec<_>, TaskError>>()?;
+    let limits = limits.effective(task.limits.as_ref()).map_err(invalid)?;
+    Ok(PreparedTask { module, args, envs, stdin, rootfs, files, artifacts, limits })
+}

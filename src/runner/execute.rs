@@ -1,0 +1,122 @@
+//! Runs one prepared task: a fresh wasmtime `Store` with WASI preview 1, its own directory as
+//! `/`, capped output, a memory limit and a wall-clock deadline; then sorts the outcome into
+//! an exit status or a [`TaskError`]. The wall-clock timeout wraps the whole call; the guest
+//! yields every few milliseconds of fuel, so even an endless loop is stopped on time.
+
+use super::output::{CappedPipe, OutputLimitExceeded};
+use super::sandbox::Sandbox;
+use crate::prepare::PreparedTask;
+use crate::task::{TaskError, TaskErrorKind, TaskOutput};
+use std::time::Instant;
+use super::engine::YIELD_INTERVAL_FUEL;
+use wasmtime::{Engine, InstancePre, ResourceLimiter, Store, Trap};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+
+/// Table elements a task may grow its tables to.
+const TABLE_ELEMENTS_LIMIT: usize = 100_000;
+
+/// The per-task state inside a wasmtime `Store`.
+pub(crate) struct TaskState {
+    wasi: WasiP1Ctx,
+    limiter: MemoryLimiter,
+}
+
+impl TaskState {
+    pub(crate) fn wasi(&mut self) -> &mut WasiP1Ctx {
+        &mut self.wasi
+    }
+}
+
+/// Refuses memory growth past the limit and remembers that it did.
+struct MemoryLimiter {
+    limit: usize,
+    exceeded: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= TABLE_ELEMENTS_LIMIT)
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> TaskError {
+    TaskError::new(TaskErrorKind::Internal, error.to_string())
+}
+
+/// Runs `task` to its end in `sandbox`.
+pub(crate) async fn execute(
+    engine: &Engine,
+    pre: &InstancePre<TaskState>,
+    task: &PreparedTask,
+    sandbox: &Sandbox,
+) -> Result<TaskOutput, TaskError> {
+    let limits = &task.limits;
+    let stdout = CappedPipe::new("stdout", limits.output_bytes);
+    let stderr = CappedPipe::new("stderr", limits.output_bytes);
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.args(&task.args)
+        .envs(&task.envs)
+        .stdin(MemoryInputPipe::new(task.stdin.clone()))
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .allow_blocking_current_thread(true);
+    wasi.preopened_dir(sandbox.root(), "/", FsPerms::ReadWrite).map_err(internal)?;
+    let limiter = MemoryLimiter { limit: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX), exceeded: false };
+    let mut store = Store::new(engine, TaskState { wasi: wasi.build_p1(), limiter });
+    store.limiter(|state| &mut state.limiter);
+
+    store.set_fuel(u64::MAX).map_err(internal)?;
+    store.fuel_async_yield_interval(Some(YIELD_INTERVAL_FUEL)).map_err(internal)?;
+    let started = Instant::now();
+    let run = async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+        start.call_async(&mut store, ()).await
+    };
+    let outcome = tokio::time::timeout(limits.timeout, run).await;
+    let elapsed = started.elapsed();
+    let failed = |kind, message: String| TaskError { kind, message, stdout: stdout.contents(), stderr: stderr.contents() };
+    let status = match outcome {
+        Err(_) => return Err(failed(TaskErrorKind::Timeout, timeout_message(limits.timeout))),
+        Ok(Ok(())) => 0,
+        Ok(Err(error)) => {
+            if let Some(exit) = error.downcast_ref::<I32Exit>() {
+                exit.0
+            } else if let Some(exceeded) = error.downcast_ref::<OutputLimitExceeded>() {
+                return Err(failed(TaskErrorKind::OutputLimit, exceeded.to_string()));
+            } else if store.data().limiter.exceeded {
+                let message = format!("the task tried to grow its memory past the limit of {} bytes", limits.memory_bytes);
+                return Err(failed(TaskErrorKind::MemoryLimit, message));
+            } else if let Some(trap) = error.downcast_ref::<Trap>() {
+                return Err(failed(TaskErrorKind::Trap, trap.to_string()));
+            } else {
+                return Err(failed(TaskErrorKind::Trap, format!("{error:#}")));
+            }
+        }
+    };
+    let (artifacts, missing_artifacts) = if task.artifacts.is_empty() {
+        (None, Vec::new())
+    } else {
+        let (zip, missing) = sandbox.collect(&task.artifacts, limits.artifact_bytes).map_err(|e| TaskError {
+            stdout: stdout.contents(),
+            stderr: stderr.contents(),
+            ..e
+        })?;
+        (Some(zip.into()), missing)
+    };
+    Ok(TaskOutput { status, stdout: stdout.contents(), stderr: stderr.contents(), artifacts, missing_artifacts, elapsed })
+}
+
+fn timeout_message(timeout: std::time::Duration) -> String {
+    format!("the task ran longer than its timeout of {} ms and was stopped", timeout.as_millis())
+}

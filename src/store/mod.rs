@@ -1,0 +1,287 @@
+//! Content-addressed file store with alias names.
+//!
+//! Files are immutable and addressed by [`Digest`]. An alias is a mutable name that points at
+//! one digest; uploading under an existing alias moves it to the new content and reports the
+//! digest it pointed at before. Tasks resolve names to digests when they are submitted, so a
+//! queued or running task keeps the exact bytes it was submitted with, whatever happens to the
+//! alias afterwards. Stored content is never removed while the broker runs.
+
+mod directory;
+mod kind;
+
+pub use kind::{FileKind, validate_wasm};
+
+use crate::archive::ArchiveLimits;
+use crate::digest::{DIGEST_PREFIX, Digest};
+use crate::limits::Limits;
+use bytes::Bytes;
+use directory::Directory;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+/// Where stored files live.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Storage {
+    /// In memory; gone when the process ends. The default.
+    #[default]
+    Memory,
+    /// In a directory on disk: files, aliases and compiled modules survive a restart.
+    Directory(PathBuf),
+}
+
+/// A stored file's identity and kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileInfo {
+    /// Its content address.
+    pub digest: Digest,
+    /// What it is.
+    pub kind: FileKind,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// What [`Store::put`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    /// The stored file.
+    pub file: FileInfo,
+    /// Aliases that pointed at other content before and were moved, with their old digests.
+    pub replaced: Vec<(String, Digest)>,
+}
+
+/// Options of an upload: the names to point at it and, optionally, the kind it must be.
+///
+/// ```
+/// let upload = wasimoff::Upload::new().alias("tsp.wasm");
+/// assert_eq!(upload.aliases, vec!["tsp.wasm".to_string()]);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Upload {
+    /// Alias names to point at the file.
+    pub aliases: Vec<String>,
+    /// The kind the file must have; a name ending in `.wasm` implies [`FileKind::Wasm`].
+    pub kind: Option<FileKind>,
+}
+
+impl Upload {
+    /// An upload with no alias and no declared kind.
+    pub fn new() -> Upload {
+        Upload::default()
+    }
+
+    /// Adds an alias name.
+    pub fn alias(mut self, name: impl Into<String>) -> Upload {
+        self.aliases.push(name.into());
+        self
+    }
+
+    /// Requires the file to be of `kind`.
+    pub fn kind(mut self, kind: FileKind) -> Upload {
+        self.kind = Some(kind);
+        self
+    }
+}
+
+/// Why the store refused or could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The file is larger than [`Limits::upload_bytes`].
+    #[error("file of {size} bytes exceeds the upload limit of {limit} bytes")]
+    TooLarge {
+        /// The file's size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The file is not what it claims or needs to be (invalid wasm, unsafe zip, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// An alias name is not acceptable.
+    #[error("invalid alias {name:?}: {reason}")]
+    InvalidAlias {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// No file has this digest or alias.
+    #[error("no stored file named {0:?}")]
+    NotFound(String),
+    /// The storage backend failed.
+    #[error("storage failure: {0}")]
+    Io(String),
+}
+
+#[derive(Default)]
+struct Index {
+    files: HashMap<Digest, FileInfo>,
+    aliases: HashMap<String, Digest>,
+}
+
+enum Blobs {
+    Memory(RwLock<HashMap<Digest, Bytes>>),
+    Directory(Directory),
+}
+
+struct Inner {
+    index: RwLock<Index>,
+    blobs: Blobs,
+    upload_bytes: u64,
+    archive_limits: ArchiveLimits,
+}
+
+/// The file store. Cheap to clone; all clones share the same files.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let index = read(&self.inner.index);
+        f.debug_struct("Store").field("files", &index.files.len()).field("aliases", &index.aliases.len()).finish()
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Checks an alias name: 1 to 255 bytes, no `/`, `\`, control characters or leading
+/// `sha256:`, and not `.` or `..`.
+pub fn check_alias(name: &str) -> Result<(), StoreError> {
+    let refuse = |reason| Err(StoreError::InvalidAlias { name: name.to_string(), reason });
+    if name.is_empty() || name.len() > 255 {
+        return refuse("must be 1 to 255 bytes long");
+    }
+    if name.starts_with(DIGEST_PREFIX) {
+        return refuse("must not start with sha256:");
+    }
+    if name.contains(['/', '\\']) || name.chars().any(char::is_control) {
+        return refuse("must not contain slashes or control characters");
+    }
+    if name == "." || name == ".." {
+        return refuse("must not be . or ..");
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens a store; a directory store is created if missing and its files are indexed.
+    pub fn open(storage: &Storage, limits: &Limits) -> std::io::Result<Store> {
+        let mut index = Index::default();
+        let blobs = match storage {
+            Storage::Memory => Blobs::Memory(RwLock::default()),
+            Storage::Directory(root) => {
+                let directory = Directory::open(root)?;
+                for file in directory.files()? {
+                    index.files.insert(file.digest, file);
+                }
+                index.aliases = directory.aliases()?;
+                index.aliases.retain(|_, digest| index.files.contains_key(digest));
+                Blobs::Directory(directory)
+            }
+        };
+        Ok(Store {
+            inner: Arc::new(Inner {
+                index: RwLock::new(index),
+                blobs,
+                upload_bytes: limits.upload_bytes,
+                archive_limits: ArchiveLimits { unpacked_bytes: limits.rootfs_bytes, entries: limits.rootfs_entries },
+            }),
+        })
+    }
+
+    /// Stores `bytes` after checking them (size, wasm validity, zip safety) and points the
+    /// upload's aliases at them. Storing the same content again is a no-op.
+    pub async fn put(&self, bytes: Bytes, upload: Upload) -> Result<Stored, StoreError> {
+        let size = bytes.len() as u64;
+        if size > self.inner.upload_bytes {
+            return Err(StoreError::TooLarge { size, limit: self.inner.upload_bytes });
+        }
+        for alias in &upload.aliases {
+            check_alias(alias)?;
+        }
+        let declared = upload.kind.or_else(|| upload.aliases.iter().any(|a| a.ends_with(".wasm")).then_some(FileKind::Wasm));
+        let limits = self.inner.archive_limits;
+        let checked = bytes.clone();
+        let (digest, kind) = tokio::task::spawn_blocking(move || {
+            let kind = kind::classify(&checked, declared, limits)?;
+            Ok::<_, String>((Digest::of(&checked), kind))
+        })
+        .await
+        .map_err(|e| StoreError::Io(e.to_string()))?
+        .map_err(StoreError::Invalid)?;
+        let file = FileInfo { digest, kind, size };
+        let known = read(&self.inner.index).files.contains_key(&digest);
+        if !known {
+            match &self.inner.blobs {
+                Blobs::Memory(blobs) => {
+                    write(blobs).insert(digest, bytes);
+                }
+                Blobs::Directory(directory) => directory.put_blob(&digest, bytes).await.map_err(io_error)?,
+            }
+        }
+        write(&self.inner.index).files.insert(digest, file);
+        let mut replaced = Vec::new();
+        for alias in &upload.aliases {
+            if let Blobs::Directory(directory) = &self.inner.blobs {
+                directory.put_alias(alias, &digest).await.map_err(io_error)?;
+            }
+            if let Some(previous) = write(&self.inner.index).aliases.insert(alias.clone(), digest)
+                && previous != digest
+            {
+                replaced.push((alias.clone(), previous));
+            }
+        }
+        Ok(Stored { file, replaced })
+    }
+
+    /// Looks up a reference: a `sha256:<hex>` digest or an alias name.
+    pub fn resolve(&self, reference: &str) -> Result<FileInfo, StoreError> {
+        let index = read(&self.inner.index);
+        let digest = if reference.starts_with(DIGEST_PREFIX) {
+            reference.parse::<Digest>().map_err(|e| StoreError::Invalid(e.to_string()))?
+        } else {
+            *index.aliases.get(reference).ok_or_else(|| StoreError::NotFound(reference.to_string()))?
+        };
+        index.files.get(&digest).copied().ok_or_else(|| StoreError::NotFound(reference.to_string()))
+    }
+
+    /// The content of a stored file.
+    pub async fn get(&self, digest: &Digest) -> Result<Bytes, StoreError> {
+        let missing = || StoreError::NotFound(digest.to_string());
+        match &self.inner.blobs {
+            Blobs::Memory(blobs) => read(blobs).get(digest).cloned().ok_or_else(missing),
+            Blobs::Directory(directory) => match directory.get_blob(digest).await {
+                Ok(bytes) => Ok(bytes),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(missing()),
+                Err(e) => Err(io_error(e)),
+            },
+        }
+    }
+
+    /// All alias names and the digests they point at, sorted by name.
+    pub fn aliases(&self) -> Vec<(String, Digest)> {
+        let mut aliases: Vec<_> = read(&self.inner.index).aliases.iter().map(|(a, d)| (a.clone(), *d)).collect();
+        aliases.sort();
+        aliases
+    }
+
+    /// Where compiled modules are kept across restarts (directory stores only).
+    pub(crate) fn compiled_modules_dir(&self) -> Option<PathBuf> {
+        match &self.inner.blobs {
+            Blobs::Memory(_) => None,
+            Blobs::Directory(directory) => Some(directory.compiled_dir()),
+        }
+    }
+}
+
+fn io_error(error: std::io::Error) -> StoreError {
+    StoreError::Io(error.to_string())
+}

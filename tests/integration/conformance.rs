@@ -1,0 +1,175 @@
+//! Runs the conformance table (`tests/conformance/cases.json`) against the local runner.
+//! Every case runs at the same time, hostile ones among the rest, and every mismatch is
+//! reported before the test fails.
+
+use crate::support::{self, RawEntry};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use wasimoff::{FileSource, Task, TaskLimits, Wasimoff};
+
+#[derive(Deserialize)]
+struct Table {
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    binary: Option<String>,
+    binary_base64: Option<String>,
+    args: Option<Vec<String>>,
+    envs: Option<Vec<String>>,
+    stdin: Option<String>,
+    stdin_base64: Option<String>,
+    rootfs: Option<Vec<ZipEntry>>,
+    files: Option<BTreeMap<String, String>>,
+    artifacts: Option<Vec<String>>,
+    limits: Option<TaskLimits>,
+    expect: Expect,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ZipEntry {
+    path: String,
+    content: Option<String>,
+    dir: Option<bool>,
+    symlink: Option<String>,
+    zeros: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    status: Option<i32>,
+    error: Option<String>,
+    stdout: Option<String>,
+    stdout_base64: Option<String>,
+    stdout_bytes: Option<usize>,
+    stdout_prefix: Option<String>,
+    stderr: Option<String>,
+    artifacts: Option<BTreeMap<String, String>>,
+    missing_artifacts: Option<Vec<String>>,
+}
+
+fn load_cases() -> Vec<Case> {
+    let text = include_str!("../conformance/cases.json");
+    serde_json::from_str::<Table>(text).expect("cases.json parses").cases
+}
+
+fn decode(text: &str) -> Bytes {
+    STANDARD.decode(text).expect("valid base64 in cases.json").into()
+}
+
+fn build_task(case: &Case) -> Task {
+    let binary = match (&case.binary, &case.binary_base64) {
+        (Some(name), None) => FileSource::reference(format!("{name}.wasm")),
+        (None, Some(bytes)) => FileSource::blob(decode(bytes)),
+        _ => panic!("case {}: give exactly one of binary and binary_base64", case.name),
+    };
+    let mut task = Task::new(binary);
+    task.args = case.args.clone();
+    task.envs = case.envs.clone();
+    task.stdin = case.stdin.clone().map(Bytes::from).or_else(|| case.stdin_base64.as_deref().map(decode));
+    task.artifacts = case.artifacts.clone();
+    task.limits = case.limits.clone();
+    if let Some(entries) = &case.rootfs {
+        let raw: Vec<RawEntry<'_>> = entries
+            .iter()
+            .map(|e| match (&e.content, e.dir, &e.symlink, e.zeros) {
+                (Some(content), None, None, None) => RawEntry::File(&e.path, content.as_bytes()),
+                (None, Some(true), None, None) => RawEntry::Dir(&e.path),
+                (None, None, Some(target), None) => RawEntry::Symlink(&e.path, target),
+                (None, None, None, Some(count)) => RawEntry::Zeros(&e.path, count),
+                _ => panic!("case {}: rootfs entry {} needs one of content, dir, symlink, zeros", case.name, e.path),
+            })
+            .collect();
+        task.rootfs = Some(FileSource::blob(support::raw_zip(&raw)));
+    }
+    for (path, content) in case.files.iter().flatten() {
+        task = task.file(path.clone(), FileSource::blob(content.clone()));
+    }
+    task
+}
+
+fn check_text(problems: &mut Vec<String>, what: &str, expected: &Option<String>, actual: &[u8]) {
+    if let Some(expected) = expected
+        && expected.as_bytes() != actual
+    {
+        problems.push(format!("{what}: expected {expected:?}, got {:?}", String::from_utf8_lossy(actual)));
+    }
+}
+
+async fn run_case(broker: Wasimoff, case: Case) -> Vec<String> {
+    let result = broker.run(build_task(&case)).await;
+    let expect = &case.expect;
+    let mut problems = Vec::new();
+    let (stdout, stderr) = match &result {
+        Ok(output) => {
+            if expect.error.is_some() {
+                problems.push(format!("expected error {:?}, got exit status {}", expect.error, output.status));
+            }
+            if let Some(status) = expect.status
+                && status != output.status
+            {
+                problems.push(format!("status: expected {status}, got {}", output.status));
+            }
+            if let Some(expected) = &expect.artifacts {
+                let actual: BTreeMap<String, String> = support::unzip(output.artifacts.as_deref().unwrap_or_default())
+                    .into_iter()
+                    .map(|(name, content)| (name, String::from_utf8_lossy(&content).into_owned()))
+                    .collect();
+                if &actual != expected {
+                    problems.push(format!("artifacts: expected {expected:?}, got {actual:?}"));
+                }
+            }
+            if let Some(expected) = &expect.missing_artifacts
+                && expected != &output.missing_artifacts
+            {
+                problems.push(format!("missing artifacts: expected {expected:?}, got {:?}", output.missing_artifacts));
+            }
+            (output.stdout.clone(), output.stderr.clone())
+        }
+        Err(error) => {
+            if expect.error.as_deref() != Some(error.kind.as_str()) {
+                problems.push(format!("expected {:?} / status {:?}, got error {error}", expect.error, expect.status));
+            }
+            (error.stdout.clone(), error.stderr.clone())
+        }
+    };
+    check_text(&mut problems, "stdout", &expect.stdout, &stdout);
+    check_text(&mut problems, "stderr", &expect.stderr, &stderr);
+    if let Some(expected) = &expect.stdout_base64
+        && decode(expected) != stdout
+    {
+        problems.push(format!("stdout: expected base64 {expected}, got {:?}", STANDARD.encode(&stdout)));
+    }
+    if let Some(expected) = expect.stdout_bytes
+        && expected != stdout.len()
+    {
+        problems.push(format!("stdout length: expected {expected}, got {}", stdout.len()));
+    }
+    if let Some(prefix) = &expect.stdout_prefix
+        && !stdout.starts_with(prefix.as_bytes())
+    {
+        problems.push(format!("stdout should start with {prefix:?}"));
+    }
+    problems.into_iter().map(|p| format!("{}: {p}", case.name)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_table_on_the_local_runner() {
+    let broker = support::broker().await;
+    let cases = load_cases();
+    let count = cases.len();
+    let runs = cases.into_iter().map(|case| tokio::spawn(run_case(broker.clone(), case)));
+    let mut problems = Vec::new();
+    for run in runs.collect::<Vec<_>>() {
+        problems.extend(run.await.expect("case task"));
+    }
+    assert!(problems.is_empty(), "{} of {count} cases differ:\n{}", problems.len(), problems.join("\n"));
+}
