@@ -185,6 +185,16 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// The content of the file at `path` (normalised like [`safe_task_path`]) in a zip, if present.
+pub fn read_file(zip: &[u8], path: &str) -> Option<Vec<u8>> {
+    let wanted = safe_task_path(path).ok()?;
+    let mut archive = open(zip).ok()?;
+    let mut entry = archive.by_name(&wanted).ok()?;
+    let mut content = Vec::new();
+    entry.read_to_end(&mut content).ok()?;
+    Some(content)
+}
+
 /// Writes a deterministic zip (entries in the given order, fixed timestamps, deflated) of
 /// `(path, content)` pairs; a path ending in `/` is a folder.
 ///

@@ -1,14 +1,25 @@
 //! The builder and the in-process handle.
 
+use crate::api::{ClientApi, ClientRoutes};
+use crate::cluster::{ClusterState, LocalState, TaskRate};
+use crate::layers::{ApiService, Body, WasimoffLayer};
 use crate::limits::Limits;
 use crate::prepare::prepare;
 use crate::runner::LocalRunner;
 use crate::store::{Storage, Store};
 use crate::task::{Job, Task, TaskError, TaskErrorKind, TaskOutput};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
+use http::{Request, Response};
+use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio_util::task::TaskTracker;
+use tower::{Layer, Service};
+
+/// The mount prefix used unless [`Builder::prefix`] says otherwise.
+pub const DEFAULT_PREFIX: &str = "/wasimoff";
+
+type ClientWrap = Arc<dyn Fn(ClientRoutes) -> ClientRoutes + Send + Sync>;
 
 /// Why a broker could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -22,13 +33,69 @@ pub enum BuildError {
 }
 
 /// Configures a broker; see [`Wasimoff::builder`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone)]
 pub struct Builder {
     limits: Limits,
     storage: Storage,
+    prefix: String,
+    client_wrap: Option<ClientWrap>,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder { limits: Limits::default(), storage: Storage::default(), prefix: DEFAULT_PREFIX.to_string(), client_wrap: None }
+    }
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("limits", &self.limits)
+            .field("storage", &self.storage)
+            .field("prefix", &self.prefix)
+            .field("client_layer", &self.client_wrap.is_some())
+            .finish()
+    }
 }
 
 impl Builder {
+    /// Sets the path the broker is mounted at (default `/wasimoff`).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Builder {
+        let prefix = prefix.into();
+        self.prefix = format!("/{}", prefix.trim_matches('/'));
+        self
+    }
+
+    /// Wraps the client routes (`…/api/…`: uploads, tasks, jobs, cluster) in a layer of the
+    /// host's, for example authentication; provider routes are not wrapped.
+    ///
+    /// ```
+    /// use http::{Request, Response, StatusCode};
+    /// use tower_http::validate_request::ValidateRequestHeaderLayer;
+    /// use wasimoff::layers::Body;
+    /// let builder = wasimoff::Wasimoff::builder().client_layer(ValidateRequestHeaderLayer::custom(
+    ///     |request: &mut Request<Body>| match request.headers().get("authorization") {
+    ///         Some(value) if value == "Bearer secret" => Ok(()),
+    ///         _ => Err(Response::builder().status(StatusCode::UNAUTHORIZED).body(Body::default()).unwrap()),
+    ///     },
+    /// ));
+    /// ```
+    pub fn client_layer<L>(mut self, layer: L) -> Builder
+    where
+        L: Layer<ClientRoutes> + Send + Sync + 'static,
+        L::Service: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone + Send + 'static,
+        <L::Service as Service<Request<Body>>>::Future: Send + 'static,
+    {
+        self.client_wrap = Some(Arc::new(move |routes| ClientRoutes::new(layer.layer(routes))));
+        self
+    }
+
+    /// Builds the broker and the layer that mounts it into a host app.
+    pub fn build_layer(self) -> Result<(WasimoffLayer, Wasimoff), BuildError> {
+        let broker = self.build()?;
+        Ok((broker.layer(), broker))
+    }
+
     /// Sets every limit at once.
     pub fn limits(mut self, limits: Limits) -> Builder {
         self.limits = limits;
@@ -50,8 +117,12 @@ impl Builder {
                 store,
                 runner,
                 limits: self.limits,
+                prefix: self.prefix,
+                client_wrap: self.client_wrap,
                 tracker: TaskTracker::new(),
                 admitted: AtomicUsize::new(0),
+                done: AtomicU64::new(0),
+                rate: TaskRate::new(),
             }),
         })
     }
@@ -61,8 +132,12 @@ struct Inner {
     store: Store,
     runner: LocalRunner,
     limits: Limits,
+    prefix: String,
+    client_wrap: Option<ClientWrap>,
     tracker: TaskTracker,
     admitted: AtomicUsize,
+    done: AtomicU64,
+    rate: TaskRate,
 }
 
 /// The broker handle: submit tasks and jobs in-process, reach the store, shut down.
@@ -85,7 +160,11 @@ pub struct Wasimoff {
 
 impl std::fmt::Debug for Wasimoff {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Wasimoff").field("store", &self.inner.store).field("limits", &self.inner.limits).finish()
+        f.debug_struct("Wasimoff")
+            .field("prefix", &self.inner.prefix)
+            .field("store", &self.inner.store)
+            .field("limits", &self.inner.limits)
+            .finish()
     }
 }
 
@@ -129,13 +208,74 @@ impl Wasimoff {
             ));
         }
         let _admission = Admission(&inner.admitted);
-        inner
+        let result = inner
             .tracker
             .track_future(async {
                 let prepared = prepare(task, &inner.store, &inner.limits).await?;
                 inner.runner.run(prepared).await
             })
-            .await
+            .await;
+        inner.done.fetch_add(1, Ordering::Relaxed);
+        inner.rate.record();
+        result
+    }
+
+    /// Whether a submission now would be refused with `queue_full`.
+    pub fn queue_is_full(&self) -> bool {
+        self.inner.admitted.load(Ordering::Acquire) >= self.inner.limits.concurrency + self.inner.limits.queue_length
+    }
+
+    /// Runs a job and yields `(index, result)` as each task finishes. Dropping the stream
+    /// cancels the tasks still queued or running.
+    pub fn run_job_unordered(&self, job: Job) -> impl Stream<Item = (usize, Result<TaskOutput, TaskError>)> + Send + 'static {
+        let parent = job.parent.unwrap_or_default();
+        let window = self.inner.limits.concurrency.max(1) * 2;
+        let broker = self.clone();
+        futures_util::stream::iter(job.tasks.into_iter().enumerate())
+            .map(move |(index, task)| {
+                let broker = broker.clone();
+                let task = task.inherit(&parent);
+                async move { (index, broker.run(task).await) }
+            })
+            .buffer_unordered(window)
+    }
+
+    /// What the broker is doing now.
+    pub fn cluster(&self) -> ClusterState {
+        let inner = &self.inner;
+        let busy = inner.runner.busy();
+        ClusterState {
+            providers: Vec::new(),
+            local: LocalState { workers: inner.runner.slots(), busy, tasks_done: inner.done.load(Ordering::Relaxed) },
+            queued: inner.admitted.load(Ordering::Acquire).saturating_sub(busy),
+            queue_capacity: inner.limits.queue_length,
+            tasks_per_second: inner.rate.per_second(),
+        }
+    }
+
+    /// The mount prefix, for example `/wasimoff`.
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// A layer that serves this broker under its prefix in front of a host service.
+    pub fn layer(&self) -> WasimoffLayer {
+        WasimoffLayer::new(self.clone())
+    }
+
+    /// This broker as a service with paths relative to its mount point, for
+    /// `Router::nest_service(prefix, …)`.
+    pub fn service(&self) -> ApiService {
+        ApiService::new(self.clone())
+    }
+
+    /// The client routes, wrapped in the host's [`Builder::client_layer`] if one was given.
+    pub(crate) fn client_routes(&self) -> ClientRoutes {
+        let routes = ClientRoutes::new(ClientApi { broker: self.clone() });
+        match &self.inner.client_wrap {
+            Some(wrap) => wrap(routes),
+            None => routes,
+        }
     }
 
     /// Runs a job's tasks, each inheriting what it leaves out from the parent, and returns

@@ -5,8 +5,9 @@
 //! them — in visitors' browsers once providers connect, and otherwise in its own sandboxed
 //! wasmtime runner, so a task always completes.
 //!
-//! This release holds the core: the content-addressed [`Store`], the local wasmtime runner
-//! and the in-process [`Wasimoff`] handle.
+//! Mount it with [`layers::WasimoffLayer`] (from [`Builder::build_layer`]) in front of any
+//! hyper or axum service, or nest [`Wasimoff::service`]; submit tasks in-process through the
+//! [`Wasimoff`] handle. Files live in a content-addressed [`Store`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,10 +21,13 @@
 //! ```
 #![warn(missing_docs)]
 
+mod api;
 pub mod archive;
 mod base64_bytes;
+mod cluster;
 mod digest;
 mod handle;
+pub mod layers;
 mod limits;
 mod prepare;
 mod runner;
@@ -31,7 +35,9 @@ mod store;
 mod task;
 
 pub use digest::{DIGEST_PREFIX, Digest, DigestParseError};
-pub use handle::{BuildError, Builder, Wasimoff};
+pub use api::{ClientRoutes, ROUTES};
+pub use cluster::{ClusterState, LocalState, ProviderState, RATE_WINDOW};
+pub use handle::{BuildError, Builder, DEFAULT_PREFIX, Wasimoff};
 pub use limits::{EffectiveLimits, Limits, TaskLimits};
 pub use prepare::BLOB_ARGV0;
 pub use store::{FileInfo, FileKind, Storage, Store, StoreError, Stored, Upload, check_alias, validate_wasm};

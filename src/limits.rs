@@ -42,6 +42,8 @@ pub struct Limits {
     pub args_env_bytes: u64,
     /// Size of a task's stdin. Default 16 MiB.
     pub stdin_bytes: u64,
+    /// Size of a JSON request body (a task or job, inline blobs included). Default 128 MiB.
+    pub request_bytes: u64,
     /// Tasks the local runner executes at once. Default: the number of cores.
     pub concurrency: usize,
     /// Tasks that may wait for a free runner slot; beyond that submissions fail with
@@ -63,6 +65,7 @@ impl Default for Limits {
             artifact_bytes: 64 * MIB,
             args_env_bytes: 64 * KIB,
             stdin_bytes: 16 * MIB,
+            request_bytes: 128 * MIB,
             concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             queue_length: 1024,
             cached_modules: 64,

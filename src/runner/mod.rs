@@ -26,6 +26,7 @@ struct Shared {
     engine: Engine,
     modules: ModuleCache,
     permits: Semaphore,
+    slots: usize,
     store: Store,
     rootfs_limits: ArchiveLimits,
     task_dirs: Arc<TaskDirs>,
@@ -85,11 +86,22 @@ impl LocalRunner {
             modules: ModuleCache::new(engine.clone(), linker, limits.cached_modules, store.compiled_modules_dir()),
             engine,
             permits: Semaphore::new(limits.concurrency.max(1)),
+            slots: limits.concurrency.max(1),
             store,
             rootfs_limits: ArchiveLimits { unpacked_bytes: limits.rootfs_bytes, entries: limits.rootfs_entries },
         };
         let handle = runtime.handle().clone();
         Ok(LocalRunner { shared: Arc::new(shared), handle, _runtime: Arc::new(OwnedRuntime(Some(runtime))) })
+    }
+
+    /// Tasks running now.
+    pub(crate) fn busy(&self) -> usize {
+        self.shared.slots - self.shared.permits.available_permits()
+    }
+
+    /// Tasks that can run at once.
+    pub(crate) fn slots(&self) -> usize {
+        self.shared.slots
     }
 
     /// Runs a task on the runner's threads. Dropping the returned future stops the task.

@@ -46,6 +46,8 @@ pub struct FileInfo {
 pub struct Stored {
     /// The stored file.
     pub file: FileInfo,
+    /// Whether the content was new to the store.
+    pub created: bool,
     /// Aliases that pointed at other content before and were moved, with their old digests.
     pub replaced: Vec<(String, Digest)>,
 }
@@ -239,7 +241,7 @@ impl Store {
                 replaced.push((alias.clone(), previous));
             }
         }
-        Ok(Stored { file, replaced })
+        Ok(Stored { file, created: !known, replaced })
     }
 
     /// Looks up a reference: a `sha256:<hex>` digest or an alias name.

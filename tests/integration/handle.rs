@@ -156,13 +156,14 @@ async fn shutdown_drains_running_tasks_and_refuses_new_ones() {
     let broker = support::broker().await;
     let running = {
         let broker = broker.clone();
-        tokio::spawn(async move { broker.run(task("tsp", &["tsp", "rand", "9"])).await })
+        tokio::spawn(async move { broker.run(task("tsp", &["tsp", "rand", "10"])).await })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(broker.cluster().local.busy, 1, "the task is running when shutdown starts");
     broker.shutdown().await;
-    assert!(running.is_finished(), "shutdown returned before the running task finished");
+    assert_eq!(broker.cluster().local.busy, 0, "shutdown returned before the running task finished");
     let output = running.await.unwrap().unwrap();
-    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().next(), Some("cities: 9"));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().next(), Some("cities: 10"));
     let error = broker.run(task("echo", &["echo"])).await.unwrap_err();
     assert_eq!(error.kind, TaskErrorKind::ShuttingDown);
 }

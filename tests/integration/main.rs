@@ -1,6 +1,9 @@
 //! End-to-end tests of the broker: store, local runner, handle, and the conformance table.
 
 mod conformance;
+mod examples;
 mod handle;
+mod http_seed;
+mod http_v1;
 mod store;
 mod support;

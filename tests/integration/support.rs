@@ -100,3 +100,74 @@ pub fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         })
         .collect()
 }
+
+/// Serves `app` on a fresh loopback port; returns `http://127.0.0.1:PORT`.
+pub async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    format!("http://{address}")
+}
+
+/// A host app (two routes of its own) with `broker` mounted through its layer.
+pub fn host_app(broker: &Wasimoff) -> axum::Router {
+    axum::Router::new()
+        .route("/", axum::routing::get(|| async { "host home" }))
+        .route("/api/hello", axum::routing::post(|body: String| async move { format!("host got {body}") }))
+        .layer(broker.layer())
+}
+
+/// A broker with the fixtures uploaded, served inside a host app; returns it and the base URL.
+pub async fn http_broker_with(limits: Limits) -> (Wasimoff, String) {
+    let broker = broker_with(limits).await;
+    let base = serve(host_app(&broker)).await;
+    (broker, base)
+}
+
+pub async fn http_broker() -> (Wasimoff, String) {
+    http_broker_with(test_limits()).await
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+/// Decodes standard base64.
+pub fn b64(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(text).expect("base64")
+}
+
+/// Encodes standard base64.
+pub fn to_b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Serves any tower service with plain hyper (HTTP/1.1, upgrades on), as a non-axum host
+/// would; returns `http://127.0.0.1:PORT`.
+pub async fn serve_with_hyper<S, B>(service: S) -> String
+where
+    S: tower::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let service = hyper_util::service::TowerToHyperService::new(service.clone());
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    format!("http://{address}")
+}

@@ -1,0 +1,92 @@
+//! An ordinary axum site — a home page, an about page, a small JSON API of its own — with
+//! the wasimoff broker mounted at `/wasimoff`.
+//!
+//! ```sh
+//! cargo run --release --example axum-host
+//! WASIMOFF_LISTEN=0.0.0.0:8080 WASIMOFF_TOKEN=secret cargo run --release --example axum-host
+//! ```
+//!
+//! `WASIMOFF_LISTEN` sets the address (default `127.0.0.1:4080`). With `WASIMOFF_TOKEN` set,
+//! the broker's client routes (uploads, tasks, jobs, cluster) require
+//! `Authorization: Bearer <token>`; the site's own pages and the provider routes stay open.
+//! `WASIMOFF_STORAGE=/some/dir` keeps uploads (and compiled modules) across restarts.
+
+use axum::Router;
+use axum::response::Html;
+use axum::routing::get;
+use http::{Request, Response, StatusCode};
+use tower_http::validate_request::ValidateRequestHeaderLayer;
+use wasimoff::layers::Body;
+use wasimoff::{Storage, Wasimoff};
+
+async fn home() -> Html<&'static str> {
+    Html(
+        "<!doctype html><title>Example Site</title><h1>Example Site</h1>\
+         <p>This site lends its visitors' idle CPU to compute jobs.</p>\
+         <ul><li><a href=\"/about\">About</a></li>\
+         <li><a href=\"/wasimoff/api/v1/cluster\">Broker cluster view</a></li></ul>",
+    )
+}
+
+async fn about() -> Html<&'static str> {
+    Html("<!doctype html><title>About</title><h1>About</h1><p>An axum app with a wasimoff broker inside.</p>")
+}
+
+async fn hello() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"hello": "from the host app"}))
+}
+
+/// Requires `Authorization: Bearer <token>` on the routes it wraps.
+fn bearer(token: String) -> ValidateRequestHeaderLayer<impl Fn(&mut Request<Body>) -> Result<(), Response<Body>> + Clone> {
+    let expected = format!("Bearer {token}");
+    ValidateRequestHeaderLayer::custom(move |request: &mut Request<Body>| {
+        if request.headers().get(http::header::AUTHORIZATION).is_some_and(|value| value.as_bytes() == expected.as_bytes()) {
+            return Ok(());
+        }
+        let mut denied = Response::new(Body::default());
+        *denied.status_mut() = StatusCode::UNAUTHORIZED;
+        denied.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+        Err(denied)
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let listen = std::env::var("WASIMOFF_LISTEN").unwrap_or_else(|_| "127.0.0.1:4080".into());
+    let mut builder = Wasimoff::builder();
+    if let Ok(dir) = std::env::var("WASIMOFF_STORAGE") {
+        builder = builder.storage(Storage::Directory(dir.into()));
+    }
+    let token = std::env::var("WASIMOFF_TOKEN").ok().filter(|token| !token.is_empty());
+    if let Some(token) = token.clone() {
+        builder = builder.client_layer(bearer(token));
+    }
+    let (wasimoff_layer, broker) = builder.build_layer()?;
+
+    let app = Router::new()
+        .route("/", get(home))
+        .route("/about", get(about))
+        .route("/api/hello", get(hello))
+        .layer(wasimoff_layer);
+
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    println!("axum-host listening on http://{}", listener.local_addr()?);
+    println!("  GET  /                the site's home page");
+    println!("  GET  /about           the site's about page");
+    println!("  GET  /api/hello       the site's own JSON API");
+    let auth = if token.is_some() { " (Authorization: Bearer <WASIMOFF_TOKEN>)" } else { "" };
+    println!("broker mounted at {}{auth}:", broker.prefix());
+    for (method, path, what) in wasimoff::ROUTES {
+        println!("  {method:<4} {}{path}  {what}", broker.prefix());
+    }
+
+    let shutdown_broker = broker.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            println!("shutting down: draining running tasks");
+            shutdown_broker.shutdown().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! What the broker is doing: runners, busy slots, the queue and the recent task rate.
+
+use serde::Serialize;
+use std::sync::Mutex;
+use std::sync::PoisonError;
+use std::time::{Duration, Instant};
+
+/// A snapshot of the broker's state, as served by `GET …/api/v1/cluster`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClusterState {
+    /// Connected providers (browsers and native providers).
+    pub providers: Vec<ProviderState>,
+    /// The broker's own wasmtime runner.
+    pub local: LocalState,
+    /// Tasks admitted but not yet running.
+    pub queued: usize,
+    /// How many tasks may wait before submissions are refused.
+    pub queue_capacity: usize,
+    /// Tasks finished per second over the last [`RATE_WINDOW`].
+    pub tasks_per_second: f64,
+}
+
+/// One connected provider.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProviderState {
+    /// The provider's id.
+    pub id: String,
+    /// Workers it announced.
+    pub workers: usize,
+    /// Tasks it is running.
+    pub busy: usize,
+    /// Tasks it has finished.
+    pub tasks_done: u64,
+}
+
+/// The local runner's share.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LocalState {
+    /// Tasks it runs at once.
+    pub workers: usize,
+    /// Tasks running now.
+    pub busy: usize,
+    /// Tasks finished since start.
+    pub tasks_done: u64,
+}
+
+/// The window over which `tasks_per_second` is averaged.
+pub const RATE_WINDOW: Duration = Duration::from_secs(10);
+
+/// Counts finished tasks in one-second buckets over [`RATE_WINDOW`].
+pub(crate) struct TaskRate {
+    started: Instant,
+    buckets: Mutex<Vec<(u64, u64)>>,
+}
+
+impl TaskRate {
+    pub(crate) fn new() -> TaskRate {
+        TaskRate { started: Instant::now(), buckets: Mutex::new(vec![(u64::MAX, 0); RATE_WINDOW.as_secs() as usize]) }
+    }
+
+    fn second(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Records one finished task.
+    pub(crate) fn record(&self) {
+        let second = self.second();
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let len = buckets.len() as u64;
+        let bucket = &mut buckets[(second % len) as usize];
+        if bucket.0 != second {
+            *bucket = (second, 0);
+        }
+        bucket.1 += 1;
+    }
+
+    /// Tasks per second over the window (or since start, if that is shorter).
+    pub(crate) fn per_second(&self) -> f64 {
+        let now = self.second();
+        let buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let window = buckets.len() as u64;
+        let count: u64 = buckets.iter().filter(|(second, _)| *second != u64::MAX && now - second < window).map(|(_, n)| n).sum();
+        let span = self.started.elapsed().as_secs_f64().clamp(1.0, window as f64);
+        count as f64 / span
+    }
+}

@@ -1,0 +1,85 @@
+//! The examples as a user runs them: real processes on real ports.
+
+use crate::support::{client, fixture};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// A running example, killed when dropped.
+struct Example {
+    child: Child,
+    base: String,
+    banner: Vec<String>,
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts example `name` on a free port and reads its banner of `banner_lines` lines.
+fn start(name: &str, banner_lines: usize, env: &[(&str, &str)]) -> Example {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let path = profile_dir.join("examples").join(name);
+    let mut child = Command::new(&path)
+        .env("WASIMOFF_LISTEN", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", path.display()));
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a banner line").unwrap();
+    let base = first.rsplit(' ').next().unwrap().to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{first}");
+    let banner = std::iter::once(first).chain(lines.by_ref().take(banner_lines - 1).map(Result::unwrap)).collect();
+    std::thread::spawn(move || lines.for_each(drop));
+    Example { child, base, banner }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_host_serves_its_site_and_the_broker() {
+    let host = start("axum-host", 14, &[]);
+    assert_eq!(host.banner[4], "broker mounted at /wasimoff:");
+    assert_eq!(host.banner[5], "  GET  /wasimoff/api/broker/v1/healthz  seed: liveness, 200 OK");
+    assert_eq!(host.banner[13], "  GET  /wasimoff/api/v1/cluster  runners, busy workers, queue, tasks/s");
+    let base = &host.base;
+    let home = client().get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("<h1>Example Site</h1>"), "{home}");
+    let hello: Value = client().get(format!("{base}/api/hello")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(hello, json!({"hello": "from the host app"}));
+
+    let upload = client().post(format!("{base}/wasimoff/api/broker/v1/upload?name=tsp.wasm")).body(fixture("tsp")).send().await.unwrap();
+    assert_eq!(upload.status(), StatusCode::OK);
+    let config = json!({"bin": "tsp.wasm", "exec": [{"args": ["rand", "3"]}]});
+    let results: Value = client().post(format!("{base}/wasimoff/api/broker/v1/run")).json(&config).send().await.unwrap().json().await.unwrap();
+    assert_eq!(results[0]["result"]["stdout"], "cities: 3\nbest distance: 1584.42\nroute: Glenholt -> Juniper -> Saltash -> Glenholt\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_host_guards_client_routes_with_a_bearer_token() {
+    let host = start("axum-host", 14, &[("WASIMOFF_TOKEN", "s3cret")]);
+    assert_eq!(host.banner[4], "broker mounted at /wasimoff (Authorization: Bearer <WASIMOFF_TOKEN>):");
+    let cluster = format!("{}/wasimoff/api/v1/cluster", host.base);
+    let denied = client().get(&cluster).send().await.unwrap();
+    assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(denied.headers()["www-authenticate"], "Bearer");
+    assert_eq!(client().get(&cluster).bearer_auth("wrong").send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(client().get(&cluster).bearer_auth("s3cret").send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(client().get(format!("{}/about", host.base)).send().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hyper_host_passes_other_paths_to_its_handler() {
+    let host = start("hyper-host", 11, &[]);
+    let base = &host.base;
+    let text = client().get(format!("{base}/some/page")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(text, "hello from plain hyper at /some/page\n");
+    assert_eq!(client().get(format!("{base}/wasimoff/api/broker/v1/healthz")).send().await.unwrap().text().await.unwrap(), "OK");
+    let task = json!({"binary": {"blob": crate::support::to_b64(&fixture("exit"))}, "args": ["exit", "9"]});
+    let result: Value = client().post(format!("{base}/wasimoff/api/v1/tasks")).json(&task).send().await.unwrap().json().await.unwrap();
+    assert_eq!(result["result"]["status"], 9);
+}
