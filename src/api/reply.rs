@@ -86,7 +86,7 @@ fn output_json(output: &TaskOutput) -> Value {
     if !output.missing_artifacts.is_empty() {
         object.insert("missing_artifacts".into(), output.missing_artifacts.clone().into());
     }
-    object.insert("elapsed_ms".into(), json!(output.elapsed.as_secs_f64() * 1e3));
+    object.insert("elapsed_ms".into(), json!(output.elapsed.as_micros() as f64 / 1e3));
     Value::Object(object)
 }
 

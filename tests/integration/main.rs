@@ -1,6 +1,7 @@
 //! End-to-end tests of the broker: store, local runner, handle, and the conformance table.
 
 mod conformance;
+mod docs_examples;
 mod examples;
 mod handle;
 mod http_seed;
