@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 installed_targets=$(rustup target list --installed)
-for target in wasm32-wasip1; do
+for target in wasm32-wasip1 wasm32-unknown-unknown; do
   grep -qx "$target" <<<"$installed_targets" || rustup target add "$target"
 done
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
@@ -12,8 +12,10 @@ command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 echo "==> building the conformance fixtures (wasm32-wasip1)"
 cargo build --release --target wasm32-wasip1 --manifest-path fixtures/Cargo.toml
 echo "==> building the library, examples and benchmarks"
-cargo build --release --all-targets
+cargo build --release --workspace --all-targets
+echo "==> the protocol crate must build for the browser (wasm32-unknown-unknown)"
+cargo build --release -p wasimoff-protocol --target wasm32-unknown-unknown
 echo "==> documentation examples"
-cargo test --release --doc
+cargo test --release --workspace --doc
 echo "==> integration tests"
-cargo nextest run --release --no-fail-fast
+cargo nextest run --release --workspace --no-fail-fast

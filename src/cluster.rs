@@ -25,12 +25,20 @@ pub struct ClusterState {
 pub struct ProviderState {
     /// The provider's id.
     pub id: String,
+    /// Browser or native.
+    pub kind: wasimoff_protocol::ProviderKind,
+    /// The name it gave (user agent, host name).
+    pub name: String,
+    /// How it is connected: `websocket`.
+    pub transport: String,
     /// Workers it announced.
     pub workers: usize,
     /// Tasks it is running.
     pub busy: usize,
     /// Tasks it has finished.
     pub tasks_done: u64,
+    /// Modules it has compiled and cached.
+    pub modules_cached: usize,
 }
 
 /// The local runner's share.

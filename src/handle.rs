@@ -5,6 +5,7 @@ use crate::cluster::{ClusterState, LocalState, TaskRate};
 use crate::layers::{ApiService, Body, WasimoffLayer};
 use crate::limits::Limits;
 use crate::prepare::prepare;
+use crate::providers::{OriginPolicy, Registry};
 use crate::runner::LocalRunner;
 use crate::store::{Storage, Store};
 use crate::task::{Job, Task, TaskError, TaskErrorKind, TaskOutput};
@@ -39,11 +40,18 @@ pub struct Builder {
     storage: Storage,
     prefix: String,
     client_wrap: Option<ClientWrap>,
+    origins: OriginPolicy,
 }
 
 impl Default for Builder {
     fn default() -> Builder {
-        Builder { limits: Limits::default(), storage: Storage::default(), prefix: DEFAULT_PREFIX.to_string(), client_wrap: None }
+        Builder {
+            limits: Limits::default(),
+            storage: Storage::default(),
+            prefix: DEFAULT_PREFIX.to_string(),
+            client_wrap: None,
+            origins: OriginPolicy::default(),
+        }
     }
 }
 
@@ -54,6 +62,7 @@ impl std::fmt::Debug for Builder {
             .field("storage", &self.storage)
             .field("prefix", &self.prefix)
             .field("client_layer", &self.client_wrap.is_some())
+            .field("origins", &self.origins)
             .finish()
     }
 }
@@ -90,6 +99,12 @@ impl Builder {
         self
     }
 
+    /// Sets which web origins may connect providers (default: the host's own and localhost).
+    pub fn allowed_origins(mut self, origins: OriginPolicy) -> Builder {
+        self.origins = origins;
+        self
+    }
+
     /// Builds the broker and the layer that mounts it into a host app.
     pub fn build_layer(self) -> Result<(WasimoffLayer, Wasimoff), BuildError> {
         let broker = self.build()?;
@@ -119,6 +134,8 @@ impl Builder {
                 limits: self.limits,
                 prefix: self.prefix,
                 client_wrap: self.client_wrap,
+                origins: self.origins,
+                registry: Registry::default(),
                 tracker: TaskTracker::new(),
                 admitted: AtomicUsize::new(0),
                 done: AtomicU64::new(0),
@@ -134,6 +151,8 @@ struct Inner {
     limits: Limits,
     prefix: String,
     client_wrap: Option<ClientWrap>,
+    origins: OriginPolicy,
+    registry: Registry,
     tracker: TaskTracker,
     admitted: AtomicUsize,
     done: AtomicU64,
@@ -245,7 +264,7 @@ impl Wasimoff {
         let inner = &self.inner;
         let busy = inner.runner.busy();
         ClusterState {
-            providers: Vec::new(),
+            providers: inner.registry.states(),
             local: LocalState { workers: inner.runner.slots(), busy, tasks_done: inner.done.load(Ordering::Relaxed) },
             queued: inner.admitted.load(Ordering::Acquire).saturating_sub(busy),
             queue_capacity: inner.limits.queue_length,
@@ -267,6 +286,16 @@ impl Wasimoff {
     /// `Router::nest_service(prefix, …)`.
     pub fn service(&self) -> ApiService {
         ApiService::new(self.clone())
+    }
+
+    /// Which origins may connect providers.
+    pub(crate) fn origin_policy(&self) -> &OriginPolicy {
+        &self.inner.origins
+    }
+
+    /// The connected providers.
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
     }
 
     /// The client routes, wrapped in the host's [`Builder::client_layer`] if one was given.

@@ -30,12 +30,15 @@ mod handle;
 pub mod layers;
 mod limits;
 mod prepare;
+mod providers;
 mod runner;
 mod store;
 mod task;
 
 pub use digest::{DIGEST_PREFIX, Digest, DigestParseError};
-pub use api::{ClientRoutes, ROUTES};
+pub use api::{ClientRoutes, PROVIDER_WEBSOCKET, ROUTES};
+pub use providers::OriginPolicy;
+pub use wasimoff_protocol as protocol;
 pub use cluster::{ClusterState, LocalState, ProviderState, RATE_WINDOW};
 pub use handle::{BuildError, Builder, DEFAULT_PREFIX, Wasimoff};
 pub use limits::{EffectiveLimits, Limits, TaskLimits};

@@ -51,6 +51,10 @@ pub struct Limits {
     pub queue_length: usize,
     /// Compiled modules kept in memory. Default 64.
     pub cached_modules: usize,
+    /// Providers connected at once. Default 1000.
+    pub max_providers: usize,
+    /// Largest protocol frame accepted from a provider. Default 80 MiB.
+    pub provider_frame_bytes: u64,
 }
 
 impl Default for Limits {
@@ -69,6 +73,8 @@ impl Default for Limits {
             concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             queue_length: 1024,
             cached_modules: 64,
+            max_providers: 1000,
+            provider_frame_bytes: wasimoff_protocol::MAX_FRAME_BYTES as u64,
         }
     }
 }

@@ -3,6 +3,8 @@
 //! Documented in docs/API.md.
 
 mod reply;
+
+pub(crate) use reply::problem;
 mod request;
 mod seed;
 mod v1;
@@ -47,8 +49,18 @@ pub(crate) async fn respond(broker: Wasimoff, path: String, mut request: Request
             Err(never) => match never {},
         };
     }
+    if path == PROVIDER_WEBSOCKET {
+        if request.method() != Method::GET {
+            return reply::method_not_allowed(&[Method::GET]);
+        }
+        return crate::providers::upgrade(broker, request);
+    }
     reply::problem(StatusCode::NOT_FOUND, "not_found", format!("no broker route at {path}"))
 }
+
+/// Where providers connect over WebSocket, below the prefix. Not a client route: a host's
+/// client layer does not apply to it.
+pub const PROVIDER_WEBSOCKET: &str = "/provider/ws";
 
 /// The unwrapped client routes.
 #[derive(Clone)]

@@ -34,7 +34,7 @@ pub(super) fn json(status: StatusCode, value: &impl Serialize) -> Response<Body>
 
 /// An error response: `{"error": {"kind": KIND, "message": MESSAGE}}`; `429` carries
 /// `Retry-After`.
-pub(super) fn problem(status: StatusCode, kind: &str, message: impl Into<String>) -> Response<Body> {
+pub(crate) fn problem(status: StatusCode, kind: &str, message: impl Into<String>) -> Response<Body> {
     let mut response = json(status, &json!({"error": {"kind": kind, "message": message.into()}}));
     if status == StatusCode::TOO_MANY_REQUESTS {
         response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));

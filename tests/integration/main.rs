@@ -6,5 +6,6 @@ mod examples;
 mod handle;
 mod http_seed;
 mod http_v1;
+mod providers;
 mod store;
 mod support;

@@ -1,0 +1,87 @@
+//! Round trips, size limits, malformed frames and version negotiation.
+
+use serde_bytes::ByteBuf;
+use wasimoff_protocol::*;
+
+fn task() -> WireTask {
+    WireTask {
+        module: "sha256:00".into(),
+        module_bytes: Some(ByteBuf::from(vec![0, 97, 115, 109, 1, 0, 0, 0])),
+        args: vec!["tsp".into(), "rand".into(), "8".into()],
+        envs: vec![("A".into(), "b".into())],
+        stdin: ByteBuf::from(vec![0, 255, 10]),
+        rootfs: None,
+        files: vec![("data/x".into(), ByteBuf::from(b"x".to_vec()))],
+        artifacts: vec![("out".into(), "/out".into())],
+        limits: WireLimits { timeout_ms: 1000, memory_bytes: 1 << 20, output_bytes: 100, artifact_bytes: 100, rootfs_bytes: 100, rootfs_entries: 10 },
+    }
+}
+
+#[test]
+fn every_message_round_trips() {
+    let to_provider = [
+        ToProvider::Welcome { version: VERSION, provider_id: "p1".into(), heartbeat_ms: 5000, max_frame_bytes: 1 << 20 },
+        ToProvider::Refused { reason: "no".into() },
+        ToProvider::Run { id: 7, task: task() },
+        ToProvider::Cancel { id: 7 },
+        ToProvider::Ping { nonce: 3 },
+    ];
+    for message in to_provider {
+        assert_eq!(decode::<ToProvider>(&encode(&message).unwrap(), MAX_FRAME_BYTES).unwrap(), message);
+    }
+    let to_broker = [
+        ToBroker::Hello(Hello { versions: vec![1], kind: ProviderKind::Browser, name: "b".into(), workers: 4 }),
+        ToBroker::Workers { count: 2 },
+        ToBroker::Result {
+            id: 7,
+            outcome: Outcome::Exited {
+                status: 3,
+                stdout: ByteBuf::from(b"out".to_vec()),
+                stderr: ByteBuf::new(),
+                artifacts: None,
+                missing_artifacts: vec!["x".into()],
+                elapsed_us: 12,
+            },
+        },
+        ToBroker::Result {
+            id: 8,
+            outcome: Outcome::Failed { kind: "trap".into(), message: "boom".into(), stdout: ByteBuf::new(), stderr: ByteBuf::new() },
+        },
+        ToBroker::Evicted { digests: vec!["sha256:00".into()] },
+        ToBroker::Pong { nonce: 3 },
+    ];
+    for message in to_broker {
+        assert_eq!(decode::<ToBroker>(&encode(&message).unwrap(), MAX_FRAME_BYTES).unwrap(), message);
+    }
+}
+
+#[test]
+fn module_bytes_travel_as_binary_not_base64() {
+    let module = vec![0xABu8; 4096];
+    let mut wire = task();
+    wire.module_bytes = Some(ByteBuf::from(module));
+    let frame = encode(&ToProvider::Run { id: 1, task: wire }).unwrap();
+    assert!(frame.len() < 4096 + 400, "frame of {} bytes for a 4096-byte module", frame.len());
+    assert!(frame.windows(64).any(|w| w.iter().all(|&b| b == 0xAB)), "the bytes appear verbatim");
+}
+
+#[test]
+fn oversized_frames_are_refused_before_parsing() {
+    let frame = encode(&ToBroker::Workers { count: 1 }).unwrap();
+    let error = decode::<ToBroker>(&frame, frame.len() - 1).unwrap_err();
+    assert_eq!(error.to_string(), format!("frame of {} bytes exceeds the limit of {} bytes", frame.len(), frame.len() - 1));
+}
+
+#[test]
+fn malformed_frames_are_an_error() {
+    assert!(matches!(decode::<ToBroker>(b"\xc1garbage", MAX_FRAME_BYTES), Err(ProtocolError::Malformed(_))));
+    let wrong_type = encode(&ToProvider::Ping { nonce: 1 }).unwrap();
+    assert!(matches!(decode::<ToBroker>(&wrong_type, MAX_FRAME_BYTES), Err(ProtocolError::Malformed(_))));
+}
+
+#[test]
+fn versions_are_negotiated_or_refused_with_a_reason() {
+    assert_eq!(negotiate(&[VERSION]), Ok(VERSION));
+    assert_eq!(negotiate(&[0, VERSION, 99]), Ok(VERSION));
+    assert_eq!(negotiate(&[99]), Err(format!("incompatible protocol: the broker speaks version {VERSION}, the provider offered [99]")));
+}
