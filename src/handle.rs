@@ -5,15 +5,16 @@ use crate::cluster::{ClusterState, LocalState, TaskRate};
 use crate::layers::{ApiService, Body, WasimoffLayer};
 use crate::limits::Limits;
 use crate::prepare::prepare;
-use crate::providers::{OriginPolicy, Registry};
+use crate::providers::OriginPolicy;
 use crate::runner::LocalRunner;
+use crate::scheduler::{FallbackPolicy, Scheduler};
 use crate::store::{Storage, Store};
 use crate::task::{Job, Task, TaskError, TaskErrorKind, TaskOutput};
 use futures_util::{Stream, StreamExt};
 use http::{Request, Response};
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio_util::task::TaskTracker;
 use tower::{Layer, Service};
 
@@ -41,6 +42,7 @@ pub struct Builder {
     prefix: String,
     client_wrap: Option<ClientWrap>,
     origins: OriginPolicy,
+    fallback: FallbackPolicy,
 }
 
 impl Default for Builder {
@@ -51,6 +53,7 @@ impl Default for Builder {
             prefix: DEFAULT_PREFIX.to_string(),
             client_wrap: None,
             origins: OriginPolicy::default(),
+            fallback: FallbackPolicy::default(),
         }
     }
 }
@@ -63,6 +66,7 @@ impl std::fmt::Debug for Builder {
             .field("prefix", &self.prefix)
             .field("client_layer", &self.client_wrap.is_some())
             .field("origins", &self.origins)
+            .field("fallback", &self.fallback)
             .finish()
     }
 }
@@ -105,6 +109,13 @@ impl Builder {
         self
     }
 
+    /// Sets when the broker runs tasks on its own runner (default: while no provider is
+    /// connected).
+    pub fn fallback(mut self, policy: FallbackPolicy) -> Builder {
+        self.fallback = policy;
+        self
+    }
+
     /// Builds the broker and the layer that mounts it into a host app.
     pub fn build_layer(self) -> Result<(WasimoffLayer, Wasimoff), BuildError> {
         let broker = self.build()?;
@@ -127,6 +138,7 @@ impl Builder {
     pub fn build(self) -> Result<Wasimoff, BuildError> {
         let store = Store::open(&self.storage, &self.limits)?;
         let runner = LocalRunner::start(&self.limits, store.clone()).map_err(BuildError::Runner)?;
+        let scheduler = Arc::new(Scheduler::new(runner.clone(), self.fallback));
         Ok(Wasimoff {
             inner: Arc::new(Inner {
                 store,
@@ -135,10 +147,9 @@ impl Builder {
                 prefix: self.prefix,
                 client_wrap: self.client_wrap,
                 origins: self.origins,
-                registry: Registry::default(),
+                scheduler,
                 tracker: TaskTracker::new(),
                 admitted: AtomicUsize::new(0),
-                done: AtomicU64::new(0),
                 rate: TaskRate::new(),
             }),
         })
@@ -152,10 +163,9 @@ struct Inner {
     prefix: String,
     client_wrap: Option<ClientWrap>,
     origins: OriginPolicy,
-    registry: Registry,
+    scheduler: Arc<Scheduler>,
     tracker: TaskTracker,
     admitted: AtomicUsize,
-    done: AtomicU64,
     rate: TaskRate,
 }
 
@@ -184,6 +194,26 @@ impl std::fmt::Debug for Wasimoff {
             .field("store", &self.inner.store)
             .field("limits", &self.inner.limits)
             .finish()
+    }
+}
+
+/// Takes a task back from the scheduler if its submitter stops waiting.
+struct CancelOnDrop<'a> {
+    scheduler: &'a Arc<Scheduler>,
+    id: Option<u64>,
+}
+
+impl CancelOnDrop<'_> {
+    fn disarm(mut self) {
+        self.id = None;
+    }
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.scheduler.cancel(id);
+        }
     }
 }
 
@@ -218,8 +248,7 @@ impl Wasimoff {
         if inner.tracker.is_closed() {
             return Err(TaskError::new(TaskErrorKind::ShuttingDown, "the broker is shutting down"));
         }
-        let capacity = inner.limits.concurrency + inner.limits.queue_length;
-        if inner.admitted.fetch_add(1, Ordering::AcqRel) >= capacity {
+        if inner.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity() {
             inner.admitted.fetch_sub(1, Ordering::AcqRel);
             return Err(TaskError::new(
                 TaskErrorKind::QueueFull,
@@ -231,17 +260,25 @@ impl Wasimoff {
             .tracker
             .track_future(async {
                 let prepared = prepare(task, &inner.store, &inner.limits).await?;
-                inner.runner.run(prepared).await
+                let (id, result) = inner.scheduler.submit(prepared);
+                let cancel_on_drop = CancelOnDrop { scheduler: &inner.scheduler, id: Some(id) };
+                let result = result.await;
+                cancel_on_drop.disarm();
+                result.unwrap_or_else(|_| Err(TaskError::new(TaskErrorKind::Internal, "the scheduler dropped the task")))
             })
             .await;
-        inner.done.fetch_add(1, Ordering::Relaxed);
         inner.rate.record();
         result
     }
 
+    /// Tasks admitted at once: every worker (local and providers') plus the queue.
+    fn capacity(&self) -> usize {
+        self.inner.limits.concurrency + self.inner.scheduler.provider_workers() + self.inner.limits.queue_length
+    }
+
     /// Whether a submission now would be refused with `queue_full`.
     pub fn queue_is_full(&self) -> bool {
-        self.inner.admitted.load(Ordering::Acquire) >= self.inner.limits.concurrency + self.inner.limits.queue_length
+        self.inner.admitted.load(Ordering::Acquire) >= self.capacity()
     }
 
     /// Runs a job and yields `(index, result)` as each task finishes. Dropping the stream
@@ -262,11 +299,10 @@ impl Wasimoff {
     /// What the broker is doing now.
     pub fn cluster(&self) -> ClusterState {
         let inner = &self.inner;
-        let busy = inner.runner.busy();
         ClusterState {
-            providers: inner.registry.states(),
-            local: LocalState { workers: inner.runner.slots(), busy, tasks_done: inner.done.load(Ordering::Relaxed) },
-            queued: inner.admitted.load(Ordering::Acquire).saturating_sub(busy),
+            providers: inner.scheduler.providers(),
+            local: LocalState { workers: inner.runner.slots(), busy: inner.runner.busy(), tasks_done: inner.scheduler.local_done() },
+            queued: inner.scheduler.queued(),
             queue_capacity: inner.limits.queue_length,
             tasks_per_second: inner.rate.per_second(),
         }
@@ -293,9 +329,9 @@ impl Wasimoff {
         &self.inner.origins
     }
 
-    /// The connected providers.
-    pub(crate) fn registry(&self) -> &Registry {
-        &self.inner.registry
+    /// The scheduler, which also knows the connected providers.
+    pub(crate) fn scheduler(&self) -> &Arc<Scheduler> {
+        &self.inner.scheduler
     }
 
     /// The client routes, wrapped in the host's [`Builder::client_layer`] if one was given.

@@ -174,6 +174,8 @@ pub struct TaskOutput {
     pub missing_artifacts: Vec<String>,
     /// Wall-clock time from the start of instantiation to exit.
     pub elapsed: Duration,
+    /// Where it ran: `local` (the broker's runner) or a provider's id.
+    pub ran_on: String,
 }
 
 /// Why a task did not run to an exit status. Output written before the failure is kept.
@@ -247,6 +249,30 @@ impl TaskErrorKind {
             TaskErrorKind::ShuttingDown => "shutting_down",
             TaskErrorKind::Internal => "internal",
         }
+    }
+}
+
+impl TaskErrorKind {
+    /// Every kind, for lookups by name.
+    pub const ALL: [TaskErrorKind; 13] = [
+        TaskErrorKind::InvalidTask,
+        TaskErrorKind::NotFound,
+        TaskErrorKind::InvalidModule,
+        TaskErrorKind::MissingStart,
+        TaskErrorKind::Trap,
+        TaskErrorKind::Timeout,
+        TaskErrorKind::MemoryLimit,
+        TaskErrorKind::OutputLimit,
+        TaskErrorKind::RootfsRejected,
+        TaskErrorKind::ArtifactLimit,
+        TaskErrorKind::QueueFull,
+        TaskErrorKind::ShuttingDown,
+        TaskErrorKind::Internal,
+    ];
+
+    /// The kind with this snake_case name.
+    pub fn from_name(name: &str) -> Option<TaskErrorKind> {
+        TaskErrorKind::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
 }
 

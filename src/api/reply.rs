@@ -87,6 +87,7 @@ fn output_json(output: &TaskOutput) -> Value {
         object.insert("missing_artifacts".into(), output.missing_artifacts.clone().into());
     }
     object.insert("elapsed_ms".into(), json!(output.elapsed.as_micros() as f64 / 1e3));
+    object.insert("ran_on".into(), output.ran_on.clone().into());
     Value::Object(object)
 }
 

@@ -6,9 +6,7 @@
 //! Frames are limited in size on both sides.
 
 mod origin;
-mod registry;
 mod websocket;
 
 pub use origin::OriginPolicy;
-pub(crate) use registry::Registry;
 pub(crate) use websocket::upgrade;

@@ -13,6 +13,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use crate::scheduler::{Command, outcome_to_result, to_wire};
+use tokio::sync::mpsc;
 use wasimoff_protocol::{ToBroker, ToProvider, decode, encode, negotiate};
 
 /// How long a new connection has to say hello.
@@ -39,7 +41,7 @@ pub(crate) fn upgrade(broker: Wasimoff, request: Request<Body>) -> Response<Body
         return problem(StatusCode::FORBIDDEN, "origin_refused", format!("origin {origin} may not connect providers"));
     }
     let limit = broker.limits().max_providers;
-    if broker.registry().len() >= limit {
+    if broker.scheduler().provider_count() >= limit {
         return problem(StatusCode::SERVICE_UNAVAILABLE, "provider_limit", format!("the broker already has {limit} providers"));
     }
     let key = headers.get(SEC_WEBSOCKET_KEY).cloned();
@@ -131,9 +133,10 @@ async fn session(broker: Wasimoff, mut socket: Socket) {
         Ok(version) => version,
         Err(reason) => return refuse(&mut socket, &reason).await,
     };
-    let registry = broker.registry();
-    let id = match registry.add(hello.kind, hello.name, "websocket", hello.workers, broker.limits().max_providers) {
-        Ok(id) => id,
+    let scheduler = broker.scheduler().clone();
+    let joined = scheduler.join(hello.kind, hello.name, "websocket", hello.workers, broker.limits().max_providers);
+    let (id, commands) = match joined {
+        Ok(joined) => joined,
         Err(full) => return refuse(&mut socket, &format!("the broker already has {} providers", full.0)).await,
     };
     let welcome = ToProvider::Welcome {
@@ -142,10 +145,8 @@ async fn session(broker: Wasimoff, mut socket: Socket) {
         heartbeat_ms: HEARTBEAT.as_millis() as u64,
         max_frame_bytes: broker.limits().provider_frame_bytes,
     };
-    if send(&mut socket, &welcome).await {
-        serve(&broker, &id, &mut socket, limit).await;
-    }
-    registry.remove(&id);
+    let why = if send(&mut socket, &welcome).await { serve(&broker, &id, &mut socket, commands, limit).await } else { "disconnected" };
+    scheduler.leave(&id, why);
 }
 
 async fn refuse(socket: &mut Socket, reason: &str) {
@@ -153,8 +154,35 @@ async fn refuse(socket: &mut Socket, reason: &str) {
     close(socket, CloseCode::Policy, reason).await;
 }
 
-/// The welcomed provider's session: events in, heartbeats out, until either side leaves.
-async fn serve(broker: &Wasimoff, id: &str, socket: &mut Socket, limit: usize) {
+/// Encodes a scheduler command for the provider, loading the module's bytes if it needs them.
+async fn command_frame(broker: &Wasimoff, command: Command) -> Option<ToProvider> {
+    match command {
+        Command::Cancel { id } => Some(ToProvider::Cancel { id }),
+        Command::Run { id, task, send_module } => {
+            let module = if send_module {
+                match &task.module.inline {
+                    Some(bytes) => Some(bytes.clone()),
+                    None => broker.store().get(&task.module.digest).await.ok(),
+                }
+            } else {
+                None
+            };
+            let limits = broker.limits();
+            Some(ToProvider::Run { id, task: to_wire(&task, module, limits.rootfs_bytes, limits.rootfs_entries) })
+        }
+    }
+}
+
+/// The welcomed provider's session: tasks out, results and events in, heartbeats, until
+/// either side leaves. Returns why it ended.
+async fn serve(
+    broker: &Wasimoff,
+    id: &str,
+    socket: &mut Socket,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    limit: usize,
+) -> &'static str {
+    let scheduler = broker.scheduler();
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
     let mut last_pong = Instant::now();
@@ -162,23 +190,37 @@ async fn serve(broker: &Wasimoff, id: &str, socket: &mut Socket, limit: usize) {
     loop {
         tokio::select! {
             incoming = receive(socket, limit) => match incoming {
-                Incoming::Message(ToBroker::Workers { count }) => broker.registry().set_workers(id, count),
+                Incoming::Message(ToBroker::Workers { count }) => scheduler.set_workers(id, count),
                 Incoming::Message(ToBroker::Pong { .. }) => last_pong = Instant::now(),
-                Incoming::Message(ToBroker::Evicted { .. }) => {}
-                Incoming::Message(ToBroker::Result { id: task, .. }) => {
-                    tracing::warn!(provider = id, task, "result for a task this provider was not given");
+                Incoming::Message(ToBroker::Evicted { digests }) => scheduler.evicted(id, &digests),
+                Incoming::Message(ToBroker::Result { id: task, outcome }) => {
+                    scheduler.provider_result(id, task, outcome_to_result(outcome, id));
                 }
-                Incoming::Message(ToBroker::Hello(_)) => return close(socket, CloseCode::Protocol, "hello twice").await,
-                Incoming::Violation(code, reason) => return close(socket, code, &reason).await,
-                Incoming::Closed => return,
+                Incoming::Message(ToBroker::Hello(_)) => {
+                    close(socket, CloseCode::Protocol, "hello twice").await;
+                    return "broke the protocol";
+                }
+                Incoming::Violation(code, reason) => {
+                    close(socket, code, &reason).await;
+                    return "broke the protocol";
+                }
+                Incoming::Closed => return "disconnected",
             },
+            command = commands.recv() => {
+                let Some(command) = command else { return "was removed" };
+                let Some(frame) = command_frame(broker, command).await else { continue };
+                if !send(socket, &frame).await {
+                    return "disconnected";
+                }
+            }
             _ = heartbeat.tick() => {
                 if last_pong.elapsed() > HEARTBEAT * 2 {
-                    return close(socket, CloseCode::Away, "missed heartbeats").await;
+                    close(socket, CloseCode::Away, "missed heartbeats").await;
+                    return "stopped answering heartbeats";
                 }
                 nonce += 1;
                 if !send(socket, &ToProvider::Ping { nonce }).await {
-                    return;
+                    return "disconnected";
                 }
             }
         }

@@ -114,7 +114,15 @@ pub(crate) async fn execute(
         })?;
         (Some(zip.into()), missing)
     };
-    Ok(TaskOutput { status, stdout: stdout.contents(), stderr: stderr.contents(), artifacts, missing_artifacts, elapsed })
+    Ok(TaskOutput {
+        status,
+        stdout: stdout.contents(),
+        stderr: stderr.contents(),
+        artifacts,
+        missing_artifacts,
+        elapsed,
+        ran_on: crate::scheduler::LOCAL.to_string(),
+    })
 }
 
 fn timeout_message(timeout: std::time::Duration) -> String {

@@ -7,5 +7,6 @@ mod handle;
 mod http_seed;
 mod http_v1;
 mod providers;
+mod scheduler;
 mod store;
 mod support;

@@ -12,9 +12,9 @@ use tokio_tungstenite::WebSocketStream;
 use wasimoff::protocol::{Hello, MAX_FRAME_BYTES, ProviderKind, ToBroker, ToProvider, VERSION, decode, encode};
 use wasimoff::{Limits, OriginPolicy, Wasimoff};
 
-type Socket = WebSocketStream<TcpStream>;
+pub type Socket = WebSocketStream<TcpStream>;
 
-async fn connect(base: &str, origin: Option<&str>) -> Result<Socket, Error> {
+pub async fn connect(base: &str, origin: Option<&str>) -> Result<Socket, Error> {
     let address = base.trim_start_matches("http://");
     let mut request = format!("ws://{address}/wasimoff/provider/ws").into_client_request().unwrap();
     if let Some(origin) = origin {
@@ -24,11 +24,11 @@ async fn connect(base: &str, origin: Option<&str>) -> Result<Socket, Error> {
     tokio_tungstenite::client_async(request, stream).await.map(|(socket, _)| socket)
 }
 
-async fn say(socket: &mut Socket, message: &ToBroker) {
+pub async fn say(socket: &mut Socket, message: &ToBroker) {
     socket.send(Message::Binary(encode(message).unwrap().into())).await.unwrap();
 }
 
-async fn hear(socket: &mut Socket) -> ToProvider {
+pub async fn hear(socket: &mut Socket) -> ToProvider {
     loop {
         match socket.next().await.expect("a frame").expect("no error") {
             Message::Binary(frame) => return decode(&frame, MAX_FRAME_BYTES).unwrap(),
@@ -48,7 +48,7 @@ async fn closing(socket: &mut Socket) -> (CloseCode, String) {
     panic!("the connection ended without a close frame");
 }
 
-fn hello(versions: Vec<u32>, workers: u32) -> ToBroker {
+pub fn hello(versions: Vec<u32>, workers: u32) -> ToBroker {
     ToBroker::Hello(Hello { versions, kind: ProviderKind::Native, name: "test-provider".into(), workers })
 }
 
@@ -56,7 +56,7 @@ async fn cluster(base: &str) -> Value {
     client().get(format!("{base}/wasimoff/api/v1/cluster")).send().await.unwrap().json().await.unwrap()
 }
 
-async fn wait_for_providers(base: &str, count: usize) -> Value {
+pub async fn wait_for_providers(base: &str, count: usize) -> Value {
     for _ in 0..100 {
         let state = cluster(base).await;
         if state["providers"].as_array().unwrap().len() == count {

@@ -1,0 +1,48 @@
+//! `wasimoff-provider URL [--workers N] [--name NAME]`: joins a broker as a native provider
+//! and runs its tasks with wasmtime. URL is the broker's provider endpoint, for example
+//! `ws://127.0.0.1:4080/wasimoff/provider/ws`. Reconnects with backoff when the connection
+//! drops; exits when the broker refuses it.
+
+use std::time::Duration;
+use wasimoff::native::{NativeProvider, ProviderError};
+
+const USAGE: &str = "usage: wasimoff-provider URL [--workers N] [--name NAME]";
+
+fn parse() -> Result<NativeProvider, String> {
+    let mut args = std::env::args().skip(1);
+    let url = args.next().filter(|a| !a.starts_with("--")).ok_or(USAGE)?;
+    let mut provider = NativeProvider::new(url);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(USAGE)?;
+        provider = match flag.as_str() {
+            "--workers" => provider.workers(value.parse().map_err(|_| format!("--workers takes a number, not {value:?}"))?),
+            "--name" => provider.name(value),
+            _ => return Err(USAGE.into()),
+        };
+    }
+    Ok(provider)
+}
+
+#[tokio::main]
+async fn main() {
+    let provider = match parse() {
+        Ok(provider) => provider,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match provider.clone().run().await {
+            Ok(()) => eprintln!("the broker closed the connection; reconnecting"),
+            Err(ProviderError::Refused(reason)) => {
+                eprintln!("the broker refused this provider: {reason}");
+                std::process::exit(1);
+            }
+            Err(error) => eprintln!("{error}; reconnecting in {} ms", backoff.as_millis()),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
