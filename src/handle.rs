@@ -324,6 +324,12 @@ impl Wasimoff {
         ApiService::new(self.clone())
     }
 
+    /// Attaches a provider inside this process with `workers` workers; refused once
+    /// [`Limits::max_providers`] providers are connected.
+    pub fn attach_provider(&self, name: &str, workers: u32) -> Result<crate::providers::InProcessProvider, crate::scheduler::ProviderLimitReached> {
+        crate::providers::InProcessProvider::attach(self, name, workers)
+    }
+
     /// Which origins may connect providers.
     pub(crate) fn origin_policy(&self) -> &OriginPolicy {
         &self.inner.origins

@@ -39,8 +39,8 @@ mod task;
 
 pub use digest::{DIGEST_PREFIX, Digest, DigestParseError};
 pub use api::{ClientRoutes, PROVIDER_WEBSOCKET, ROUTES};
-pub use providers::OriginPolicy;
-pub use scheduler::{FallbackPolicy, LOCAL};
+pub use providers::{InProcessProvider, OriginPolicy};
+pub use scheduler::{FallbackPolicy, LOCAL, ProviderLimitReached};
 pub use wasimoff_protocol as protocol;
 pub use cluster::{ClusterState, LocalState, ProviderState, RATE_WINDOW};
 pub use handle::{BuildError, Builder, DEFAULT_PREFIX, Wasimoff};

@@ -5,8 +5,31 @@
 //! protocol versions it speaks and its worker count, and is welcomed or refused with a reason.
 //! Frames are limited in size on both sides.
 
+mod in_process;
 mod origin;
 mod websocket;
 
+pub use in_process::InProcessProvider;
 pub use origin::OriginPolicy;
 pub(crate) use websocket::upgrade;
+
+use crate::Wasimoff;
+use crate::scheduler::{Command, to_wire};
+use wasimoff_protocol::ToProvider;
+
+/// The protocol message for a scheduler command, with the module's bytes loaded if the
+/// provider needs them.
+pub(crate) async fn command_message(broker: &Wasimoff, command: Command) -> ToProvider {
+    match command {
+        Command::Cancel { id } => ToProvider::Cancel { id },
+        Command::Run { id, task, send_module } => {
+            let module = match (&task.module.inline, send_module) {
+                (_, false) => None,
+                (Some(bytes), true) => Some(bytes.clone()),
+                (None, true) => broker.store().get(&task.module.digest).await.ok(),
+            };
+            let limits = broker.limits();
+            ToProvider::Run { id, task: to_wire(&task, module, limits.rootfs_bytes, limits.rootfs_entries) }
+        }
+    }
+}

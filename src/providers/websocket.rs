@@ -13,7 +13,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use crate::scheduler::{Command, outcome_to_result, to_wire};
+use super::command_message;
+use crate::scheduler::{Command, outcome_to_result};
 use tokio::sync::mpsc;
 use wasimoff_protocol::{ToBroker, ToProvider, decode, encode, negotiate};
 
@@ -137,7 +138,7 @@ async fn session(broker: Wasimoff, mut socket: Socket) {
     let joined = scheduler.join(hello.kind, hello.name, "websocket", hello.workers, broker.limits().max_providers);
     let (id, commands) = match joined {
         Ok(joined) => joined,
-        Err(full) => return refuse(&mut socket, &format!("the broker already has {} providers", full.0)).await,
+        Err(full) => return refuse(&mut socket, &full.to_string()).await,
     };
     let welcome = ToProvider::Welcome {
         version,
@@ -152,25 +153,6 @@ async fn session(broker: Wasimoff, mut socket: Socket) {
 async fn refuse(socket: &mut Socket, reason: &str) {
     send(socket, &ToProvider::Refused { reason: reason.to_string() }).await;
     close(socket, CloseCode::Policy, reason).await;
-}
-
-/// Encodes a scheduler command for the provider, loading the module's bytes if it needs them.
-async fn command_frame(broker: &Wasimoff, command: Command) -> Option<ToProvider> {
-    match command {
-        Command::Cancel { id } => Some(ToProvider::Cancel { id }),
-        Command::Run { id, task, send_module } => {
-            let module = if send_module {
-                match &task.module.inline {
-                    Some(bytes) => Some(bytes.clone()),
-                    None => broker.store().get(&task.module.digest).await.ok(),
-                }
-            } else {
-                None
-            };
-            let limits = broker.limits();
-            Some(ToProvider::Run { id, task: to_wire(&task, module, limits.rootfs_bytes, limits.rootfs_entries) })
-        }
-    }
 }
 
 /// The welcomed provider's session: tasks out, results and events in, heartbeats, until
@@ -208,7 +190,7 @@ async fn serve(
             },
             command = commands.recv() => {
                 let Some(command) = command else { return "was removed" };
-                let Some(frame) = command_frame(broker, command).await else { continue };
+                let frame = command_message(broker, command).await;
                 if !send(socket, &frame).await {
                     return "disconnected";
                 }

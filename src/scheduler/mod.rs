@@ -96,11 +96,16 @@ struct State {
     free_by_module: HashMap<Digest, BTreeSet<u64>>,
     local_free: usize,
     local_done: u64,
+    provider_workers: usize,
 }
 
-/// The provider limit was reached.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Full(pub(crate) usize);
+/// The provider limit ([`Limits::max_providers`](crate::Limits::max_providers)) was reached.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the broker already has {limit} providers")]
+pub struct ProviderLimitReached {
+    /// The limit.
+    pub limit: usize,
+}
 
 /// The scheduler. See the module documentation.
 pub(crate) struct Scheduler {
@@ -135,6 +140,7 @@ impl State {
 
     fn forget_provider(&mut self, key: u64) -> Option<Provider> {
         let provider = self.providers.remove(&key)?;
+        self.provider_workers -= provider.workers as usize;
         self.free.remove(&key);
         for module in &provider.modules {
             if let Some(set) = self.free_by_module.get_mut(module) {
@@ -301,15 +307,16 @@ impl Scheduler {
         transport: &'static str,
         workers: u32,
         limit: usize,
-    ) -> Result<(String, mpsc::UnboundedReceiver<Command>), Full> {
+    ) -> Result<(String, mpsc::UnboundedReceiver<Command>), ProviderLimitReached> {
         let mut state = self.state();
         if state.providers.len() >= limit {
-            return Err(Full(limit));
+            return Err(ProviderLimitReached { limit });
         }
         state.next_provider += 1;
         let key = state.next_provider;
         let (commands, receiver) = mpsc::unbounded_channel();
         let provider = Provider { name, kind, transport, workers, in_flight: HashSet::new(), modules: HashSet::new(), done: 0, commands };
+        state.provider_workers += workers as usize;
         state.providers.insert(key, provider);
         state.refresh(key);
         self.pump(&mut state);
@@ -321,7 +328,8 @@ impl Scheduler {
         let Some(key) = provider_key(provider) else { return };
         let mut state = self.state();
         if let Some(entry) = state.providers.get_mut(&key) {
-            entry.workers = workers;
+            let before = std::mem::replace(&mut entry.workers, workers);
+            state.provider_workers = state.provider_workers + workers as usize - before as usize;
         }
         state.refresh(key);
         self.pump(&mut state);
@@ -404,7 +412,7 @@ impl Scheduler {
 
     /// Workers of all connected providers.
     pub(crate) fn provider_workers(&self) -> usize {
-        self.state().providers.values().map(|p| p.workers as usize).sum()
+        self.state().provider_workers
     }
 
     /// Tasks the local runner finished.
