@@ -250,3 +250,52 @@ async fn fallback_policies_behave_as_documented() {
     wait_for_providers(&base, 1).await;
     assert_ne!(default.run(task("echo", &["echo"])).await.unwrap().ran_on, "local");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_lost_on_every_provider_fails_after_three_attempts() {
+    let (broker, base) = http_broker_with_policy(FallbackPolicy::Never).await;
+    let doomed = {
+        let broker = broker.clone();
+        tokio::spawn(async move { broker.run(task("echo", &["echo", "cursed"])).await })
+    };
+    for _ in 0..3 {
+        let (mut socket, _) = fake_provider(&base, 1).await;
+        let (_, wire) = next_run(&mut socket).await;
+        assert_eq!(wire.args, ["echo", "cursed"]);
+        drop(socket);
+    }
+    let error = doomed.await.unwrap().unwrap_err();
+    assert_eq!(error.kind, TaskErrorKind::Internal);
+    assert_eq!(error.message, "the task was lost on 3 providers; the last one disconnected");
+    let (mut socket, _) = fake_provider(&base, 1).await;
+    let next = {
+        let broker = broker.clone();
+        tokio::spawn(async move { broker.run(task("echo", &["echo", "fine"])).await })
+    };
+    let (id, wire) = next_run(&mut socket).await;
+    assert_eq!(wire.args, ["echo", "fine"], "the cluster goes on after the cursed task");
+    say(&mut socket, &ToBroker::Result { id, outcome: exited("fine\n") }).await;
+    assert_eq!(next.await.unwrap().unwrap().stdout, "fine\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_broker_enforces_the_timeout_of_a_silent_provider() {
+    let (broker, base) = http_broker_with_policy(FallbackPolicy::WhenNoProviders).await;
+    let (mut socket, _) = fake_provider(&base, 1).await;
+    let limits = wasimoff::TaskLimits { timeout_ms: Some(100), ..Default::default() };
+    let silent = {
+        let broker = broker.clone();
+        tokio::spawn(async move { broker.run(task("echo", &["echo"]).limits(limits)).await })
+    };
+    let (id, _) = next_run(&mut socket).await;
+    let error = silent.await.unwrap().unwrap_err();
+    assert_eq!(error.kind, TaskErrorKind::Timeout);
+    assert_eq!(error.message, "the provider did not answer within the task's timeout; the broker stopped waiting");
+    loop {
+        match hear(&mut socket).await {
+            ToProvider::Cancel { id: cancelled } => break assert_eq!(cancelled, id),
+            ToProvider::Ping { nonce } => say(&mut socket, &ToBroker::Pong { nonce }).await,
+            other => panic!("expected cancel, got {other:?}"),
+        }
+    }
+}
