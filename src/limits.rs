@@ -55,6 +55,9 @@ pub struct Limits {
     pub max_providers: usize,
     /// Largest protocol frame accepted from a provider. Default 80 MiB.
     pub provider_frame_bytes: u64,
+    /// How often the broker pings a provider; one that leaves two pings unanswered is dropped
+    /// and its tasks are re-queued. Default 5 s.
+    pub provider_heartbeat: Duration,
 }
 
 impl Default for Limits {
@@ -75,6 +78,7 @@ impl Default for Limits {
             cached_modules: 64,
             max_providers: 1000,
             provider_frame_bytes: wasimoff_protocol::MAX_FRAME_BYTES as u64,
+            provider_heartbeat: Duration::from_secs(5),
         }
     }
 }

@@ -21,8 +21,6 @@ use wasimoff_protocol::{ToBroker, ToProvider, decode, encode, negotiate};
 /// How long a new connection has to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How often the broker pings a provider; one that misses two pings in a row is dropped.
-pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
 
 fn has_token(headers: &HeaderMap, name: http::HeaderName, token: &str) -> bool {
     headers
@@ -143,7 +141,7 @@ async fn session(broker: Wasimoff, mut socket: Socket) {
     let welcome = ToProvider::Welcome {
         version,
         provider_id: id.clone(),
-        heartbeat_ms: HEARTBEAT.as_millis() as u64,
+        heartbeat_ms: u64::try_from(broker.limits().provider_heartbeat.as_millis()).unwrap_or(u64::MAX),
         max_frame_bytes: broker.limits().provider_frame_bytes,
     };
     let why = if send(&mut socket, &welcome).await { serve(&broker, &id, &mut socket, commands, limit).await } else { "disconnected" };
@@ -165,7 +163,8 @@ async fn serve(
     limit: usize,
 ) -> &'static str {
     let scheduler = broker.scheduler();
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let period = broker.limits().provider_heartbeat;
+    let mut heartbeat = tokio::time::interval(period);
     heartbeat.tick().await;
     let mut last_pong = Instant::now();
     let mut nonce = 0u64;
@@ -196,7 +195,7 @@ async fn serve(
                 }
             }
             _ = heartbeat.tick() => {
-                if last_pong.elapsed() > HEARTBEAT * 2 {
+                if last_pong.elapsed() > period * 2 {
                     close(socket, CloseCode::Away, "missed heartbeats").await;
                     return "stopped answering heartbeats";
                 }

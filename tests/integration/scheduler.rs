@@ -5,7 +5,10 @@
 use crate::providers::{Socket, connect, hear, hello, say, wait_for_providers};
 use crate::support::{self, fixture, task};
 use serde_bytes::ByteBuf;
+use futures_util::StreamExt;
 use std::collections::HashMap;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use std::time::Duration;
 use wasimoff::native::NativeProvider;
 use wasimoff::protocol::{Outcome, ToBroker, ToProvider, VERSION};
@@ -298,4 +301,30 @@ async fn the_broker_enforces_the_timeout_of_a_silent_provider() {
             other => panic!("expected cancel, got {other:?}"),
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_stops_answering_heartbeats_is_dropped_and_its_task_rerun() {
+    let limits = wasimoff::Limits { provider_heartbeat: Duration::from_millis(100), ..support::test_limits() };
+    let (broker, base) = support::http_broker_with(limits).await;
+    let (mut socket, _) = fake_provider(&base, 1).await;
+    let run = {
+        let broker = broker.clone();
+        tokio::spawn(async move { broker.run(task("echo", &["echo", "stalled"])).await })
+    };
+    let (_, wire) = next_run(&mut socket).await;
+    assert_eq!(wire.args, ["echo", "stalled"]);
+    let mut pings = 0;
+    let (code, reason) = loop {
+        match socket.next().await {
+            Some(Ok(Message::Binary(_))) => pings += 1,
+            Some(Ok(Message::Close(Some(close)))) => break (close.code, close.reason.to_string()),
+            other => panic!("expected pings then a close, got {other:?}"),
+        }
+    };
+    assert!(pings >= 2, "dropped after {pings} unanswered pings");
+    assert_eq!((code, reason.as_str()), (CloseCode::Away, "missed heartbeats"));
+    let output = run.await.unwrap().unwrap();
+    assert_eq!(output.ran_on, "local", "the stalled task ran again on the local runner");
+    assert_eq!(output.stdout, "argc=2\nargv[0]=echo\nargv[1]=stalled\n");
 }
