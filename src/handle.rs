@@ -14,7 +14,7 @@ use futures_util::{Stream, StreamExt};
 use http::{Request, Response};
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio_util::task::TaskTracker;
 use tower::{Layer, Service};
 
@@ -151,6 +151,7 @@ impl Builder {
                 tracker: TaskTracker::new(),
                 admitted: AtomicUsize::new(0),
                 rate: TaskRate::new(),
+                outcomes: Default::default(),
             }),
         })
     }
@@ -167,6 +168,7 @@ struct Inner {
     tracker: TaskTracker,
     admitted: AtomicUsize,
     rate: TaskRate,
+    outcomes: [AtomicU64; 1 + TaskErrorKind::ALL.len()],
 }
 
 /// The broker handle: submit tasks and jobs in-process, reach the store, shut down.
@@ -268,7 +270,21 @@ impl Wasimoff {
             })
             .await;
         inner.rate.record();
+        let outcome = match &result {
+            Ok(_) => 0,
+            Err(error) => 1 + TaskErrorKind::ALL.iter().position(|kind| *kind == error.kind).unwrap_or(0),
+        };
+        inner.outcomes[outcome].fetch_add(1, Ordering::Relaxed);
         result
+    }
+
+    /// Finished tasks by outcome: `exited`, then every error kind, in a fixed order.
+    pub fn outcome_counts(&self) -> Vec<(&'static str, u64)> {
+        std::iter::once("exited")
+            .chain(TaskErrorKind::ALL.iter().map(|kind| kind.as_str()))
+            .zip(&self.inner.outcomes)
+            .map(|(name, count)| (name, count.load(Ordering::Relaxed)))
+            .collect()
     }
 
     /// Tasks admitted at once: every worker (local and providers') plus the queue.

@@ -2,6 +2,7 @@
 //! (`/api/broker/v1/…`, [`seed`]) and the modern ones (`/api/v1/…`, [`v1`]).
 //! Documented in docs/API.md.
 
+mod metrics;
 mod reply;
 
 pub(crate) use reply::problem;
@@ -33,6 +34,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/tasks", "run one task"),
     ("POST", "/api/v1/jobs", "run a job; Accept: application/x-ndjson streams results"),
     ("GET", "/api/v1/cluster", "runners, busy workers, queue, tasks/s"),
+    ("GET", "/api/v1/metrics", "the same and task counters for Prometheus"),
 ];
 
 /// The request path below the mount prefix, carried to the client routes.
@@ -92,6 +94,7 @@ enum Route {
     Tasks,
     Jobs,
     Cluster,
+    Metrics,
 }
 
 impl Route {
@@ -104,13 +107,14 @@ impl Route {
             "/api/v1/tasks" => Route::Tasks,
             "/api/v1/jobs" => Route::Jobs,
             "/api/v1/cluster" => Route::Cluster,
+            "/api/v1/metrics" => Route::Metrics,
             path => Route::File(path.strip_prefix("/api/v1/files/").filter(|name| !name.is_empty())?.to_string()),
         })
     }
 
     fn methods(&self) -> &'static [Method] {
         match self {
-            Route::SeedHealthz | Route::File(_) | Route::Cluster => &[Method::GET, Method::HEAD],
+            Route::SeedHealthz | Route::File(_) | Route::Cluster | Route::Metrics => &[Method::GET, Method::HEAD],
             Route::Files => &[Method::GET, Method::HEAD, Method::POST],
             Route::SeedUpload | Route::SeedRun | Route::Tasks | Route::Jobs => &[Method::POST],
         }
@@ -135,5 +139,6 @@ async fn route(broker: Wasimoff, request: Request<Body>) -> Response<Body> {
         (Route::Tasks, _) => v1::run_task(&broker, request).await,
         (Route::Jobs, _) => v1::run_job(&broker, request).await,
         (Route::Cluster, _) => reply::json(StatusCode::OK, &broker.cluster()),
+        (Route::Metrics, _) => metrics::metrics(&broker),
     }
 }

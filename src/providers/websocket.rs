@@ -7,7 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -17,6 +17,9 @@ use super::command_message;
 use crate::scheduler::{Command, outcome_to_result};
 use tokio::sync::mpsc;
 use wasimoff_protocol::{ToBroker, ToProvider, decode, encode, negotiate};
+
+/// Unanswered pings after which a provider is dropped.
+const MISSED_PINGS: u32 = 2;
 
 /// How long a new connection has to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -166,13 +169,13 @@ async fn serve(
     let period = broker.limits().provider_heartbeat;
     let mut heartbeat = tokio::time::interval(period);
     heartbeat.tick().await;
-    let mut last_pong = Instant::now();
+    let mut unanswered = 0u32;
     let mut nonce = 0u64;
     loop {
         tokio::select! {
             incoming = receive(socket, limit) => match incoming {
                 Incoming::Message(ToBroker::Workers { count }) => scheduler.set_workers(id, count),
-                Incoming::Message(ToBroker::Pong { .. }) => last_pong = Instant::now(),
+                Incoming::Message(ToBroker::Pong { .. }) => unanswered = 0,
                 Incoming::Message(ToBroker::Evicted { digests }) => scheduler.evicted(id, &digests),
                 Incoming::Message(ToBroker::Result { id: task, outcome }) => {
                     scheduler.provider_result(id, task, outcome_to_result(outcome, id));
@@ -195,11 +198,12 @@ async fn serve(
                 }
             }
             _ = heartbeat.tick() => {
-                if last_pong.elapsed() > period * 2 {
+                if unanswered >= MISSED_PINGS {
                     close(socket, CloseCode::Away, "missed heartbeats").await;
                     return "stopped answering heartbeats";
                 }
                 nonce += 1;
+                unanswered += 1;
                 if !send(socket, &ToProvider::Ping { nonce }).await {
                     return "disconnected";
                 }

@@ -42,7 +42,7 @@ fn start(name: &str, banner_lines: usize, env: &[(&str, &str)]) -> Example {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn axum_host_serves_its_site_and_the_broker() {
-    let host = start("axum-host", 14, &[]);
+    let host = start("axum-host", 15, &[]);
     assert_eq!(host.banner[4], "broker mounted at /wasimoff:");
     assert_eq!(host.banner[5], "  GET  /wasimoff/api/broker/v1/healthz  seed: liveness, 200 OK");
     assert_eq!(host.banner[13], "  GET  /wasimoff/api/v1/cluster  runners, busy workers, queue, tasks/s");
@@ -61,7 +61,7 @@ async fn axum_host_serves_its_site_and_the_broker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn axum_host_guards_client_routes_with_a_bearer_token() {
-    let host = start("axum-host", 14, &[("WASIMOFF_TOKEN", "s3cret")]);
+    let host = start("axum-host", 15, &[("WASIMOFF_TOKEN", "s3cret")]);
     assert_eq!(host.banner[4], "broker mounted at /wasimoff (Authorization: Bearer <WASIMOFF_TOKEN>):");
     let cluster = format!("{}/wasimoff/api/v1/cluster", host.base);
     let denied = client().get(&cluster).send().await.unwrap();
@@ -74,7 +74,7 @@ async fn axum_host_guards_client_routes_with_a_bearer_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hyper_host_passes_other_paths_to_its_handler() {
-    let host = start("hyper-host", 11, &[]);
+    let host = start("hyper-host", 12, &[]);
     let base = &host.base;
     let text = client().get(format!("{base}/some/page")).send().await.unwrap().text().await.unwrap();
     assert_eq!(text, "hello from plain hyper at /some/page\n");

@@ -290,3 +290,26 @@ async fn a_client_layer_guards_client_routes_only() {
     assert_eq!(allowed.status(), StatusCode::OK);
     assert_eq!(client().get(format!("{base}/")).send().await.unwrap().text().await.unwrap(), "host home");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_for_prometheus() {
+    let (_broker, base) = support::http_broker().await;
+    for binary in ["echo.wasm", "echo.wasm", "trap.wasm"] {
+        post_json(format!("{base}/wasimoff/api/v1/tasks"), json!({"binary": {"ref": binary}})).await;
+    }
+    let response = client().get(format!("{base}/wasimoff/api/v1/metrics")).send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    let text = response.text().await.unwrap();
+    for line in [
+        "# TYPE wasimoff_tasks_total counter",
+        "wasimoff_tasks_total{outcome=\"exited\"} 2",
+        "wasimoff_tasks_total{outcome=\"trap\"} 1",
+        "wasimoff_tasks_total{outcome=\"timeout\"} 0",
+        "wasimoff_queued_tasks 0",
+        "wasimoff_providers 0",
+        "wasimoff_workers{runner=\"local\"} 2",
+        "wasimoff_busy_workers{runner=\"providers\"} 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
+}
