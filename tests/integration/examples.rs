@@ -83,3 +83,39 @@ async fn hyper_host_passes_other_paths_to_its_handler() {
     let result: Value = client().post(format!("{base}/wasimoff/api/v1/tasks")).json(&task).send().await.unwrap().json().await.unwrap();
     assert_eq!(result["result"]["status"], 9);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_native_provider_binary_joins_and_runs_tasks() {
+    let host = start("axum-host", 15, &[]);
+    let url = format!("{}/wasimoff/provider/ws", host.base.replace("http://", "ws://"));
+    let mut provider = Command::new(env!("CARGO_BIN_EXE_wasimoff-provider"))
+        .args([url.as_str(), "--workers", "2", "--name", "bin-test"])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start wasimoff-provider");
+    let cluster = format!("{}/wasimoff/api/v1/cluster", host.base);
+    let mut joined = Value::Null;
+    for _ in 0..100 {
+        joined = client().get(&cluster).send().await.unwrap().json().await.unwrap();
+        if joined["providers"].as_array().is_some_and(|p| !p.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(joined["providers"][0]["name"], "bin-test", "{joined}");
+    assert_eq!(joined["providers"][0]["workers"], 2);
+    let id = joined["providers"][0]["id"].as_str().unwrap().to_string();
+    let task = json!({"binary": {"blob": crate::support::to_b64(&fixture("echo"))}, "args": ["echo", "remote"]});
+    let result: Value = client().post(format!("{}/wasimoff/api/v1/tasks", host.base)).json(&task).send().await.unwrap().json().await.unwrap();
+    assert_eq!(result["result"]["stdout"], "argc=2\nargv[0]=echo\nargv[1]=remote\n");
+    assert_eq!(result["result"]["ran_on"], id.as_str());
+    let _ = provider.kill();
+    let _ = provider.wait();
+}
+
+#[test]
+fn the_native_provider_binary_explains_its_usage() {
+    let output = Command::new(env!("CARGO_BIN_EXE_wasimoff-provider")).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "usage: wasimoff-provider URL [--workers N] [--name NAME]\n");
+}
