@@ -35,7 +35,10 @@ async fn main() {
     let mut backoff = Duration::from_millis(500);
     loop {
         match provider.clone().run().await {
-            Ok(()) => eprintln!("the broker closed the connection; reconnecting"),
+            Ok(()) => {
+                eprintln!("the broker closed the connection; reconnecting");
+                backoff = Duration::from_millis(500);
+            }
             Err(ProviderError::Refused(reason)) => {
                 eprintln!("the broker refused this provider: {reason}");
                 std::process::exit(1);
