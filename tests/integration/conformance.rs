@@ -104,7 +104,7 @@ fn check_text(problems: &mut Vec<String>, what: &str, expected: &Option<String>,
     }
 }
 
-async fn run_case(broker: Wasimoff, case: Case) -> Vec<String> {
+async fn run_case(broker: Wasimoff, case: Case, runner: String) -> Vec<String> {
     let result = broker.run(build_task(&case)).await;
     let expect = &case.expect;
     let mut problems = Vec::new();
@@ -126,6 +126,9 @@ async fn run_case(broker: Wasimoff, case: Case) -> Vec<String> {
                 if &actual != expected {
                     problems.push(format!("artifacts: expected {expected:?}, got {actual:?}"));
                 }
+            }
+            if output.ran_on != runner {
+                problems.push(format!("ran on {}, not on {runner}", output.ran_on));
             }
             if let Some(expected) = &expect.missing_artifacts
                 && expected != &output.missing_artifacts
@@ -161,15 +164,30 @@ async fn run_case(broker: Wasimoff, case: Case) -> Vec<String> {
     problems.into_iter().map(|p| format!("{}: {p}", case.name)).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conformance_table_on_the_local_runner() {
-    let broker = support::broker().await;
+/// Runs every case at once on `broker`, expecting each result from `runner`.
+async fn run_table(broker: Wasimoff, runner: &str) {
     let cases = load_cases();
     let count = cases.len();
-    let runs = cases.into_iter().map(|case| tokio::spawn(run_case(broker.clone(), case)));
+    let runs = cases.into_iter().map(|case| tokio::spawn(run_case(broker.clone(), case, runner.to_string())));
     let mut problems = Vec::new();
     for run in runs.collect::<Vec<_>>() {
         problems.extend(run.await.expect("case task"));
     }
-    assert!(problems.is_empty(), "{} of {count} cases differ:\n{}", problems.len(), problems.join("\n"));
+    assert!(problems.is_empty(), "{} of {count} cases differ on {runner}:\n{}", problems.len(), problems.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_table_on_the_local_runner() {
+    run_table(support::broker().await, wasimoff::LOCAL).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_table_on_a_native_provider() {
+    let (broker, base) = support::http_broker().await;
+    let url = format!("{}/wasimoff/provider/ws", base.replace("http://", "ws://"));
+    let provider = tokio::spawn(wasimoff::native::NativeProvider::new(url).workers(2).name("conformance").run());
+    let state = crate::providers::wait_for_providers(&base, 1).await;
+    let id = state["providers"][0]["id"].as_str().unwrap().to_string();
+    run_table(broker, &id).await;
+    provider.abort();
 }
