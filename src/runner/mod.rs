@@ -94,6 +94,15 @@ impl LocalRunner {
         Ok(LocalRunner { shared: Arc::new(shared), handle, _runtime: Arc::new(OwnedRuntime(Some(runtime))) })
     }
 
+    /// Runs `future` on the runner's threads, so callers need no runtime of their own.
+    pub(crate) fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
     /// Tasks running now.
     pub(crate) fn busy(&self) -> usize {
         self.shared.slots - self.shared.permits.available_permits()

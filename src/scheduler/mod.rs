@@ -65,7 +65,17 @@ struct Pending {
     reply: Reply,
     attempts: u32,
     assignee: Option<Assignee>,
-    local: Option<tokio::task::AbortHandle>,
+    /// The local run, or the broker-side deadline of a remote run; stopped when the task
+    /// finishes, is cancelled or is taken back.
+    watch: Option<tokio::task::AbortHandle>,
+}
+
+impl Pending {
+    fn stop_watch(&mut self) {
+        if let Some(handle) = self.watch.take() {
+            handle.abort();
+        }
+    }
 }
 
 struct Provider {
@@ -167,7 +177,7 @@ impl Scheduler {
         let mut state = self.state();
         state.next_task += 1;
         let id = state.next_task;
-        state.tasks.insert(id, Pending { task: Arc::new(task), reply, attempts: 0, assignee: None, local: None });
+        state.tasks.insert(id, Pending { task: Arc::new(task), reply, attempts: 0, assignee: None, watch: None });
         state.queue.push_back(id);
         self.pump(&mut state);
         (id, receiver)
@@ -209,11 +219,11 @@ impl Scheduler {
         pending.assignee = Some(Assignee::Local);
         let task = pending.task.clone();
         let scheduler = self.clone();
-        let handle = tokio::spawn(async move {
+        let handle = self.runner.spawn(async move {
             let result = scheduler.runner.run((*task).clone()).await;
             scheduler.finish(id, Assignee::Local, result);
         });
-        pending.local = Some(handle.abort_handle());
+        pending.watch = Some(handle.abort_handle());
     }
 
     fn start_remote(self: &Arc<Self>, state: &mut State, id: u64, key: u64) {
@@ -226,10 +236,13 @@ impl Scheduler {
         let _ = provider.commands.send(Command::Run { id, task: pending.task.clone(), send_module });
         state.refresh(key);
         let scheduler = self.clone();
-        tokio::spawn(async move {
+        let deadline = self.runner.spawn(async move {
             tokio::time::sleep(timeout).await;
             scheduler.expire(id, key);
         });
+        if let Some(pending) = state.tasks.get_mut(&id) {
+            pending.watch = Some(deadline.abort_handle());
+        }
     }
 
     /// Delivers a result if `from` still owns the task; stale or duplicate results are dropped.
@@ -238,7 +251,10 @@ impl Scheduler {
         if state.tasks.get(&id).map(|p| p.assignee) != Some(Some(from)) {
             return;
         }
-        let Some(pending) = state.tasks.remove(&id) else { return };
+        let Some(mut pending) = state.tasks.remove(&id) else { return };
+        if from != Assignee::Local {
+            pending.stop_watch();
+        }
         match from {
             Assignee::Local => {
                 state.local_free += 1;
@@ -279,15 +295,11 @@ impl Scheduler {
     /// The client no longer wants task `id`: it leaves the queue, or its runner is stopped.
     pub(crate) fn cancel(self: &Arc<Self>, id: u64) {
         let mut state = self.state();
-        let Some(pending) = state.tasks.remove(&id) else { return };
+        let Some(mut pending) = state.tasks.remove(&id) else { return };
+        pending.stop_watch();
         match pending.assignee {
             None => state.queue.retain(|queued| *queued != id),
-            Some(Assignee::Local) => {
-                if let Some(handle) = pending.local {
-                    handle.abort();
-                }
-                state.local_free += 1;
-            }
+            Some(Assignee::Local) => state.local_free += 1,
             Some(Assignee::Provider(key)) => {
                 if let Some(provider) = state.providers.get_mut(&key) {
                     provider.in_flight.remove(&id);
@@ -362,6 +374,7 @@ impl Scheduler {
         lost.sort_unstable_by(|a, b| b.cmp(a));
         for id in lost {
             let Some(pending) = state.tasks.get_mut(&id) else { continue };
+            pending.stop_watch();
             pending.assignee = None;
             pending.attempts += 1;
             if pending.attempts >= MAX_ATTEMPTS {
