@@ -13,8 +13,8 @@ echo "==> building the conformance fixtures (wasm32-wasip1)"
 cargo build --release --target wasm32-wasip1 --manifest-path fixtures/Cargo.toml
 echo "==> building the library, examples and benchmarks"
 cargo build --release --workspace --all-targets
-echo "==> the protocol crate must build for the browser (wasm32-unknown-unknown)"
-cargo build --release -p wasimoff-protocol --target wasm32-unknown-unknown
+echo "==> the crates shared with the browser provider must build for wasm32-unknown-unknown"
+cargo build --release -p wasimoff-protocol -p wasimoff-archive --target wasm32-unknown-unknown
 echo "==> documentation examples"
 cargo test --release --workspace --doc
 echo "==> integration tests"

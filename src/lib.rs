@@ -22,7 +22,6 @@
 #![warn(missing_docs)]
 
 mod api;
-pub mod archive;
 mod base64_bytes;
 mod cluster;
 mod digest;
@@ -41,6 +40,7 @@ pub use digest::{DIGEST_PREFIX, Digest, DigestParseError};
 pub use api::{ClientRoutes, PROVIDER_WEBSOCKET, ROUTES};
 pub use providers::{InProcessProvider, OriginPolicy};
 pub use scheduler::{FallbackPolicy, LOCAL, ProviderLimitReached};
+pub use wasimoff_archive as archive;
 pub use wasimoff_protocol as protocol;
 pub use cluster::{ClusterState, LocalState, ProviderState, RATE_WINDOW};
 pub use handle::{BuildError, Builder, DEFAULT_PREFIX, Wasimoff};

@@ -1,7 +1,7 @@
-//! Zip archives: the checks every rootfs passes (no path may leave the task's directory, no
-//! symlinks, bounded entry count and unpacked size) and the writer for artifacts.
-//!
-//! The checks work on bytes only, so the same code can serve any runner.
+//! Zip archives for wasimoff runners: the checks every rootfs passes (no path may leave the
+//! task's directory, no symlinks, bounded entry count and unpacked size) and the writer for
+//! artifacts. Bytes in, bytes out, no file system: the broker's runner and the browser
+//! provider (compiled to wasm32-unknown-unknown) use the same code.
 
 use std::io::{Cursor, Read, Write};
 use zip::write::SimpleFileOptions;
@@ -64,7 +64,7 @@ pub enum EntryKind {
 /// bytes; `.` and empty components are dropped.
 ///
 /// ```
-/// use wasimoff::archive::safe_relative_path;
+/// use wasimoff_archive::safe_relative_path;
 /// assert_eq!(safe_relative_path("./data//in.csv").unwrap(), "data/in.csv");
 /// assert!(safe_relative_path("../etc/passwd").is_err());
 /// assert!(safe_relative_path("/etc/passwd").is_err());
@@ -199,8 +199,8 @@ pub fn read_file(zip: &[u8], path: &str) -> Option<Vec<u8>> {
 /// `(path, content)` pairs; a path ending in `/` is a folder.
 ///
 /// ```
-/// let zip = wasimoff::archive::pack([("out/", &b""[..]), ("out/a.txt", b"hi")]).unwrap();
-/// assert!(wasimoff::archive::looks_like_zip(&zip));
+/// let zip = wasimoff_archive::pack([("out/", &b""[..]), ("out/a.txt", b"hi")]).unwrap();
+/// assert!(wasimoff_archive::looks_like_zip(&zip));
 /// ```
 pub fn pack<'a>(entries: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> std::io::Result<Vec<u8>> {
     let options = SimpleFileOptions::default()
