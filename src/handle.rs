@@ -369,13 +369,9 @@ impl Wasimoff {
     /// their results in order. At most twice the concurrency of its tasks wait at once, so a
     /// large job does not fill the queue by itself.
     pub async fn run_job(&self, job: Job) -> Vec<Result<TaskOutput, TaskError>> {
-        let parent = job.parent.unwrap_or_default();
-        let window = self.inner.limits.concurrency.max(1) * 2;
-        futures_util::stream::iter(job.tasks)
-            .map(|task| self.run(task.inherit(&parent)))
-            .buffered(window)
-            .collect()
-            .await
+        let mut results: Vec<_> = self.run_job_unordered(job).collect().await;
+        results.sort_unstable_by_key(|(index, _)| *index);
+        results.into_iter().map(|(_, result)| result).collect()
     }
 
     /// Stops taking tasks and waits until every task already submitted has finished.

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// Seconds a client is asked to wait after `429 Too Many Requests`.
-pub(super) const RETRY_AFTER_SECONDS: u32 = 1;
+const RETRY_AFTER_SECONDS: u32 = 1;
 
 pub(super) fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
@@ -25,21 +25,21 @@ pub(super) fn with_type(status: StatusCode, content_type: &'static str, body: im
     response
 }
 
+/// A JSON response; a `429` also carries `Retry-After`.
 pub(super) fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
-    match serde_json::to_vec(value) {
+    let mut response = match serde_json::to_vec(value) {
         Ok(bytes) => with_type(status, "application/json", bytes),
-        Err(error) => problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()),
-    }
-}
-
-/// An error response: `{"error": {"kind": KIND, "message": MESSAGE}}`; `429` carries
-/// `Retry-After`.
-pub(crate) fn problem(status: StatusCode, kind: &str, message: impl Into<String>) -> Response<Body> {
-    let mut response = json(status, &json!({"error": {"kind": kind, "message": message.into()}}));
+        Err(error) => return problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()),
+    };
     if status == StatusCode::TOO_MANY_REQUESTS {
         response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
     }
     response
+}
+
+/// An error response: `{"error": {"kind": KIND, "message": MESSAGE}}`.
+pub(crate) fn problem(status: StatusCode, kind: &str, message: impl Into<String>) -> Response<Body> {
+    json(status, &json!({"error": {"kind": kind, "message": message.into()}}))
 }
 
 pub(super) fn method_not_allowed(allowed: &[Method]) -> Response<Body> {

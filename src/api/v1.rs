@@ -114,11 +114,7 @@ pub(super) async fn run_task(broker: &Wasimoff, request: Request<Body>) -> Respo
     };
     let result = broker.run(task).await;
     let status = result.as_ref().err().and_then(|error| reply::submission_status(error.kind)).unwrap_or(StatusCode::OK);
-    let mut response = json(status, &reply::envelope(&result));
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(reply::RETRY_AFTER_SECONDS));
-    }
-    response
+    json(status, &reply::envelope(&result))
 }
 
 fn wants_stream(request: &Request<Body>) -> bool {

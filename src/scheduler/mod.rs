@@ -282,14 +282,17 @@ impl Scheduler {
     /// The broker's own timeout for a task on a provider: the provider is told to stop it and
     /// the task fails with `timeout`.
     fn expire(self: &Arc<Self>, id: u64, key: u64) {
-        let commands = self.state().providers.get(&key).map(|p| p.commands.clone());
-        let message = "the provider did not answer within the task's timeout; the broker stopped waiting";
-        if self.state().tasks.get(&id).map(|p| p.assignee) == Some(Some(Assignee::Provider(key))) {
-            if let Some(commands) = commands {
-                let _ = commands.send(Command::Cancel { id });
+        {
+            let state = self.state();
+            if state.tasks.get(&id).map(|p| p.assignee) != Some(Some(Assignee::Provider(key))) {
+                return;
             }
-            self.finish(id, Assignee::Provider(key), Err(TaskError::new(TaskErrorKind::Timeout, message)));
+            if let Some(provider) = state.providers.get(&key) {
+                let _ = provider.commands.send(Command::Cancel { id });
+            }
         }
+        let message = "the provider did not answer within the task's timeout; the broker stopped waiting";
+        self.finish(id, Assignee::Provider(key), Err(TaskError::new(TaskErrorKind::Timeout, message)));
     }
 
     /// The client no longer wants task `id`: it leaves the queue, or its runner is stopped.

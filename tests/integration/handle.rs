@@ -70,10 +70,7 @@ async fn a_full_queue_refuses_with_queue_full() {
     let limits = Limits { concurrency: 1, queue_length: 1, ..support::test_limits() };
     let broker = support::broker_with(limits).await;
     let running: Vec<_> = (0..2)
-        .map(|_| {
-            let broker = broker.clone();
-            tokio::spawn(async move { broker.run(task("spin", &["spin"]).limits(timeout(300))).await })
-        })
+        .map(|_| support::spawn_run(&broker, task("spin", &["spin"]).limits(timeout(300))))
         .collect();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let error = broker.run(task("echo", &["echo"])).await.unwrap_err();
@@ -105,10 +102,7 @@ async fn hostile_tasks_do_not_disturb_healthy_ones() {
         task("flood", &["flood"]),
         task("trap", &["trap"]),
     ];
-    let hostile_runs: Vec<_> = hostile.into_iter().map(|t| {
-        let broker = broker.clone();
-        tokio::spawn(async move { broker.run(t).await })
-    }).collect();
+    let hostile_runs: Vec<_> = hostile.into_iter().map(|t| support::spawn_run(&broker, t)).collect();
     for i in 0..20 {
         let arg = i.to_string();
         let output = broker.run(task("echo", &["echo", &arg])).await.unwrap();
@@ -154,10 +148,7 @@ async fn artifacts_over_the_limit_are_an_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_running_tasks_and_refuses_new_ones() {
     let broker = support::broker().await;
-    let running = {
-        let broker = broker.clone();
-        tokio::spawn(async move { broker.run(task("tsp", &["tsp", "rand", "10"])).await })
-    };
+    let running = support::spawn_run(&broker, task("tsp", &["tsp", "rand", "10"]));
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(broker.cluster().local.busy, 1, "the task is running when shutdown starts");
     broker.shutdown().await;

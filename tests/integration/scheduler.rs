@@ -95,10 +95,7 @@ async fn a_provider_never_gets_more_tasks_than_free_workers() {
     let (broker, base) = http_broker_with_policy(FallbackPolicy::WhenNoProviders).await;
     let (mut socket, _) = fake_provider(&base, 3).await;
     let runs: Vec<_> = (0..10)
-        .map(|i| {
-            let broker = broker.clone();
-            tokio::spawn(async move { broker.run(task("echo", &["echo", &i.to_string()])).await })
-        })
+        .map(|i| support::spawn_run(&broker, task("echo", &["echo", &i.to_string()])))
         .collect();
     let mut held = Vec::new();
     for _ in 0..3 {
@@ -145,10 +142,7 @@ async fn a_module_travels_once_per_provider() {
 async fn a_client_that_leaves_cancels_its_task_on_the_provider() {
     let (broker, base) = http_broker_with_policy(FallbackPolicy::WhenNoProviders).await;
     let (mut socket, _) = fake_provider(&base, 1).await;
-    let abandoned = {
-        let broker = broker.clone();
-        tokio::spawn(async move { broker.run(task("spin", &["spin"])).await })
-    };
+    let abandoned = support::spawn_run(&broker, task("spin", &["spin"]));
     let (id, _) = next_run(&mut socket).await;
     abandoned.abort();
     loop {
@@ -202,10 +196,7 @@ async fn a_provider_that_vanishes_mid_task_loses_nothing() {
     let (broker, base) = http_broker_with_policy(FallbackPolicy::WhenNoProviders).await;
     let (mut socket, _) = fake_provider(&base, 2).await;
     let runs: Vec<_> = (0..4)
-        .map(|i| {
-            let broker = broker.clone();
-            tokio::spawn(async move { broker.run(task("echo", &["echo", &i.to_string()])).await })
-        })
+        .map(|i| support::spawn_run(&broker, task("echo", &["echo", &i.to_string()])))
         .collect();
     let (first, first_task) = next_run(&mut socket).await;
     let answered = first_task.args[1].clone();
@@ -229,10 +220,7 @@ async fn a_provider_that_vanishes_mid_task_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fallback_policies_behave_as_documented() {
     let (never, base) = http_broker_with_policy(FallbackPolicy::Never).await;
-    let waiting = {
-        let never = never.clone();
-        tokio::spawn(async move { never.run(task("echo", &["echo", "waited"])).await })
-    };
+    let waiting = support::spawn_run(&never, task("echo", &["echo", "waited"]));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!waiting.is_finished(), "with policy never, no provider means the task waits");
     assert_eq!(never.cluster().queued, 1);
@@ -257,10 +245,7 @@ async fn fallback_policies_behave_as_documented() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_lost_on_every_provider_fails_after_three_attempts() {
     let (broker, base) = http_broker_with_policy(FallbackPolicy::Never).await;
-    let doomed = {
-        let broker = broker.clone();
-        tokio::spawn(async move { broker.run(task("echo", &["echo", "cursed"])).await })
-    };
+    let doomed = support::spawn_run(&broker, task("echo", &["echo", "cursed"]));
     for _ in 0..3 {
         let (mut socket, _) = fake_provider(&base, 1).await;
         let (_, wire) = next_run(&mut socket).await;
@@ -271,10 +256,7 @@ async fn a_task_lost_on_every_provider_fails_after_three_attempts() {
     assert_eq!(error.kind, TaskErrorKind::Internal);
     assert_eq!(error.message, "the task was lost on 3 providers; the last one disconnected");
     let (mut socket, _) = fake_provider(&base, 1).await;
-    let next = {
-        let broker = broker.clone();
-        tokio::spawn(async move { broker.run(task("echo", &["echo", "fine"])).await })
-    };
+    let next = support::spawn_run(&broker, task("echo", &["echo", "fine"]));
     let (id, wire) = next_run(&mut socket).await;
     assert_eq!(wire.args, ["echo", "fine"], "the cluster goes on after the cursed task");
     say(&mut socket, &ToBroker::Result { id, outcome: exited("fine\n") }).await;
@@ -286,10 +268,7 @@ async fn the_broker_enforces_the_timeout_of_a_silent_provider() {
     let (broker, base) = http_broker_with_policy(FallbackPolicy::WhenNoProviders).await;
     let (mut socket, _) = fake_provider(&base, 1).await;
     let limits = wasimoff::TaskLimits { timeout_ms: Some(100), ..Default::default() };
-    let silent = {
-        let broker = broker.clone();
-        tokio::spawn(async move { broker.run(task("echo", &["echo"]).limits(limits)).await })
-    };
+    let silent = support::spawn_run(&broker, task("echo", &["echo"]).limits(limits));
     let (id, _) = next_run(&mut socket).await;
     let error = silent.await.unwrap().unwrap_err();
     assert_eq!(error.kind, TaskErrorKind::Timeout);
@@ -308,10 +287,7 @@ async fn a_provider_that_stops_answering_heartbeats_is_dropped_and_its_task_reru
     let limits = wasimoff::Limits { provider_heartbeat: Duration::from_millis(100), ..support::test_limits() };
     let (broker, base) = support::http_broker_with(limits).await;
     let (mut socket, _) = fake_provider(&base, 1).await;
-    let run = {
-        let broker = broker.clone();
-        tokio::spawn(async move { broker.run(task("echo", &["echo", "stalled"])).await })
-    };
+    let run = support::spawn_run(&broker, task("echo", &["echo", "stalled"]));
     let (_, wire) = next_run(&mut socket).await;
     assert_eq!(wire.args, ["echo", "stalled"]);
     let mut pings = 0;

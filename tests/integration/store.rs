@@ -107,10 +107,7 @@ async fn a_queued_task_keeps_the_bytes_it_was_submitted_with() {
     let blocker = broker.clone();
     let busy = tokio::spawn(async move { blocker.run(task("spin", &["spin"]).limits(short(400))).await });
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let queued = {
-        let broker = broker.clone();
-        tokio::spawn(async move { broker.run(Task::new(FileSource::reference("prog.wasm")).args(["prog", "old"])).await })
-    };
+    let queued = support::spawn_run(&broker, Task::new(FileSource::reference("prog.wasm")).args(["prog", "old"]));
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     broker.store().put(fixture("exit"), Upload::new().alias("prog.wasm")).await.unwrap();
     let output = queued.await.unwrap().unwrap();

@@ -171,3 +171,9 @@ where
     });
     format!("http://{address}")
 }
+
+/// Runs `task` on `broker` in the background.
+pub fn spawn_run(broker: &Wasimoff, task: Task) -> tokio::task::JoinHandle<Result<wasimoff::TaskOutput, wasimoff::TaskError>> {
+    let broker = broker.clone();
+    tokio::spawn(async move { broker.run(task).await })
+}
