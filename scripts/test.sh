@@ -8,13 +8,21 @@ for target in wasm32-wasip1 wasm32-unknown-unknown; do
   grep -qx "$target" <<<"$installed_targets" || rustup target add "$target"
 done
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+if ! command -v chromium >/dev/null; then
+  echo "==> installing Debian's chromium for the browser tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+fi
+
+echo "==> the committed provider bundle must be what provider-js/ builds (installs its pinned tools)"
+provider-js/build.sh --check
 
 echo "==> building the conformance fixtures (wasm32-wasip1)"
 cargo build --release --target wasm32-wasip1 --manifest-path fixtures/Cargo.toml
 echo "==> building the library, examples and benchmarks"
 cargo build --release --workspace --all-targets
-echo "==> the crates shared with the browser provider must build for wasm32-unknown-unknown"
-cargo build --release -p wasimoff-protocol -p wasimoff-archive --target wasm32-unknown-unknown
+echo "==> the browser provider's core (native) and task runner (node)"
+cargo test --release --quiet --manifest-path provider-js/Cargo.toml
+(cd provider-js && node --test js/test/)
 echo "==> documentation examples"
 cargo test --release --workspace --doc
 echo "==> integration tests"

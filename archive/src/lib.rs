@@ -217,3 +217,37 @@ pub fn pack<'a>(entries: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> std::
     }
     Ok(writer.finish().map_err(std::io::Error::other)?.into_inner())
 }
+
+/// Why a task's artifacts could not be zipped.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    /// The files together are larger than the limit.
+    #[error("artifacts exceed the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// Writing the zip failed.
+    #[error("artifacts could not be zipped: {0}")]
+    Zip(#[from] std::io::Error),
+}
+
+/// Zips collected artifacts the same way on every runner: `(path, content)` pairs, folders as
+/// `path/` with no content, sorted by path with duplicates dropped, refused when the files
+/// add up to more than `limit` bytes.
+///
+/// ```
+/// let entries = vec![("out/b.txt".to_string(), b"b".to_vec()), ("out/".to_string(), Vec::new()), ("out/b.txt".to_string(), b"b".to_vec())];
+/// let zip = wasimoff_archive::pack_artifacts(entries, 10).unwrap();
+/// assert_eq!(wasimoff_archive::read_file(&zip, "out/b.txt").unwrap(), b"b");
+/// assert!(wasimoff_archive::pack_artifacts(vec![("big".to_string(), vec![0; 11])], 10).is_err());
+/// ```
+pub fn pack_artifacts(mut entries: Vec<(String, Vec<u8>)>, limit: u64) -> Result<Vec<u8>, ArtifactError> {
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.dedup_by(|a, b| a.0 == b.0);
+    let total: u64 = entries.iter().map(|(_, content)| content.len() as u64).sum();
+    if total > limit {
+        return Err(ArtifactError::TooLarge { limit });
+    }
+    Ok(pack(entries.iter().map(|(path, content)| (path.as_str(), content.as_slice())))?)
+}

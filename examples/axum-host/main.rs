@@ -10,6 +10,9 @@
 //! the broker's client routes (uploads, tasks, jobs, cluster) require
 //! `Authorization: Bearer <token>`; the site's own pages and the provider routes stay open.
 //! `WASIMOFF_STORAGE=/some/dir` keeps uploads (and compiled modules) across restarts.
+//!
+//! The home page carries the one-line provider snippet: a visitor who allows it runs tasks in
+//! their browser. `/wasimoff/` is the provider page with workers, tasks and a log.
 
 use axum::Router;
 use axum::response::Html;
@@ -22,9 +25,11 @@ use wasimoff::{Storage, Wasimoff};
 async fn home() -> Html<&'static str> {
     Html(
         "<!doctype html><title>Example Site</title><h1>Example Site</h1>\
-         <p>This site lends its visitors' idle CPU to compute jobs.</p>\
+         <p>This site lends its visitors' idle CPU to compute jobs (it asks first).</p>\
          <ul><li><a href=\"/about\">About</a></li>\
-         <li><a href=\"/wasimoff/api/v1/cluster\">Broker cluster view</a></li></ul>",
+         <li><a href=\"/wasimoff/\">Provider page</a>: workers, tasks and a log</li>\
+         <li><a href=\"/wasimoff/api/v1/cluster\">Broker cluster view</a></li></ul>\
+         <script type=\"module\" src=\"/wasimoff/provider.js\"></script>",
     )
 }
 
@@ -79,6 +84,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (method, path, what) in wasimoff::ROUTES {
         println!("  {method:<4} {}{path}  {what}", broker.prefix());
     }
+
+    println!("  GET  {}/  the provider page; any page joins with <script type=\"module\" src=\"{}/provider.js\">", broker.prefix(), broker.prefix());
 
     let shutdown_broker = broker.clone();
     axum::serve(listener, app)

@@ -2,6 +2,7 @@
 //! (`/api/broker/v1/…`, [`seed`]) and the modern ones (`/api/v1/…`, [`v1`]).
 //! Documented in docs/API.md.
 
+mod assets;
 mod metrics;
 mod reply;
 
@@ -56,6 +57,9 @@ pub(crate) async fn respond(broker: Wasimoff, path: String, mut request: Request
             return reply::method_not_allowed(&[Method::GET]);
         }
         return crate::providers::upgrade(broker, request);
+    }
+    if let Some(response) = assets::respond(&path, &request) {
+        return response;
     }
     reply::problem(StatusCode::NOT_FOUND, "not_found", format!("no broker route at {path}"))
 }

@@ -3,7 +3,7 @@
 //! back when dropped — reused if the task left it empty, removed in the background otherwise.
 //! Nothing outside it is reachable from the task.
 
-use crate::archive::{self, ArchiveLimits, EntryKind};
+use crate::archive::{self, ArchiveLimits, ArtifactError, EntryKind};
 use crate::task::{TaskError, TaskErrorKind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -129,22 +129,24 @@ impl Sandbox {
         }
         found.sort_by(|a, b| a.0.cmp(&b.0));
         found.dedup_by(|a, b| a.0 == b.0);
-        let mut contents = Vec::with_capacity(found.len());
         let mut total: u64 = 0;
-        for (name, host, is_dir) in &found {
+        for (_, host, is_dir) in &found {
             if !*is_dir {
                 total += std::fs::symlink_metadata(host).map_err(internal)?.len();
             }
-            if total > limit {
-                return Err(TaskError::new(
-                    TaskErrorKind::ArtifactLimit,
-                    format!("artifacts exceed the limit of {limit} bytes"),
-                ));
-            }
-            let bytes = if *is_dir { Vec::new() } else { std::fs::read(host).map_err(internal)? };
-            contents.push((name.as_str(), bytes));
         }
-        let zip = archive::pack(contents.iter().map(|(name, bytes)| (*name, bytes.as_slice()))).map_err(internal)?;
+        let too_large = |limit| TaskError::new(TaskErrorKind::ArtifactLimit, ArtifactError::TooLarge { limit }.to_string());
+        if total > limit {
+            return Err(too_large(limit));
+        }
+        let mut contents = Vec::with_capacity(found.len());
+        for (name, host, is_dir) in found {
+            contents.push((name, if is_dir { Vec::new() } else { std::fs::read(host).map_err(internal)? }));
+        }
+        let zip = archive::pack_artifacts(contents, limit).map_err(|error| match error {
+            ArtifactError::TooLarge { limit } => too_large(limit),
+            ArtifactError::Zip(error) => internal(error),
+        })?;
         Ok((zip, missing))
     }
 }

@@ -165,7 +165,7 @@ async fn run_case(broker: Wasimoff, case: Case, runner: String) -> Vec<String> {
 }
 
 /// Runs every case at once on `broker`, expecting each result from `runner`.
-async fn run_table(broker: Wasimoff, runner: &str) {
+pub async fn run_table(broker: Wasimoff, runner: &str) {
     let cases = load_cases();
     let count = cases.len();
     let runs = cases.into_iter().map(|case| tokio::spawn(run_case(broker.clone(), case, runner.to_string())));

@@ -7,9 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 /// A running example, killed when dropped.
-struct Example {
+pub struct Example {
     child: Child,
-    base: String,
+    pub base: String,
     banner: Vec<String>,
 }
 
@@ -21,7 +21,7 @@ impl Drop for Example {
 }
 
 /// Starts example `name` on a free port and reads its banner of `banner_lines` lines.
-fn start(name: &str, banner_lines: usize, env: &[(&str, &str)]) -> Example {
+pub fn start(name: &str, banner_lines: usize, env: &[(&str, &str)]) -> Example {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
     let path = profile_dir.join("examples").join(name);
@@ -42,7 +42,7 @@ fn start(name: &str, banner_lines: usize, env: &[(&str, &str)]) -> Example {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn axum_host_serves_its_site_and_the_broker() {
-    let host = start("axum-host", 15, &[]);
+    let host = start("axum-host", 16, &[]);
     assert_eq!(host.banner[4], "broker mounted at /wasimoff:");
     assert_eq!(host.banner[5], "  GET  /wasimoff/api/broker/v1/healthz  seed: liveness, 200 OK");
     assert_eq!(host.banner[13], "  GET  /wasimoff/api/v1/cluster  runners, busy workers, queue, tasks/s");
@@ -61,7 +61,7 @@ async fn axum_host_serves_its_site_and_the_broker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn axum_host_guards_client_routes_with_a_bearer_token() {
-    let host = start("axum-host", 15, &[("WASIMOFF_TOKEN", "s3cret")]);
+    let host = start("axum-host", 16, &[("WASIMOFF_TOKEN", "s3cret")]);
     assert_eq!(host.banner[4], "broker mounted at /wasimoff (Authorization: Bearer <WASIMOFF_TOKEN>):");
     let cluster = format!("{}/wasimoff/api/v1/cluster", host.base);
     let denied = client().get(&cluster).send().await.unwrap();
@@ -86,7 +86,7 @@ async fn hyper_host_passes_other_paths_to_its_handler() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_native_provider_binary_joins_and_runs_tasks() {
-    let host = start("axum-host", 15, &[]);
+    let host = start("axum-host", 16, &[]);
     let url = format!("{}/wasimoff/provider/ws", host.base.replace("http://", "ws://"));
     let mut provider = Command::new(env!("CARGO_BIN_EXE_wasimoff-provider"))
         .args([url.as_str(), "--workers", "2", "--name", "bin-test"])

@@ -1,11 +1,14 @@
 //! End-to-end tests of the broker: store, local runner, handle, and the conformance table.
 
+mod browser;
+mod chromium;
 mod conformance;
 mod docs_examples;
 mod examples;
 mod handle;
 mod http_seed;
 mod http_v1;
+mod provider_assets;
 mod providers;
 mod scheduler;
 mod store;

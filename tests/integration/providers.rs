@@ -52,7 +52,7 @@ pub fn hello(versions: Vec<u32>, workers: u32) -> ToBroker {
     ToBroker::Hello(Hello { versions, kind: ProviderKind::Native, name: "test-provider".into(), workers })
 }
 
-async fn cluster(base: &str) -> Value {
+pub async fn cluster(base: &str) -> Value {
     client().get(format!("{base}/wasimoff/api/v1/cluster")).send().await.unwrap().json().await.unwrap()
 }
 

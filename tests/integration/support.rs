@@ -38,10 +38,15 @@ pub fn test_limits() -> Limits {
 /// A broker with every fixture uploaded under `NAME.wasm`.
 pub async fn broker_with(limits: Limits) -> Wasimoff {
     let broker = Wasimoff::builder().limits(limits).build().expect("build broker");
+    upload_fixtures(&broker).await;
+    broker
+}
+
+/// Uploads every fixture under `NAME.wasm`.
+pub async fn upload_fixtures(broker: &Wasimoff) {
     for name in FIXTURES {
         broker.store().put(fixture(name), Upload::new().alias(format!("{name}.wasm"))).await.expect("upload fixture");
     }
-    broker
 }
 
 pub async fn broker() -> Wasimoff {

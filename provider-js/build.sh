@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the browser provider bundle into provider-js/dist (committed, embedded in the crate and
+# served by the layer): the core with wasm-pack, the JavaScript with esbuild, the page as is.
+#   provider-js/build.sh          rebuild dist/
+#   provider-js/build.sh --check  fail if dist/ differs from what the sources build
+# Tool versions are pinned in tools.sh, Cargo.lock and package-lock.json.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+cd "$here"
+"$here/tools.sh"
+export PATH="$root/.cache/tools/bin:$PATH"
+
+# Paths in panic messages would differ between checkouts; map them to fixed names.
+export RUSTFLAGS="--remap-path-prefix=$root=/wasimoff --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
+wasm-pack --quiet build --mode no-install --target web --release --no-typescript --no-pack \
+  --out-dir "$here/pkg" --out-name wasimoff_provider_core
+
+out="$here/dist"
+if [ "${1:-}" = "--check" ]; then
+  out="$(mktemp -d)"
+  trap 'rm -rf "$out"' EXIT
+fi
+mkdir -p "$out"
+bundle() { node_modules/.bin/esbuild "$1" --bundle --format=esm --target=es2022 --log-level=warning --outfile="$out/$2"; }
+bundle js/provider.js provider.js
+bundle js/worker.js provider-worker.js
+cp pkg/wasimoff_provider_core_bg.wasm "$out/provider-core.wasm"
+cp page/index.html page/provider.css "$out/"
+
+if [ "${1:-}" = "--check" ]; then
+  if ! diff -r "$here/dist" "$out" >/dev/null; then
+    diff -r "$here/dist" "$out" | head -20 >&2 || true
+    echo "provider-js/dist is not what the sources build: run provider-js/build.sh and commit dist/" >&2
+    exit 1
+  fi
+  echo "provider-js/dist matches its sources"
+fi

@@ -1,0 +1,950 @@
+// pkg/wasimoff_provider_core.js
+var Session = class {
+  __destroy_into_raw() {
+    const ptr = this.__wbg_ptr;
+    this.__wbg_ptr = 0;
+    SessionFinalization.unregister(this);
+    return ptr;
+  }
+  free() {
+    const ptr = this.__destroy_into_raw();
+    wasm.__wbg_session_free(ptr, 0);
+  }
+  /**
+   * The result frame of a task that exited. `artifacts` is `null` when none were requested,
+   * else an array of `{path, data}` (`data` null for a folder).
+   * @param {number} id
+   * @param {number} status
+   * @param {Uint8Array | number[]} stdout
+   * @param {Uint8Array | number[]} stderr
+   * @param {any} artifacts
+   * @param {string[]} missing
+   * @param {number} artifact_limit
+   * @param {number} elapsed_us
+   * @returns {Uint8Array}
+   */
+  static exited(id, status, stdout, stderr, artifacts, missing, artifact_limit, elapsed_us) {
+    const val4 = +id;
+    const val5 = +status;
+    const val6 = +artifact_limit;
+    const val7 = +elapsed_us;
+    let ptr0, len0, ptr1, len1, ptr2, len2;
+    try {
+      ptr0 = passArray8ToWasm0(stdout, wasm.__wbindgen_malloc);
+      len0 = WASM_VECTOR_LEN;
+      ptr1 = passArray8ToWasm0(stderr, wasm.__wbindgen_malloc);
+      len1 = WASM_VECTOR_LEN;
+      ptr2 = passArrayJsValueToWasm0(missing, wasm.__wbindgen_malloc);
+      len2 = WASM_VECTOR_LEN;
+    } catch (e) {
+      if (ptr2) {
+        wasm.__externref_drop_slice(ptr2, len2);
+        wasm.__wbindgen_free(ptr2, len2 * 4, 4);
+      }
+      if (ptr1) {
+        wasm.__wbindgen_free(ptr1, len1 * 1, 1);
+      }
+      if (ptr0) {
+        wasm.__wbindgen_free(ptr0, len0 * 1, 1);
+      }
+      throw e;
+    }
+    const ret = wasm.session_exited(val4, val5, ptr0, len0, ptr1, len1, artifacts, ptr2, len2, val6, val7);
+    var v8 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+    wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+    return v8;
+  }
+  /**
+   * The result frame of a task that did not run to an exit status; `kind` is a broker error
+   * kind such as `timeout` or `trap`.
+   * @param {number} id
+   * @param {string} kind
+   * @param {string} message
+   * @param {Uint8Array | number[]} stdout
+   * @param {Uint8Array | number[]} stderr
+   * @returns {Uint8Array}
+   */
+  static failed(id, kind, message, stdout, stderr) {
+    const val5 = +id;
+    let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3;
+    try {
+      ptr0 = passStringToWasm0(kind, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+      len0 = WASM_VECTOR_LEN;
+      ptr1 = passStringToWasm0(message, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+      len1 = WASM_VECTOR_LEN;
+      ptr2 = passArray8ToWasm0(stdout, wasm.__wbindgen_malloc);
+      len2 = WASM_VECTOR_LEN;
+      ptr3 = passArray8ToWasm0(stderr, wasm.__wbindgen_malloc);
+      len3 = WASM_VECTOR_LEN;
+    } catch (e) {
+      if (ptr3) {
+        wasm.__wbindgen_free(ptr3, len3 * 1, 1);
+      }
+      if (ptr2) {
+        wasm.__wbindgen_free(ptr2, len2 * 1, 1);
+      }
+      if (ptr1) {
+        wasm.__wbindgen_free(ptr1, len1 * 1, 1);
+      }
+      if (ptr0) {
+        wasm.__wbindgen_free(ptr0, len0 * 1, 1);
+      }
+      throw e;
+    }
+    const ret = wasm.session_failed(val5, ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3);
+    var v6 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+    wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+    return v6;
+  }
+  /**
+   * Forgets a module (it failed to compile) and returns the frame telling the broker.
+   * @param {string} digest
+   * @returns {Uint8Array}
+   */
+  forget(digest) {
+    const ptr0 = passStringToWasm0(digest, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+    const len0 = WASM_VECTOR_LEN;
+    const ret = wasm.session_forget(this.__wbg_ptr, ptr0, len0);
+    var v2 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+    wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+    return v2;
+  }
+  /**
+   * The hello frame.
+   * @param {string} name
+   * @param {number} workers
+   * @returns {Uint8Array}
+   */
+  static hello(name, workers) {
+    const val2 = +workers;
+    const ptr0 = passStringToWasm0(name, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+    const len0 = WASM_VECTOR_LEN;
+    const ret = wasm.session_hello(ptr0, len0, val2);
+    var v3 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+    wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+    return v3;
+  }
+  /**
+   * How many modules are cached.
+   * @returns {number}
+   */
+  get modulesCached() {
+    const ret = wasm.session_modulesCached(this.__wbg_ptr);
+    return ret >>> 0;
+  }
+  /**
+   * A session that keeps at most `cached_modules` compiled modules.
+   * @param {number} cached_modules
+   */
+  constructor(cached_modules) {
+    const ret = wasm.session_new(cached_modules);
+    this.__wbg_ptr = ret;
+    SessionFinalization.register(this, this.__wbg_ptr, this);
+    return this;
+  }
+  /**
+   * Handles a frame from the broker: an array of actions
+   * (`welcome`, `refused`, `send`, `cancel`, `evict`, `module`, `run`) to carry out in order.
+   * @param {Uint8Array | number[]} frame
+   * @returns {Array<any>}
+   */
+  receive(frame) {
+    const ptr0 = passArray8ToWasm0(frame, wasm.__wbindgen_malloc);
+    const len0 = WASM_VECTOR_LEN;
+    const ret = wasm.session_receive(this.__wbg_ptr, ptr0, len0);
+    if (ret[2]) {
+      throw takeFromExternrefTable0(ret[1]);
+    }
+    return takeFromExternrefTable0(ret[0]);
+  }
+  /**
+   * The frame announcing `count` workers.
+   * @param {number} count
+   * @returns {Uint8Array}
+   */
+  static workers(count) {
+    const ret = wasm.session_workers(count);
+    var v1 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+    wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+    return v1;
+  }
+};
+if (Symbol.dispose) Session.prototype[Symbol.dispose] = Session.prototype.free;
+function __wbg_get_imports() {
+  const import0 = {
+    __proto__: null,
+    __wbg_Error_208446807d0d1e30: function(arg0, arg1) {
+      const ret = Error(getStringFromWasm0(arg0, arg1));
+      return ret;
+    },
+    __wbg___wbindgen_is_null_c22311b1cc228e3a: function(arg0) {
+      const ret = arg0 === null;
+      return ret;
+    },
+    __wbg___wbindgen_is_undefined_be5b34249ff1fc15: function(arg0) {
+      const ret = arg0 === void 0;
+      return ret;
+    },
+    __wbg___wbindgen_string_get_7ce8eee7fd327545: function(arg0, arg1) {
+      const obj = arg1;
+      const ret = typeof obj === "string" ? obj : void 0;
+      var ptr1 = isLikeNone(ret) ? 0 : passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+      var len1 = WASM_VECTOR_LEN;
+      getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
+      getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
+    },
+    __wbg___wbindgen_throw_4c88d8bf264fd984: function(arg0, arg1) {
+      throw new Error(getStringFromWasm0(arg0, arg1));
+    },
+    __wbg_from_eac91875c8a5ffa4: function(arg0) {
+      const ret = Array.from(arg0);
+      return ret;
+    },
+    __wbg_getRandomValues_8b6f1f663e6f188d: function() {
+      return handleError(function(arg0, arg1) {
+        globalThis.crypto.getRandomValues(getArrayU8FromWasm0(arg0, arg1));
+      }, arguments);
+    },
+    __wbg_get_2080c49015e35254: function() {
+      return handleError(function(arg0, arg1) {
+        const ret = Reflect.get(arg0, arg1);
+        return ret;
+      }, arguments);
+    },
+    __wbg_get_unchecked_e6325ad374eff861: function(arg0, arg1) {
+      const ret = arg0[arg1 >>> 0];
+      return ret;
+    },
+    __wbg_isArray_bcf1376d0d732d08: function(arg0) {
+      const ret = Array.isArray(arg0);
+      return ret;
+    },
+    __wbg_length_186163212ffe79c3: function(arg0) {
+      const ret = arg0.length;
+      return ret;
+    },
+    __wbg_length_b03a0fabb109b1e9: function(arg0) {
+      const ret = arg0.length;
+      return ret;
+    },
+    __wbg_new_13de428334042d26: function(arg0) {
+      const ret = new Uint8Array(arg0);
+      return ret;
+    },
+    __wbg_new_37eb45aaf5eeb820: function() {
+      const ret = new Array();
+      return ret;
+    },
+    __wbg_new_cd4348290afae586: function() {
+      const ret = new Object();
+      return ret;
+    },
+    __wbg_new_from_slice_b8daf545a41c6aa0: function(arg0, arg1) {
+      const ret = new Uint8Array(getArrayU8FromWasm0(arg0, arg1));
+      return ret;
+    },
+    __wbg_of_e7ea0fcd535c1444: function(arg0, arg1) {
+      const ret = Array.of(arg0, arg1);
+      return ret;
+    },
+    __wbg_prototypesetcall_13162965d1fe7aa3: function(arg0, arg1, arg2) {
+      Uint8Array.prototype.set.call(getArrayU8FromWasm0(arg0, arg1), arg2);
+    },
+    __wbg_push_c9f4893fc209f768: function(arg0, arg1) {
+      const ret = arg0.push(arg1);
+      return ret;
+    },
+    __wbg_set_2793479888329cb6: function() {
+      return handleError(function(arg0, arg1, arg2) {
+        const ret = Reflect.set(arg0, arg1, arg2);
+        return ret;
+      }, arguments);
+    },
+    __wbindgen_generic_0000000000000001: function(arg0) {
+      const ret = arg0;
+      return ret;
+    },
+    __wbindgen_generic_0000000000000002: function(arg0, arg1) {
+      const ret = getStringFromWasm0(arg0, arg1);
+      return ret;
+    },
+    __wbindgen_init_externref_table: function() {
+      const table = wasm.__wbindgen_externrefs;
+      table.set(0, void 0);
+      table.set(1024, void 0);
+      table.set(1025, null);
+      table.set(1026, true);
+      table.set(1027, false);
+    }
+  };
+  return {
+    __proto__: null,
+    "./wasimoff_provider_core_bg.js": import0
+  };
+}
+var SessionFinalization = typeof FinalizationRegistry === "undefined" ? { register: () => {
+}, unregister: () => {
+} } : new FinalizationRegistry((ptr) => wasm.__wbg_session_free(ptr, 1));
+function addToExternrefTable0(obj) {
+  const idx = wasm.__externref_table_alloc();
+  wasm.__wbindgen_externrefs.set(idx, obj);
+  return idx;
+}
+function getArrayU8FromWasm0(ptr, len) {
+  ptr = ptr >>> 0;
+  return getUint8ArrayMemory0().subarray(ptr / 1, ptr / 1 + len);
+}
+var cachedDataViewMemory0 = null;
+function getDataViewMemory0() {
+  if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer.detached === true || cachedDataViewMemory0.buffer.detached === void 0 && cachedDataViewMemory0.buffer !== wasm.memory.buffer) {
+    cachedDataViewMemory0 = new DataView(wasm.memory.buffer);
+  }
+  return cachedDataViewMemory0;
+}
+function getStringFromWasm0(ptr, len) {
+  ptr = ptr >>> 0;
+  return decodeText(getUint8ArrayMemory0().subarray(ptr, ptr + len));
+}
+var cachedUint8ArrayMemory0 = null;
+function getUint8ArrayMemory0() {
+  if (cachedUint8ArrayMemory0 === null || cachedUint8ArrayMemory0.byteLength === 0) {
+    cachedUint8ArrayMemory0 = new Uint8Array(wasm.memory.buffer);
+  }
+  return cachedUint8ArrayMemory0;
+}
+function handleError(f, args) {
+  try {
+    return f.apply(this, args);
+  } catch (e) {
+    const idx = addToExternrefTable0(e);
+    wasm.__wbindgen_exn_store(idx);
+  }
+}
+function isLikeNone(x) {
+  return x === void 0 || x === null;
+}
+function passArray8ToWasm0(arg, malloc) {
+  const ptr = malloc(arg.length * 1, 1) >>> 0;
+  getUint8ArrayMemory0().set(arg, ptr / 1);
+  WASM_VECTOR_LEN = arg.length;
+  return ptr;
+}
+function passArrayJsValueToWasm0(array, malloc) {
+  const ptr = malloc(array.length * 4, 4) >>> 0;
+  for (let i = 0; i < array.length; i++) {
+    const add = addToExternrefTable0(array[i]);
+    getDataViewMemory0().setUint32(ptr + 4 * i, add, true);
+  }
+  WASM_VECTOR_LEN = array.length;
+  return ptr;
+}
+function passStringToWasm0(arg, malloc, realloc) {
+  if (realloc === void 0) {
+    const buf = cachedTextEncoder.encode(arg);
+    const ptr2 = malloc(buf.length, 1) >>> 0;
+    getUint8ArrayMemory0().subarray(ptr2, ptr2 + buf.length).set(buf);
+    WASM_VECTOR_LEN = buf.length;
+    return ptr2;
+  }
+  let len = arg.length;
+  let ptr = malloc(len, 1) >>> 0;
+  const mem = getUint8ArrayMemory0();
+  let offset = 0;
+  for (; offset < len; offset++) {
+    const code = arg.charCodeAt(offset);
+    if (code > 127) break;
+    mem[ptr + offset] = code;
+  }
+  if (offset !== len) {
+    if (offset !== 0) {
+      arg = arg.slice(offset);
+    }
+    ptr = realloc(ptr, len, len = offset + arg.length * 3, 1) >>> 0;
+    const view = getUint8ArrayMemory0().subarray(ptr + offset, ptr + len);
+    const ret = cachedTextEncoder.encodeInto(arg, view);
+    offset += ret.written;
+    ptr = realloc(ptr, len, offset, 1) >>> 0;
+  }
+  WASM_VECTOR_LEN = offset;
+  return ptr;
+}
+function takeFromExternrefTable0(idx) {
+  const value = wasm.__wbindgen_externrefs.get(idx);
+  wasm.__externref_table_dealloc(idx);
+  return value;
+}
+var cachedTextDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+cachedTextDecoder.decode();
+var MAX_SAFARI_DECODE_BYTES = 2146435072;
+var numBytesDecoded = 0;
+function decodeText(bytes) {
+  numBytesDecoded += bytes.length;
+  if (numBytesDecoded >= MAX_SAFARI_DECODE_BYTES) {
+    cachedTextDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+    cachedTextDecoder.decode();
+    numBytesDecoded = bytes.length;
+  }
+  return cachedTextDecoder.decode(bytes);
+}
+var cachedTextEncoder = new TextEncoder();
+if (!("encodeInto" in cachedTextEncoder)) {
+  cachedTextEncoder.encodeInto = function(arg, view) {
+    const buf = cachedTextEncoder.encode(arg);
+    view.set(buf);
+    return {
+      read: arg.length,
+      written: buf.length
+    };
+  };
+}
+var WASM_VECTOR_LEN = 0;
+var wasmModule;
+var wasmInstance;
+var wasm;
+function __wbg_finalize_init(instance, module) {
+  wasmInstance = instance;
+  wasm = instance.exports;
+  wasmModule = module;
+  cachedDataViewMemory0 = null;
+  cachedUint8ArrayMemory0 = null;
+  wasm.__wbindgen_start();
+  return wasm;
+}
+async function __wbg_load(module, imports) {
+  if (typeof Response === "function" && module instanceof Response) {
+    if (!module.ok) {
+      throw new Error(`failed to fetch Wasm: ${module.status} ${module.statusText} fetching '${module.url}'`);
+    }
+    if (typeof WebAssembly.instantiateStreaming === "function") {
+      try {
+        return await WebAssembly.instantiateStreaming(module, imports);
+      } catch (e) {
+        const validResponse = expectedResponseType(module.type);
+        if (validResponse && module.headers.get("Content-Type") !== "application/wasm") {
+          console.warn("`WebAssembly.instantiateStreaming` failed because your server does not serve Wasm with `application/wasm` MIME type. Falling back to `WebAssembly.instantiate` which is slower. Original error:\n", e);
+        } else {
+          throw e;
+        }
+      }
+    }
+    const bytes = await module.arrayBuffer();
+    return await WebAssembly.instantiate(bytes, imports);
+  } else {
+    const instance = await WebAssembly.instantiate(module, imports);
+    if (instance instanceof WebAssembly.Instance) {
+      return { instance, module };
+    } else {
+      return instance;
+    }
+  }
+  function expectedResponseType(type) {
+    switch (type) {
+      case "basic":
+      case "cors":
+      case "default":
+        return true;
+    }
+    return false;
+  }
+}
+var __wbg_init_promise;
+async function __wbg_init(module_or_path) {
+  if (wasm !== void 0) return wasm;
+  if (__wbg_init_promise === void 0) {
+    __wbg_init_promise = __wbg_init_once(module_or_path);
+    __wbg_init_promise.catch(() => {
+      __wbg_init_promise = void 0;
+    });
+  }
+  return __wbg_init_promise;
+}
+async function __wbg_init_once(module_or_path) {
+  if (module_or_path !== void 0) {
+    if (Object.getPrototypeOf(module_or_path) === Object.prototype) {
+      ({ module_or_path } = module_or_path);
+    } else {
+      console.warn("using deprecated parameters for the initialization function; pass a single object instead");
+    }
+  }
+  if (module_or_path === void 0) {
+    module_or_path = new URL("wasimoff_provider_core_bg.wasm", import.meta.url);
+  }
+  const imports = __wbg_get_imports();
+  if (typeof module_or_path === "string" || typeof Request === "function" && module_or_path instanceof Request || typeof URL === "function" && module_or_path instanceof URL) {
+    module_or_path = fetch(module_or_path);
+  }
+  const { instance, module } = await __wbg_load(await module_or_path, imports);
+  return __wbg_finalize_init(instance, module);
+}
+
+// js/transport.js
+function connectWebSocket(url) {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    socket.binaryType = "arraybuffer";
+    const connection = {
+      name: "websocket",
+      onframe: () => {
+      },
+      onclose: () => {
+      },
+      send: (bytes) => socket.send(bytes),
+      close: (code = 1e3, reason = "") => socket.close(code, reason)
+    };
+    socket.onopen = () => resolve(connection);
+    socket.onerror = () => reject(new Error(`cannot reach ${url}`));
+    socket.onmessage = (event) => {
+      if (event.data instanceof ArrayBuffer) connection.onframe(new Uint8Array(event.data));
+    };
+    socket.onclose = (event) => connection.onclose(event.reason || `closed (${event.code})`);
+  });
+}
+
+// js/pool.js
+var workerUrl = new URL("./provider-worker.js", import.meta.url);
+var Slot = class {
+  constructor(pool, index) {
+    this.pool = pool;
+    this.index = index;
+    this.task = null;
+    this.retire = false;
+    this.spawn();
+  }
+  spawn() {
+    this.worker = new Worker(workerUrl, { type: "module", name: `wasimoff worker ${this.index}` });
+    this.worker.onmessage = (event) => this.message(event.data);
+    this.worker.onerror = (event) => this.finish({ type: "failed", kind: "internal", message: `worker error: ${event.message}` });
+  }
+  run(task, module) {
+    this.task = { ...task, stdout: [], stderr: [], timer: null };
+    this.task.timer = setTimeout(() => this.timeout(), task.limits.timeoutMs);
+    const message = {
+      type: "run",
+      id: task.id,
+      module,
+      task: { args: task.args, envs: task.envs, stdin: task.stdin, files: task.files, artifacts: task.artifacts, limits: task.limits }
+    };
+    this.worker.postMessage(message);
+  }
+  message(data) {
+    if (!this.task || data.id !== this.task.id) return;
+    if (data.type === "output") (data.stream === 1 ? this.task.stdout : this.task.stderr).push(data.data);
+    else if (data.type === "result") this.finish(data.result);
+  }
+  timeout() {
+    const ms = this.task.limits.timeoutMs;
+    this.restart(`task ${this.task.id} passed its timeout`);
+    this.finish({ type: "failed", kind: "timeout", message: `the task ran longer than its timeout of ${ms} ms and was stopped` });
+  }
+  /** Stops whatever runs: the worker is terminated and replaced. */
+  restart(why) {
+    this.worker.terminate();
+    this.pool.log(`worker ${this.index} replaced: ${why}`);
+    this.pool.restarts += 1;
+    this.spawn();
+  }
+  cancel() {
+    if (!this.task) return;
+    this.restart(`task ${this.task.id} was cancelled`);
+    clearTimeout(this.task.timer);
+    this.task = null;
+    this.pool.changed();
+  }
+  finish(result) {
+    const task = this.task;
+    if (!task) return;
+    clearTimeout(task.timer);
+    this.task = null;
+    this.pool.done(task, { ...result, stdout: concat(task.stdout), stderr: concat(task.stderr) });
+  }
+};
+function concat(chunks) {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+var WorkerPool = class {
+  constructor({ size, ondone, onlog, onchange }) {
+    this.slots = [];
+    this.restarts = 0;
+    this.ondone = ondone;
+    this.log = onlog;
+    this.changed = onchange;
+    this.resize(size);
+  }
+  /** Grows or shrinks to `size` workers; busy workers leave when their task is done. */
+  resize(size) {
+    for (const slot of this.slots) slot.retire = false;
+    while (this.active().length < size) this.slots.push(new Slot(this, this.slots.length + 1));
+    const extra = this.active().length - size;
+    const idleFirst = [...this.active()].sort((a, b) => (a.task ? 1 : 0) - (b.task ? 1 : 0)).slice(0, extra);
+    for (const slot of idleFirst) slot.retire = true;
+    this.sweep();
+  }
+  active() {
+    return this.slots.filter((slot) => !slot.retire);
+  }
+  sweep() {
+    for (const slot of this.slots.filter((s) => s.retire && !s.task)) slot.worker.terminate();
+    this.slots = this.slots.filter((s) => !s.retire || s.task);
+    this.slots.forEach((slot, i) => slot.index = i + 1);
+    this.changed();
+  }
+  get size() {
+    return this.active().length;
+  }
+  get busy() {
+    return this.slots.filter((s) => s.task).length;
+  }
+  /** Runs `task` (a `run` action) with the compiled `module` on an idle worker. */
+  run(task, module) {
+    const slot = this.active().find((s) => !s.task);
+    if (!slot) return false;
+    slot.run(task, module);
+    this.changed();
+    return true;
+  }
+  cancel(id) {
+    this.slots.find((s) => s.task?.id === id)?.cancel();
+  }
+  /** Stops every running task and every worker. */
+  terminate() {
+    for (const slot of this.slots) slot.worker.terminate();
+    this.slots = [];
+    this.changed();
+  }
+  done(task, result) {
+    this.ondone(task, result);
+    this.sweep();
+  }
+  /** Per worker: its number and the id of the task it runs, or null. */
+  snapshot() {
+    return this.slots.map((s) => ({ index: s.index, task: s.task ? s.task.id : null, leaving: s.retire }));
+  }
+};
+
+// js/consent.js
+var STYLE = "position:fixed;bottom:1rem;right:1rem;z-index:2147483647;max-width:22rem;padding:1rem;background:#fff;color:#222;border:1px solid #999;border-radius:.5rem;font:14px/1.4 system-ui,sans-serif;box-shadow:0 .25rem 1rem rgba(0,0,0,.2)";
+function askConsent(broker) {
+  const key = `wasimoff-consent ${broker}`;
+  const remembered = localStorage.getItem(key);
+  if (remembered) return Promise.resolve(remembered === "allow");
+  return new Promise((resolve) => {
+    const box = document.createElement("div");
+    box.setAttribute("role", "dialog");
+    box.style.cssText = STYLE;
+    box.innerHTML = "<p style='margin:0 0 .75rem'>This site would like to use some of your idle processor time for computations while the page is open.</p><button data-wasimoff-consent='allow'>Allow</button> <button data-wasimoff-consent='deny'>No thanks</button>";
+    box.addEventListener("click", (event) => {
+      const answer = event.target?.dataset?.wasimoffConsent;
+      if (!answer) return;
+      localStorage.setItem(key, answer);
+      box.remove();
+      resolve(answer === "allow");
+    });
+    const show = () => document.body.append(box);
+    document.body ? show() : addEventListener("DOMContentLoaded", show, { once: true });
+  });
+}
+
+// js/panel.js
+var html = (strings, ...values) => strings.reduce((out, s, i) => out + s + (i < values.length ? String(values[i]).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`) : ""), "");
+function mountPanel(element, provider) {
+  element.innerHTML = `
+    <header><h1>wasimoff provider</h1><span class="state" data-field="connection"></span></header>
+    <section class="stats">
+      <div><b data-field="tasksDone">0</b><span>tasks done</span></div>
+      <div><b data-field="rate">0</b><span>tasks/s</span></div>
+      <div><b data-field="busy">0</b><span>busy</span></div>
+      <div><b data-field="transport">\u2013</b><span>transport</span></div>
+    </section>
+    <section class="workers">
+      <h2>Workers <button data-action="remove" title="one worker less">\u2212</button><button data-action="add" title="one worker more">+</button>
+      <button data-action="pause">pause</button></h2>
+      <ol data-field="workers"></ol>
+    </section>
+    <section class="log"><h2>Log</h2><pre data-field="log"></pre></section>`;
+  const field = (name) => element.querySelector(`[data-field="${name}"]`);
+  element.addEventListener("click", (event) => {
+    const action = event.target?.dataset?.action;
+    const size = provider.state().workers.filter((w) => !w.leaving).length;
+    if (action === "add") provider.setWorkers(size + 1);
+    if (action === "remove") provider.setWorkers(size - 1);
+    if (action === "pause") provider.paused ? provider.resume() : provider.pause();
+  });
+  let scheduled = false;
+  const draw = () => {
+    scheduled = false;
+    const s = provider.state();
+    const connection = field("connection");
+    connection.textContent = s.paused ? `${s.connection} (paused)` : s.connection;
+    connection.dataset.state = s.connection;
+    field("tasksDone").textContent = s.tasksDone;
+    field("rate").textContent = s.tasksPerSecond.toFixed(1);
+    field("busy").textContent = `${s.busy}/${s.workers.length}`;
+    field("transport").textContent = s.transport ?? "\u2013";
+    element.querySelector('[data-action="pause"]').textContent = s.paused ? "resume" : "pause";
+    field("workers").innerHTML = s.workers.map((w) => html`<li class="${w.task === null ? "idle" : "busy"}">worker ${w.index}: ${w.task === null ? "idle" : `task ${w.task}`}${w.leaving ? " (leaving)" : ""}</li>`).join("");
+    const log = field("log");
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 8;
+    log.textContent = s.log.join("\n");
+    if (atBottom) log.scrollTop = log.scrollHeight;
+  };
+  provider.addEventListener("change", () => {
+    if (!scheduled) requestAnimationFrame(draw);
+    scheduled = true;
+  });
+  setInterval(draw, 1e3);
+  draw();
+}
+
+// js/provider.js
+var CACHED_MODULES = 64;
+var BACKOFF_MS = { first: 500, max: 15e3 };
+var RATE_WINDOW_MS = 1e4;
+var LOG_LINES = 200;
+var coreReady = null;
+function loadCore() {
+  coreReady ??= __wbg_init({ module_or_path: new URL("./provider-core.wasm", import.meta.url) });
+  return coreReady;
+}
+function defaultBroker() {
+  return new URL(".", import.meta.url).href.replace(/\/$/, "");
+}
+var Provider = class extends EventTarget {
+  constructor(options = {}) {
+    super();
+    this.broker = (options.broker ?? defaultBroker()).replace(/\/$/, "");
+    this.wanted = Math.max(1, Number(options.workers) || navigator.hardwareConcurrency || 2);
+    this.paused = Boolean(options.paused);
+    this.consent = Boolean(options.consent);
+    this.connection = "starting";
+    this.transport = null;
+    this.providerId = null;
+    this.tasksDone = 0;
+    this.finishedAt = [];
+    this.lines = [];
+    this.modules = /* @__PURE__ */ new Map();
+    this.stopping = false;
+    this.pool = null;
+    this.socket = null;
+    this.attempt = 0;
+  }
+  /** Connects and serves tasks until `stop()`; resolves once it is running. */
+  async start() {
+    if (this.consent && !await askConsent(this.broker)) return this.set("declined", "the visitor declined");
+    if (navigator.locks) await this.takeLock();
+    await loadCore();
+    this.session = new Session(CACHED_MODULES);
+    this.pool = new WorkerPool({
+      size: this.wanted,
+      ondone: (task, result) => this.finished(task, result),
+      onlog: (line) => this.log(line),
+      onchange: () => this.emit()
+    });
+    addEventListener("pagehide", () => this.socket?.close(1001, "page closed"));
+    this.connect();
+  }
+  /** Holds the browser-wide lock for this broker until `stop()`: one provider per browser. */
+  takeLock() {
+    const name = `wasimoff-provider ${this.broker}`;
+    const hold = () => new Promise((release) => this.releaseLock = release);
+    return new Promise((acquired) => {
+      navigator.locks.request(name, { ifAvailable: true }, (lock) => {
+        if (lock) return acquired(), hold();
+        this.set("standby", "standby: another tab of this browser is the provider");
+        navigator.locks.request(name, () => (acquired(), hold()));
+      });
+    });
+  }
+  async connect() {
+    const url = `${this.broker.replace(/^http/, "ws")}/provider/ws`;
+    this.set(this.attempt ? "reconnecting" : "connecting", `connecting to ${url}`);
+    try {
+      this.socket = await connectWebSocket(url);
+    } catch (error) {
+      return this.retry(error.message);
+    }
+    this.transport = this.socket.name;
+    this.socket.onframe = (frame) => this.receive(frame);
+    this.socket.onclose = (reason) => this.closed(reason);
+    this.send(Session.hello(navigator.userAgent, this.announced()));
+  }
+  retry(reason) {
+    this.socket = null;
+    if (this.stopping) return;
+    const delay = Math.min(BACKOFF_MS.max, BACKOFF_MS.first * 2 ** this.attempt) * (0.75 + Math.random() / 2);
+    this.attempt += 1;
+    this.set("reconnecting", `${reason}; retrying in ${Math.round(delay)} ms`);
+    setTimeout(() => this.connect(), delay);
+  }
+  closed(reason) {
+    this.providerId = null;
+    this.modules.clear();
+    this.session = new Session(CACHED_MODULES);
+    this.pool.terminate();
+    this.pool.resize(this.wanted);
+    if (this.stopping) return this.set("stopped", `disconnected: ${reason}`);
+    this.retry(`connection lost: ${reason}`);
+  }
+  send(frame) {
+    this.socket?.send(frame);
+  }
+  /** Workers the broker may use now. */
+  announced() {
+    return this.paused || this.stopping ? 0 : this.pool.size;
+  }
+  async receive(frame) {
+    let actions;
+    try {
+      actions = this.session.receive(frame);
+    } catch (error) {
+      this.log(`bad frame from the broker: ${error.message}`);
+      return this.socket?.close(1002, "malformed frame");
+    }
+    for (const action of actions) this.act(action);
+  }
+  act(action) {
+    switch (action.type) {
+      case "welcome":
+        this.attempt = 0;
+        this.providerId = action.providerId;
+        return this.set("connected", `connected over ${this.transport} as ${action.providerId}`);
+      case "refused":
+        this.stopping = true;
+        return this.set("refused", `the broker refused this provider: ${action.reason}`);
+      case "send":
+        return this.send(action.frame);
+      case "cancel":
+        return this.pool.cancel(action.id);
+      case "evict":
+        return action.digests.forEach((digest) => this.modules.delete(digest));
+      case "module":
+        return this.modules.set(action.digest, WebAssembly.compile(action.bytes));
+      case "run":
+        return this.run(action);
+    }
+  }
+  /** Runs a task on an idle worker once its module (compiled once, shared by every worker) is ready. */
+  async run(task) {
+    const empty = new Uint8Array();
+    const compiling = this.modules.get(task.module);
+    if (!compiling) return this.send(Session.failed(task.id, "internal", `module ${task.module} is not cached`, empty, empty));
+    let module;
+    try {
+      module = await compiling;
+    } catch (error) {
+      this.modules.delete(task.module);
+      this.send(this.session.forget(task.module));
+      return this.send(Session.failed(task.id, "invalid_module", error.message, empty, empty));
+    }
+    if (!this.pool.run(task, module)) this.send(Session.failed(task.id, "internal", "no idle worker on this provider", empty, empty));
+  }
+  finished(task, result) {
+    const frame = result.type === "exited" ? Session.exited(
+      task.id,
+      result.status,
+      result.stdout,
+      result.stderr,
+      task.artifacts.length ? result.artifacts : null,
+      result.missing,
+      task.limits.artifactBytes,
+      result.elapsedUs
+    ) : Session.failed(task.id, result.kind, result.message, result.stdout, result.stderr);
+    this.send(frame);
+    this.log(`task ${task.id}: ${result.type === "exited" ? `exit ${result.status}` : result.kind}`);
+    this.tasksDone += 1;
+    this.finishedAt.push(performance.now());
+    if (this.stopping && this.pool.busy === 0) this.drained?.();
+  }
+  /** Sets the number of workers (at least one). */
+  setWorkers(count) {
+    this.wanted = Math.max(1, Math.floor(count));
+    this.pool?.resize(this.wanted);
+    this.send(Session.workers(this.announced()));
+    this.log(`workers: ${this.wanted}`);
+  }
+  /** Stops taking tasks; running tasks finish. */
+  pause() {
+    this.paused = true;
+    this.send(Session.workers(0));
+    this.set(this.connection, "paused");
+  }
+  /** Takes tasks again after `pause()`. */
+  resume() {
+    this.paused = false;
+    this.send(Session.workers(this.announced()));
+    this.set(this.connection, "resumed");
+  }
+  /** Stops taking tasks, lets running tasks finish, then disconnects. */
+  async stop() {
+    this.stopping = true;
+    this.send(Session.workers(0));
+    if (this.pool?.busy) {
+      this.log(`draining ${this.pool.busy} running task(s)`);
+      await new Promise((resolve) => this.drained = resolve);
+    }
+    this.socket?.close(1e3, "provider stopped");
+    this.pool?.terminate();
+    this.releaseLock?.();
+    this.set("stopped", "stopped");
+  }
+  /** A snapshot for displays and tests. */
+  state() {
+    const now = performance.now();
+    this.finishedAt = this.finishedAt.filter((t) => now - t < RATE_WINDOW_MS);
+    return {
+      connection: this.connection,
+      transport: this.transport,
+      providerId: this.providerId,
+      paused: this.paused,
+      workers: this.pool ? this.pool.snapshot() : [],
+      busy: this.pool ? this.pool.busy : 0,
+      restarts: this.pool ? this.pool.restarts : 0,
+      modulesCached: this.modules.size,
+      tasksDone: this.tasksDone,
+      tasksPerSecond: this.finishedAt.length / (RATE_WINDOW_MS / 1e3),
+      log: this.lines
+    };
+  }
+  set(connection, line) {
+    this.connection = connection;
+    this.log(line);
+  }
+  log(line) {
+    this.lines.push(`${(/* @__PURE__ */ new Date()).toLocaleTimeString()} ${line}`);
+    if (this.lines.length > LOG_LINES) this.lines.splice(0, this.lines.length - LOG_LINES);
+    this.emit();
+  }
+  emit() {
+    this.dispatchEvent(new Event("change"));
+  }
+};
+function start(options = {}) {
+  const provider = new Provider(options);
+  provider.start();
+  return provider;
+}
+function ownScriptTag() {
+  return [...document.querySelectorAll("script[src]")].find((s) => s.src === import.meta.url) ?? null;
+}
+function autostart() {
+  const tag = ownScriptTag();
+  if (!tag || tag.dataset.autostart === "false") return;
+  const d = tag.dataset;
+  window.wasimoffProvider = start({
+    broker: d.broker,
+    workers: d.workers,
+    paused: d.paused !== void 0 && d.paused !== "false",
+    consent: d.consent !== "false"
+  });
+}
+autostart();
+export {
+  Provider,
+  mountPanel,
+  start
+};

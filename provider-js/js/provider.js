@@ -1,0 +1,281 @@
+// provider.js — lends this browser's cores to a wasimoff broker. One line in any page starts it:
+//   <script type="module" src="/wasimoff/provider.js"></script>
+// Options as data attributes on that tag (data-broker, data-workers, data-paused, data-consent,
+// data-autostart="false") or through `start({...})` when imported. See docs/API.md.
+
+import initCore, { Session } from "../pkg/wasimoff_provider_core.js";
+import { connectWebSocket } from "./transport.js";
+import { WorkerPool } from "./pool.js";
+import { askConsent } from "./consent.js";
+export { mountPanel } from "./panel.js";
+
+const CACHED_MODULES = 64;
+const BACKOFF_MS = { first: 500, max: 15000 };
+const RATE_WINDOW_MS = 10000;
+const LOG_LINES = 200;
+
+let coreReady = null;
+function loadCore() {
+  coreReady ??= initCore({ module_or_path: new URL("./provider-core.wasm", import.meta.url) });
+  return coreReady;
+}
+
+/** The broker's mount URL: the folder provider.js is served from, unless given. */
+function defaultBroker() {
+  return new URL(".", import.meta.url).href.replace(/\/$/, "");
+}
+
+/**
+ * A browser provider. Emits `change` events whenever its state (see `state()`) changes.
+ * Options: `broker` (mount URL, default: where provider.js came from), `workers` (default:
+ * navigator.hardwareConcurrency), `paused` (connect with no workers), `consent` (ask first).
+ */
+export class Provider extends EventTarget {
+  constructor(options = {}) {
+    super();
+    this.broker = (options.broker ?? defaultBroker()).replace(/\/$/, "");
+    this.wanted = Math.max(1, Number(options.workers) || navigator.hardwareConcurrency || 2);
+    this.paused = Boolean(options.paused);
+    this.consent = Boolean(options.consent);
+    this.connection = "starting";
+    this.transport = null;
+    this.providerId = null;
+    this.tasksDone = 0;
+    this.finishedAt = [];
+    this.lines = [];
+    this.modules = new Map();
+    this.stopping = false;
+    this.pool = null;
+    this.socket = null;
+    this.attempt = 0;
+  }
+
+  /** Connects and serves tasks until `stop()`; resolves once it is running. */
+  async start() {
+    if (this.consent && !(await askConsent(this.broker))) return this.set("declined", "the visitor declined");
+    if (navigator.locks) await this.takeLock();
+    await loadCore();
+    this.session = new Session(CACHED_MODULES);
+    this.pool = new WorkerPool({
+      size: this.wanted,
+      ondone: (task, result) => this.finished(task, result),
+      onlog: (line) => this.log(line),
+      onchange: () => this.emit(),
+    });
+    addEventListener("pagehide", () => this.socket?.close(1001, "page closed"));
+    this.connect();
+  }
+
+  /** Holds the browser-wide lock for this broker until `stop()`: one provider per browser. */
+  takeLock() {
+    const name = `wasimoff-provider ${this.broker}`;
+    const hold = () => new Promise((release) => (this.releaseLock = release));
+    return new Promise((acquired) => {
+      navigator.locks.request(name, { ifAvailable: true }, (lock) => {
+        if (lock) return acquired(), hold();
+        this.set("standby", "standby: another tab of this browser is the provider");
+        navigator.locks.request(name, () => (acquired(), hold()));
+      });
+    });
+  }
+
+  async connect() {
+    const url = `${this.broker.replace(/^http/, "ws")}/provider/ws`;
+    this.set(this.attempt ? "reconnecting" : "connecting", `connecting to ${url}`);
+    try {
+      this.socket = await connectWebSocket(url);
+    } catch (error) {
+      return this.retry(error.message);
+    }
+    this.transport = this.socket.name;
+    this.socket.onframe = (frame) => this.receive(frame);
+    this.socket.onclose = (reason) => this.closed(reason);
+    this.send(Session.hello(navigator.userAgent, this.announced()));
+  }
+
+  retry(reason) {
+    this.socket = null;
+    if (this.stopping) return;
+    const delay = Math.min(BACKOFF_MS.max, BACKOFF_MS.first * 2 ** this.attempt) * (0.75 + Math.random() / 2);
+    this.attempt += 1;
+    this.set("reconnecting", `${reason}; retrying in ${Math.round(delay)} ms`);
+    setTimeout(() => this.connect(), delay);
+  }
+
+  closed(reason) {
+    this.providerId = null;
+    this.modules.clear();
+    this.session = new Session(CACHED_MODULES);
+    this.pool.terminate();
+    this.pool.resize(this.wanted);
+    if (this.stopping) return this.set("stopped", `disconnected: ${reason}`);
+    this.retry(`connection lost: ${reason}`);
+  }
+
+  send(frame) {
+    this.socket?.send(frame);
+  }
+
+  /** Workers the broker may use now. */
+  announced() {
+    return this.paused || this.stopping ? 0 : this.pool.size;
+  }
+
+  async receive(frame) {
+    let actions;
+    try {
+      actions = this.session.receive(frame);
+    } catch (error) {
+      this.log(`bad frame from the broker: ${error.message}`);
+      return this.socket?.close(1002, "malformed frame");
+    }
+    for (const action of actions) this.act(action);
+  }
+
+  act(action) {
+    switch (action.type) {
+      case "welcome":
+        this.attempt = 0;
+        this.providerId = action.providerId;
+        return this.set("connected", `connected over ${this.transport} as ${action.providerId}`);
+      case "refused":
+        this.stopping = true;
+        return this.set("refused", `the broker refused this provider: ${action.reason}`);
+      case "send":
+        return this.send(action.frame);
+      case "cancel":
+        return this.pool.cancel(action.id);
+      case "evict":
+        return action.digests.forEach((digest) => this.modules.delete(digest));
+      case "module":
+        return this.modules.set(action.digest, WebAssembly.compile(action.bytes));
+      case "run":
+        return this.run(action);
+    }
+  }
+
+  /** Runs a task on an idle worker once its module (compiled once, shared by every worker) is ready. */
+  async run(task) {
+    const empty = new Uint8Array();
+    const compiling = this.modules.get(task.module);
+    if (!compiling) return this.send(Session.failed(task.id, "internal", `module ${task.module} is not cached`, empty, empty));
+    let module;
+    try {
+      module = await compiling;
+    } catch (error) {
+      this.modules.delete(task.module);
+      this.send(this.session.forget(task.module));
+      return this.send(Session.failed(task.id, "invalid_module", error.message, empty, empty));
+    }
+    if (!this.pool.run(task, module)) this.send(Session.failed(task.id, "internal", "no idle worker on this provider", empty, empty));
+  }
+
+  finished(task, result) {
+    const frame =
+      result.type === "exited"
+        ? Session.exited(task.id, result.status, result.stdout, result.stderr, task.artifacts.length ? result.artifacts : null,
+            result.missing, task.limits.artifactBytes, result.elapsedUs)
+        : Session.failed(task.id, result.kind, result.message, result.stdout, result.stderr);
+    this.send(frame);
+    this.log(`task ${task.id}: ${result.type === "exited" ? `exit ${result.status}` : result.kind}`);
+    this.tasksDone += 1;
+    this.finishedAt.push(performance.now());
+    if (this.stopping && this.pool.busy === 0) this.drained?.();
+  }
+
+  /** Sets the number of workers (at least one). */
+  setWorkers(count) {
+    this.wanted = Math.max(1, Math.floor(count));
+    this.pool?.resize(this.wanted);
+    this.send(Session.workers(this.announced()));
+    this.log(`workers: ${this.wanted}`);
+  }
+
+  /** Stops taking tasks; running tasks finish. */
+  pause() {
+    this.paused = true;
+    this.send(Session.workers(0));
+    this.set(this.connection, "paused");
+  }
+
+  /** Takes tasks again after `pause()`. */
+  resume() {
+    this.paused = false;
+    this.send(Session.workers(this.announced()));
+    this.set(this.connection, "resumed");
+  }
+
+  /** Stops taking tasks, lets running tasks finish, then disconnects. */
+  async stop() {
+    this.stopping = true;
+    this.send(Session.workers(0));
+    if (this.pool?.busy) {
+      this.log(`draining ${this.pool.busy} running task(s)`);
+      await new Promise((resolve) => (this.drained = resolve));
+    }
+    this.socket?.close(1000, "provider stopped");
+    this.pool?.terminate();
+    this.releaseLock?.();
+    this.set("stopped", "stopped");
+  }
+
+  /** A snapshot for displays and tests. */
+  state() {
+    const now = performance.now();
+    this.finishedAt = this.finishedAt.filter((t) => now - t < RATE_WINDOW_MS);
+    return {
+      connection: this.connection,
+      transport: this.transport,
+      providerId: this.providerId,
+      paused: this.paused,
+      workers: this.pool ? this.pool.snapshot() : [],
+      busy: this.pool ? this.pool.busy : 0,
+      restarts: this.pool ? this.pool.restarts : 0,
+      modulesCached: this.modules.size,
+      tasksDone: this.tasksDone,
+      tasksPerSecond: this.finishedAt.length / (RATE_WINDOW_MS / 1000),
+      log: this.lines,
+    };
+  }
+
+  set(connection, line) {
+    this.connection = connection;
+    this.log(line);
+  }
+
+  log(line) {
+    this.lines.push(`${new Date().toLocaleTimeString()} ${line}`);
+    if (this.lines.length > LOG_LINES) this.lines.splice(0, this.lines.length - LOG_LINES);
+    this.emit();
+  }
+
+  emit() {
+    this.dispatchEvent(new Event("change"));
+  }
+}
+
+/** Creates and starts a provider; see `Provider` for the options. */
+export function start(options = {}) {
+  const provider = new Provider(options);
+  provider.start();
+  return provider;
+}
+
+/** The `<script src=".../provider.js">` tag that loaded this module, if any. */
+function ownScriptTag() {
+  return [...document.querySelectorAll("script[src]")].find((s) => s.src === import.meta.url) ?? null;
+}
+
+function autostart() {
+  const tag = ownScriptTag();
+  if (!tag || tag.dataset.autostart === "false") return;
+  const d = tag.dataset;
+  window.wasimoffProvider = start({
+    broker: d.broker,
+    workers: d.workers,
+    paused: d.paused !== undefined && d.paused !== "false",
+    consent: d.consent !== "false",
+  });
+}
+
+autostart();
