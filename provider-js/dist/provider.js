@@ -499,6 +499,81 @@ function connectWebSocket(url) {
     socket.onclose = (event) => connection.onclose(event.reason || `closed (${event.code})`);
   });
 }
+function hexBytes(hex) {
+  return new Uint8Array(hex.match(/../g).map((pair) => parseInt(pair, 16)));
+}
+var hasWebTransport = typeof WebTransport === "function";
+async function connectWebTransport(url, hashes, timeoutMs) {
+  const session = new WebTransport(url, {
+    serverCertificateHashes: hashes.map((hash) => ({ algorithm: "sha-256", value: hexBytes(hash) }))
+  });
+  session.closed.catch(() => {
+  });
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([session.ready, timeout]);
+  } catch (error) {
+    session.close();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  const stream = await session.createBidirectionalStream();
+  const writer = stream.writable.getWriter();
+  const connection = {
+    name: "webtransport",
+    onframe: () => {
+    },
+    onclose: () => {
+    },
+    send: (bytes) => {
+      const framed = new Uint8Array(4 + bytes.length);
+      new DataView(framed.buffer).setUint32(0, bytes.length);
+      framed.set(bytes, 4);
+      writer.write(framed).catch(() => {
+      });
+    },
+    close: (code = 1e3, reason = "") => session.close({ closeCode: code, reason })
+  };
+  readFrames(stream.readable, (frame) => connection.onframe(frame));
+  session.closed.then(
+    (info) => connection.onclose(info?.reason || `closed (${info?.closeCode ?? 0})`),
+    (error) => connection.onclose(error?.message ?? "connection lost")
+  );
+  return connection;
+}
+async function readFrames(readable, onframe) {
+  const reader = readable.getReader();
+  let buffer = new Uint8Array(64 * 1024);
+  let start2 = 0;
+  let end = 0;
+  try {
+    for (; ; ) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      if (end + value.length > buffer.length) {
+        const live = buffer.subarray(start2, end);
+        const grown = live.length + value.length > buffer.length ? new Uint8Array(2 * (live.length + value.length)) : buffer;
+        grown.set(live);
+        buffer = grown;
+        end -= start2;
+        start2 = 0;
+      }
+      buffer.set(value, end);
+      end += value.length;
+      while (end - start2 >= 4) {
+        const length = new DataView(buffer.buffer, start2, 4).getUint32(0);
+        if (end - start2 - 4 < length) break;
+        onframe(buffer.slice(start2 + 4, start2 + 4 + length));
+        start2 += 4 + length;
+      }
+    }
+  } catch {
+  }
+}
 
 // js/pool.js
 var workerUrl = new URL("./provider-worker.js", import.meta.url);
@@ -706,6 +781,7 @@ var CACHED_MODULES = 64;
 var BACKOFF_MS = { first: 500, max: 15e3 };
 var RATE_WINDOW_MS = 1e4;
 var LOG_LINES = 200;
+var WEBTRANSPORT_TIMEOUT_MS = 3e3;
 var coreReady = null;
 function loadCore() {
   coreReady ??= __wbg_init({ module_or_path: new URL("./provider-core.wasm", import.meta.url) });
@@ -721,6 +797,7 @@ var Provider = class extends EventTarget {
     this.wanted = Math.max(1, Number(options.workers) || navigator.hardwareConcurrency || 2);
     this.paused = Boolean(options.paused);
     this.consent = Boolean(options.consent);
+    this.transportChoice = options.transport === "websocket" ? "websocket" : "auto";
     this.connection = "starting";
     this.transport = null;
     this.providerId = null;
@@ -760,11 +837,36 @@ var Provider = class extends EventTarget {
       });
     });
   }
-  async connect() {
-    const url = `${this.broker.replace(/^http/, "ws")}/provider/ws`;
-    this.set(this.attempt ? "reconnecting" : "connecting", `connecting to ${url}`);
+  /** What the broker offers (`{prefix}/provider/info`), or null if it does not say. */
+  async offers() {
     try {
-      this.socket = await connectWebSocket(url);
+      const response = await fetch(`${this.broker}/provider/info`, { cache: "no-store" });
+      return response.ok ? await response.json() : null;
+    } catch {
+      return null;
+    }
+  }
+  /** WebTransport if the browser and the broker have it, else (or if it fails) WebSocket. */
+  async open() {
+    const offers = this.transportChoice === "auto" && hasWebTransport ? await this.offers() : null;
+    const webtransport = offers?.webtransport;
+    if (webtransport) {
+      const url2 = `https://${new URL(this.broker).hostname}:${webtransport.port}${webtransport.path}`;
+      try {
+        this.log(`connecting to ${url2} (WebTransport)`);
+        return await connectWebTransport(url2, webtransport.certificate_hashes, WEBTRANSPORT_TIMEOUT_MS);
+      } catch (error) {
+        this.log(`WebTransport failed (${error.message}); falling back to WebSocket`);
+      }
+    }
+    const url = `${this.broker.replace(/^http/, "ws")}/provider/ws`;
+    this.log(`connecting to ${url}`);
+    return connectWebSocket(url);
+  }
+  async connect() {
+    this.set(this.attempt ? "reconnecting" : "connecting", "connecting");
+    try {
+      this.socket = await this.open();
     } catch (error) {
       return this.retry(error.message);
     }
@@ -939,6 +1041,7 @@ function autostart() {
     broker: d.broker,
     workers: d.workers,
     paused: d.paused !== void 0 && d.paused !== "false",
+    transport: d.transport,
     consent: d.consent !== "false"
   });
 }

@@ -4,7 +4,7 @@
 // data-autostart="false") or through `start({...})` when imported. See docs/API.md.
 
 import initCore, { Session } from "../pkg/wasimoff_provider_core.js";
-import { connectWebSocket } from "./transport.js";
+import { connectWebSocket, connectWebTransport, hasWebTransport } from "./transport.js";
 import { WorkerPool } from "./pool.js";
 import { askConsent } from "./consent.js";
 export { mountPanel } from "./panel.js";
@@ -13,6 +13,7 @@ const CACHED_MODULES = 64;
 const BACKOFF_MS = { first: 500, max: 15000 };
 const RATE_WINDOW_MS = 10000;
 const LOG_LINES = 200;
+const WEBTRANSPORT_TIMEOUT_MS = 3000;
 
 let coreReady = null;
 function loadCore() {
@@ -28,7 +29,8 @@ function defaultBroker() {
 /**
  * A browser provider. Emits `change` events whenever its state (see `state()`) changes.
  * Options: `broker` (mount URL, default: where provider.js came from), `workers` (default:
- * navigator.hardwareConcurrency), `paused` (connect with no workers), `consent` (ask first).
+ * navigator.hardwareConcurrency), `paused` (connect with no workers), `consent` (ask first),
+ * `transport` (`auto`: WebTransport when both sides have it, else WebSocket; or `websocket`).
  */
 export class Provider extends EventTarget {
   constructor(options = {}) {
@@ -37,6 +39,7 @@ export class Provider extends EventTarget {
     this.wanted = Math.max(1, Number(options.workers) || navigator.hardwareConcurrency || 2);
     this.paused = Boolean(options.paused);
     this.consent = Boolean(options.consent);
+    this.transportChoice = options.transport === "websocket" ? "websocket" : "auto";
     this.connection = "starting";
     this.transport = null;
     this.providerId = null;
@@ -79,11 +82,38 @@ export class Provider extends EventTarget {
     });
   }
 
-  async connect() {
-    const url = `${this.broker.replace(/^http/, "ws")}/provider/ws`;
-    this.set(this.attempt ? "reconnecting" : "connecting", `connecting to ${url}`);
+  /** What the broker offers (`{prefix}/provider/info`), or null if it does not say. */
+  async offers() {
     try {
-      this.socket = await connectWebSocket(url);
+      const response = await fetch(`${this.broker}/provider/info`, { cache: "no-store" });
+      return response.ok ? await response.json() : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** WebTransport if the browser and the broker have it, else (or if it fails) WebSocket. */
+  async open() {
+    const offers = this.transportChoice === "auto" && hasWebTransport ? await this.offers() : null;
+    const webtransport = offers?.webtransport;
+    if (webtransport) {
+      const url = `https://${new URL(this.broker).hostname}:${webtransport.port}${webtransport.path}`;
+      try {
+        this.log(`connecting to ${url} (WebTransport)`);
+        return await connectWebTransport(url, webtransport.certificate_hashes, WEBTRANSPORT_TIMEOUT_MS);
+      } catch (error) {
+        this.log(`WebTransport failed (${error.message}); falling back to WebSocket`);
+      }
+    }
+    const url = `${this.broker.replace(/^http/, "ws")}/provider/ws`;
+    this.log(`connecting to ${url}`);
+    return connectWebSocket(url);
+  }
+
+  async connect() {
+    this.set(this.attempt ? "reconnecting" : "connecting", "connecting");
+    try {
+      this.socket = await this.open();
     } catch (error) {
       return this.retry(error.message);
     }
@@ -274,6 +304,7 @@ function autostart() {
     broker: d.broker,
     workers: d.workers,
     paused: d.paused !== undefined && d.paused !== "false",
+    transport: d.transport,
     consent: d.consent !== "false",
   });
 }

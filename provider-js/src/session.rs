@@ -198,3 +198,109 @@ impl Core {
         frame(&ToBroker::Result { id, outcome })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasimoff_protocol::WireTask;
+
+    const LIMITS: WireLimits = WireLimits {
+        timeout_ms: 1000,
+        memory_bytes: 1 << 20,
+        output_bytes: 1024,
+        artifact_bytes: 8,
+        rootfs_bytes: 1024,
+        rootfs_entries: 4,
+    };
+
+    fn module() -> Vec<u8> {
+        wat::parse_str(r#"(module (memory 1) (func (export "_start")))"#).expect("valid wat")
+    }
+
+    fn run(id: u64, digest: &str, module_bytes: Option<Vec<u8>>, rootfs: Option<Vec<u8>>) -> Vec<u8> {
+        let task = WireTask {
+            module: digest.into(),
+            module_bytes: module_bytes.map(ByteBuf::from),
+            args: vec!["m".into()],
+            envs: vec![("K".into(), "V".into())],
+            stdin: ByteBuf::from(b"in".to_vec()),
+            rootfs: rootfs.map(ByteBuf::from),
+            files: vec![("f.txt".into(), ByteBuf::from(b"f".to_vec()))],
+            artifacts: vec![],
+            limits: LIMITS,
+        };
+        encode(&ToProvider::Run { id, task }).expect("encode")
+    }
+
+    fn sent(action: &Action) -> ToBroker {
+        match action {
+            Action::Send(frame) => decode(frame, usize::MAX).expect("a broker frame"),
+            other => panic!("expected a frame to send, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_new_module_is_handed_over_once_then_tasks_refer_to_it() {
+        let mut core = Core::new(4);
+        let actions = core.receive(&run(1, "sha256:a", Some(module()), None)).expect("frame");
+        assert!(matches!(&actions[0], Action::Module { digest, bytes } if digest == "sha256:a" && bytes.starts_with(b"\0asm")));
+        let Action::Run(task) = &actions[1] else { panic!("expected run, got {actions:?}") };
+        assert_eq!((task.id, task.envs.clone(), task.stdin.clone()), (1, vec!["K=V".to_string()], b"in".to_vec()));
+        assert_eq!(task.files, vec![("f.txt".to_string(), Some(b"f".to_vec()))]);
+
+        let actions = core.receive(&run(2, "sha256:a", None, None)).expect("frame");
+        assert!(matches!(&actions[..], [Action::Run(task)] if task.id == 2));
+        assert_eq!(core.modules_cached(), 1);
+    }
+
+    #[test]
+    fn an_unknown_module_without_bytes_is_reported_evicted_and_the_task_fails() {
+        let mut core = Core::new(4);
+        let actions = core.receive(&run(7, "sha256:b", None, None)).expect("frame");
+        assert_eq!(sent(&actions[0]), ToBroker::Evicted { digests: vec!["sha256:b".into()] });
+        let ToBroker::Result { id: 7, outcome: Outcome::Failed { kind, .. } } = sent(&actions[1]) else { panic!("{actions:?}") };
+        assert_eq!(kind, "internal");
+    }
+
+    #[test]
+    fn a_full_cache_evicts_the_least_recently_used_module() {
+        let mut core = Core::new(1);
+        core.receive(&run(1, "sha256:a", Some(module()), None)).expect("frame");
+        let actions = core.receive(&run(2, "sha256:b", Some(module()), None)).expect("frame");
+        assert_eq!(sent(&actions[0]), ToBroker::Evicted { digests: vec!["sha256:a".into()] });
+        assert_eq!(actions[1], Action::Evict(vec!["sha256:a".into()]));
+    }
+
+    #[test]
+    fn a_rejected_rootfs_fails_the_task_but_keeps_the_module() {
+        let mut core = Core::new(4);
+        let zip = wasimoff_archive::pack([("a", &[0u8; 2000][..])]).expect("zip");
+        let actions = core.receive(&run(3, "sha256:a", Some(module()), Some(zip))).expect("frame");
+        assert!(matches!(actions[0], Action::Module { .. }));
+        let ToBroker::Result { id: 3, outcome: Outcome::Failed { kind, message, .. } } = sent(&actions[1]) else { panic!("{actions:?}") };
+        assert_eq!((kind.as_str(), message.as_str()), ("rootfs_rejected", "zip unpacks to more than 1024 bytes"));
+        assert!(matches!(&core.receive(&run(4, "sha256:a", None, None)).expect("frame")[..], [Action::Run(_)]));
+    }
+
+    #[test]
+    fn pings_are_answered_and_garbage_is_an_error() {
+        let mut core = Core::new(4);
+        let actions = core.receive(&encode(&ToProvider::Ping { nonce: 9 }).expect("encode")).expect("frame");
+        assert_eq!(sent(&actions[0]), ToBroker::Pong { nonce: 9 });
+        assert!(core.receive(b"\xc1 not msgpack").is_err());
+    }
+
+    #[test]
+    fn artifacts_over_the_limit_turn_the_result_into_artifact_limit() {
+        let frame = Core::exited(5, 0, b"o".to_vec(), Vec::new(), Some(vec![("big".into(), Some(vec![1; 9]))]), vec![], 8, 10);
+        let ToBroker::Result { id: 5, outcome: Outcome::Failed { kind, stdout, .. } } = decode(&frame, usize::MAX).expect("frame") else {
+            panic!("expected a failure")
+        };
+        assert_eq!((kind.as_str(), stdout.as_slice()), ("artifact_limit", &b"o"[..]));
+        let frame = Core::exited(6, 3, Vec::new(), Vec::new(), None, vec!["gone".into()], 8, 10);
+        let ToBroker::Result { outcome: Outcome::Exited { status: 3, artifacts: None, missing_artifacts, .. }, .. } = decode(&frame, usize::MAX).expect("frame") else {
+            panic!("expected an exit")
+        };
+        assert_eq!(missing_artifacts, vec!["gone".to_string()]);
+    }
+}
