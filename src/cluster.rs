@@ -29,7 +29,7 @@ pub struct ProviderState {
     pub kind: wasimoff_protocol::ProviderKind,
     /// The name it gave (user agent, host name).
     pub name: String,
-    /// How it is connected: `websocket`.
+    /// How it is connected: `websocket`, `webtransport` or `in_process`.
     pub transport: String,
     /// Workers it announced.
     pub workers: usize,

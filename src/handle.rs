@@ -1,11 +1,11 @@
 //! The builder and the in-process handle.
 
-use crate::api::{ClientApi, ClientRoutes};
+use crate::api::{ClientApi, ClientRoutes, PROVIDER_WEBSOCKET, PROVIDER_WEBTRANSPORT};
 use crate::cluster::{ClusterState, LocalState, TaskRate};
 use crate::layers::{ApiService, Body, WasimoffLayer};
 use crate::limits::Limits;
 use crate::prepare::prepare;
-use crate::providers::OriginPolicy;
+use crate::providers::{OriginPolicy, ProviderInfo, WebTransport, WebTransportError, WebTransportState};
 use crate::runner::LocalRunner;
 use crate::scheduler::{FallbackPolicy, Scheduler};
 use crate::store::{Storage, Store};
@@ -13,7 +13,10 @@ use crate::task::{Job, Task, TaskError, TaskErrorKind, TaskOutput};
 use futures_util::{Stream, StreamExt};
 use http::{Request, Response};
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
+#[cfg(feature = "webtransport")]
+use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio_util::task::TaskTracker;
 use tower::{Layer, Service};
@@ -32,6 +35,9 @@ pub enum BuildError {
     /// The local runner could not start.
     #[error("cannot start the local runner: {0}")]
     Runner(String),
+    /// The WebTransport settings are invalid (certificate lifetimes, PEM certificate or key).
+    #[error("invalid WebTransport settings: {0}")]
+    WebTransport(#[from] WebTransportError),
 }
 
 /// Configures a broker; see [`Wasimoff::builder`].
@@ -43,6 +49,7 @@ pub struct Builder {
     client_wrap: Option<ClientWrap>,
     origins: OriginPolicy,
     fallback: FallbackPolicy,
+    webtransport: WebTransport,
 }
 
 impl Default for Builder {
@@ -54,6 +61,7 @@ impl Default for Builder {
             client_wrap: None,
             origins: OriginPolicy::default(),
             fallback: FallbackPolicy::default(),
+            webtransport: WebTransport::default(),
         }
     }
 }
@@ -67,6 +75,7 @@ impl std::fmt::Debug for Builder {
             .field("client_layer", &self.client_wrap.is_some())
             .field("origins", &self.origins)
             .field("fallback", &self.fallback)
+            .field("webtransport", &self.webtransport)
             .finish()
     }
 }
@@ -116,6 +125,28 @@ impl Builder {
         self
     }
 
+    /// Sets whether and where providers can connect over WebTransport (HTTP/3 on QUIC), next
+    /// to WebSocket. Default: [`WebTransport::on_host_address`] with a self-signed
+    /// certificate — the endpoint starts when the host calls
+    /// [`Wasimoff::start_webtransport`] with its HTTP listener's address and listens on the
+    /// same IP and port number over UDP. With [`WebTransport::bind`] it listens on that
+    /// address from [`Builder::build`] on; [`WebTransport::disabled`] turns it off.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use wasimoff::{SelfSigned, WebTransport};
+    /// let certificate = SelfSigned { validity: Duration::from_secs(7 * 24 * 3600), renew_before: Duration::from_secs(24 * 3600) };
+    /// let (layer, broker) = wasimoff::Wasimoff::builder()
+    ///     .webtransport(WebTransport::bind("0.0.0.0:4433".parse()?).certificate(certificate.into()))
+    ///     .build_layer()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn webtransport(mut self, webtransport: WebTransport) -> Builder {
+        self.webtransport = webtransport;
+        self
+    }
+
     /// Builds the broker and the layer that mounts it into a host app.
     pub fn build_layer(self) -> Result<(WasimoffLayer, Wasimoff), BuildError> {
         let broker = self.build()?;
@@ -134,12 +165,15 @@ impl Builder {
         self
     }
 
-    /// Opens the store and starts the local runner.
+    /// Opens the store and starts the local runner; with [`WebTransport::bind`] also the
+    /// WebTransport endpoint (which needs a Tokio runtime; if it cannot start, a warning is
+    /// logged and providers use WebSocket).
     pub fn build(self) -> Result<Wasimoff, BuildError> {
+        let webtransport = WebTransportState::new(self.webtransport)?;
         let store = Store::open(&self.storage, &self.limits)?;
         let runner = LocalRunner::start(&self.limits, store.clone()).map_err(BuildError::Runner)?;
         let scheduler = Arc::new(Scheduler::new(runner.clone(), self.fallback));
-        Ok(Wasimoff {
+        let broker = Wasimoff {
             inner: Arc::new(Inner {
                 store,
                 runner,
@@ -152,8 +186,13 @@ impl Builder {
                 admitted: AtomicUsize::new(0),
                 rate: TaskRate::new(),
                 outcomes: Default::default(),
+                webtransport,
             }),
-        })
+        };
+        if let Some(address) = broker.inner.webtransport.address_at_build() {
+            let _ = broker.inner.webtransport.start(&broker, address);
+        }
+        Ok(broker)
     }
 }
 
@@ -169,6 +208,7 @@ struct Inner {
     admitted: AtomicUsize,
     rate: TaskRate,
     outcomes: [AtomicU64; 1 + TaskErrorKind::ALL.len()],
+    webtransport: WebTransportState,
 }
 
 /// The broker handle: submit tasks and jobs in-process, reach the store, shut down.
@@ -374,9 +414,73 @@ impl Wasimoff {
         results.into_iter().map(|(_, result)| result).collect()
     }
 
-    /// Stops taking tasks and waits until every task already submitted has finished.
+    /// Starts the WebTransport endpoint for providers, unless it runs already, and returns
+    /// the UDP address it listens on. With the default [`WebTransport::on_host_address`]
+    /// it binds `http_address` — pass the address the host's TCP listener is bound to, and
+    /// providers reach WebTransport on the same IP and port number. With
+    /// [`WebTransport::bind`] the configured address is used instead. Call it inside a
+    /// Tokio runtime.
+    ///
+    /// An error (disabled, feature off, UDP port taken…) is also logged as a warning; the
+    /// broker keeps serving and providers connect over WebSocket.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (layer, broker) = wasimoff::Wasimoff::builder().build_layer()?;
+    /// let app = axum::Router::new().layer(layer);
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:4080").await?;
+    /// if let Ok(udp) = broker.start_webtransport(listener.local_addr()?) {
+    ///     println!("WebTransport for providers on UDP {udp}");
+    /// }
+    /// axum::serve(listener, app).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn start_webtransport(&self, http_address: SocketAddr) -> Result<SocketAddr, WebTransportError> {
+        self.inner.webtransport.start(self, http_address)
+    }
+
+    /// Where and how providers connect, as served at `GET {prefix}/provider/info`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let broker = wasimoff::Wasimoff::builder().build().unwrap();
+    /// let info = broker.provider_info();
+    /// assert_eq!(info.websocket, "/wasimoff/provider/ws");
+    /// assert_eq!(info.webtransport, None); // until start_webtransport
+    /// # }
+    /// ```
+    pub fn provider_info(&self) -> ProviderInfo {
+        let prefix = self.prefix();
+        ProviderInfo {
+            protocol_version: wasimoff_protocol::VERSION,
+            websocket: format!("{prefix}{PROVIDER_WEBSOCKET}"),
+            webtransport: self.inner.webtransport.info(format!("{prefix}{PROVIDER_WEBTRANSPORT}")),
+        }
+    }
+
+    /// A handle that does not keep the broker alive.
+    #[cfg(feature = "webtransport")]
+    pub(crate) fn downgrade(&self) -> WeakWasimoff {
+        WeakWasimoff(Arc::downgrade(&self.inner))
+    }
+
+    /// Stops taking tasks, waits until every task already submitted has finished, then
+    /// closes the WebTransport endpoint and its sessions.
     pub async fn shutdown(&self) {
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
+        self.inner.webtransport.stop().await;
+    }
+}
+
+/// A broker handle that does not keep the broker alive, for its own background tasks.
+#[cfg(feature = "webtransport")]
+pub(crate) struct WeakWasimoff(Weak<Inner>);
+
+#[cfg(feature = "webtransport")]
+impl WeakWasimoff {
+    /// The broker, unless every handle is gone.
+    pub(crate) fn upgrade(&self) -> Option<Wasimoff> {
+        self.0.upgrade().map(|inner| Wasimoff { inner })
     }
 }

@@ -37,8 +37,10 @@ mod store;
 mod task;
 
 pub use digest::{DIGEST_PREFIX, Digest, DigestParseError};
-pub use api::{ClientRoutes, PROVIDER_WEBSOCKET, ROUTES};
-pub use providers::{InProcessProvider, OriginPolicy};
+pub use api::{ClientRoutes, PROVIDER_INFO, PROVIDER_WEBSOCKET, PROVIDER_WEBTRANSPORT, ROUTES};
+pub use providers::{
+    CertificateSource, InProcessProvider, OriginPolicy, ProviderInfo, SelfSigned, WebTransport, WebTransportError, WebTransportInfo,
+};
 pub use scheduler::{FallbackPolicy, LOCAL, ProviderLimitReached};
 pub use wasimoff_archive as archive;
 pub use wasimoff_protocol as protocol;

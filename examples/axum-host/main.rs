@@ -10,6 +10,8 @@
 //! the broker's client routes (uploads, tasks, jobs, cluster) require
 //! `Authorization: Bearer <token>`; the site's own pages and the provider routes stay open.
 //! `WASIMOFF_STORAGE=/some/dir` keeps uploads (and compiled modules) across restarts.
+//! Providers also reach the broker over WebTransport (HTTP/3) on the same port number, UDP;
+//! `WASIMOFF_WEBTRANSPORT=off` leaves them WebSocket only.
 //!
 //! The home page carries the one-line provider snippet: a visitor who allows it runs tasks in
 //! their browser. `/wasimoff/` is the provider page with workers, tasks and a log.
@@ -20,7 +22,7 @@ use axum::routing::get;
 use http::{Request, Response, StatusCode};
 use tower_http::validate_request::ValidateRequestHeaderLayer;
 use wasimoff::layers::Body;
-use wasimoff::{Storage, Wasimoff};
+use wasimoff::{Storage, Wasimoff, WebTransport};
 
 async fn home() -> Html<&'static str> {
     Html(
@@ -62,6 +64,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(dir) = std::env::var("WASIMOFF_STORAGE") {
         builder = builder.storage(Storage::Directory(dir.into()));
     }
+    if std::env::var("WASIMOFF_WEBTRANSPORT").is_ok_and(|value| value == "off") {
+        builder = builder.webtransport(WebTransport::disabled());
+    }
     let token = std::env::var("WASIMOFF_TOKEN").ok().filter(|token| !token.is_empty());
     if let Some(token) = token.clone() {
         builder = builder.client_layer(bearer(token));
@@ -75,7 +80,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(wasimoff_layer);
 
     let listener = tokio::net::TcpListener::bind(&listen).await?;
-    println!("axum-host listening on http://{}", listener.local_addr()?);
+    let address = listener.local_addr()?;
+    println!("axum-host listening on http://{address}");
     println!("  GET  /                the site's home page");
     println!("  GET  /about           the site's about page");
     println!("  GET  /api/hello       the site's own JSON API");
@@ -86,6 +92,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("  GET  {}/  the provider page; any page joins with <script type=\"module\" src=\"{}/provider.js\">", broker.prefix(), broker.prefix());
+    match broker.start_webtransport(address) {
+        Ok(udp) => println!("  UDP  {udp}  WebTransport for providers (HTTP/3)"),
+        Err(error) => println!("  UDP  off  WebTransport for providers: {error}; they use WebSocket"),
+    }
 
     let shutdown_broker = broker.clone();
     axum::serve(listener, app)

@@ -15,7 +15,8 @@ use crate::Wasimoff;
 use crate::layers::Body;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use http::{Method, Request, Response, StatusCode};
+use http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, ORIGIN, VARY};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use std::convert::Infallible;
 use std::task::{Context, Poll};
 use tower::{Service, ServiceExt};
@@ -52,6 +53,12 @@ pub(crate) async fn respond(broker: Wasimoff, path: String, mut request: Request
             Err(never) => match never {},
         };
     }
+    if path == PROVIDER_INFO {
+        if !matches!(*request.method(), Method::GET | Method::HEAD) {
+            return reply::method_not_allowed(&[Method::GET, Method::HEAD]);
+        }
+        return provider_info(&broker, &request);
+    }
     if path == PROVIDER_WEBSOCKET {
         if request.method() != Method::GET {
             return reply::method_not_allowed(&[Method::GET]);
@@ -67,6 +74,28 @@ pub(crate) async fn respond(broker: Wasimoff, path: String, mut request: Request
 /// Where providers connect over WebSocket, below the prefix. Not a client route: a host's
 /// client layer does not apply to it.
 pub const PROVIDER_WEBSOCKET: &str = "/provider/ws";
+
+/// The path of the WebTransport CONNECT request below the prefix (on the UDP port).
+pub const PROVIDER_WEBTRANSPORT: &str = "/provider/wt";
+
+/// Where providers learn how to connect ([`ProviderInfo`](crate::ProviderInfo) as JSON),
+/// below the prefix. Not a client route: a host's client layer does not apply to it.
+pub const PROVIDER_INFO: &str = "/provider/info";
+
+/// `GET {prefix}/provider/info`: never cached (certificate hashes change); readable by
+/// pages of the origins allowed to connect providers.
+fn provider_info(broker: &Wasimoff, request: &Request<Body>) -> Response<Body> {
+    let mut response = reply::json(StatusCode::OK, &broker.provider_info());
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(VARY, HeaderValue::from_static("origin"));
+    if let Some(origin) = request.headers().get(ORIGIN)
+        && broker.origin_policy().allows(request.headers())
+    {
+        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    }
+    response
+}
 
 /// The unwrapped client routes.
 #[derive(Clone)]

@@ -1,17 +1,27 @@
-//! Providers: the registry of connected providers and their sessions over WebSocket.
+//! Providers: the registry of connected providers and their sessions.
 //!
-//! A provider connects to `{prefix}/provider/ws` through the host's own HTTP port, passes the
-//! `Origin` check and the provider limit, says [`Hello`](wasimoff_protocol::Hello) with the
-//! protocol versions it speaks and its worker count, and is welcomed or refused with a reason.
-//! Frames are limited in size on both sides.
+//! A provider connects over WebSocket at `{prefix}/provider/ws` through the host's own HTTP
+//! port (`websocket.rs`) or over WebTransport at `{prefix}/provider/wt` on UDP
+//! (`webtransport/`), passes the `Origin` check and the provider limit (`admission.rs`), says
+//! [`Hello`](wasimoff_protocol::Hello) with the protocol versions it speaks and its worker
+//! count, and is welcomed or refused with a reason; one session (`session.rs`) serves both transports.
+//! Frames are limited in size on both sides. `{prefix}/provider/info` (`info.rs`) tells
+//! providers where to connect.
 
+mod admission;
 mod in_process;
+mod info;
 mod origin;
+mod session;
 mod websocket;
+mod webtransport;
 
 pub use in_process::InProcessProvider;
+pub use info::{ProviderInfo, WebTransportInfo};
 pub use origin::OriginPolicy;
+pub use webtransport::{CertificateSource, SelfSigned, WebTransport, WebTransportError};
 pub(crate) use websocket::upgrade;
+pub(crate) use webtransport::WebTransportState;
 
 use crate::Wasimoff;
 use crate::scheduler::{Command, to_wire};

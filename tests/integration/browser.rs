@@ -24,7 +24,7 @@ async fn broker_with_policy(policy: FallbackPolicy) -> (Wasimoff, String) {
 
 /// Opens the provider page with `workers` workers; returns it and the provider's id once the
 /// broker has welcomed it.
-async fn provider_page(chromium: &Chromium, base: &str, workers: u32) -> (Page, String) {
+pub async fn provider_page(chromium: &Chromium, base: &str, workers: u32) -> (Page, String) {
     let page = chromium.open(&format!("{base}/wasimoff/?workers={workers}")).await;
     let id = page.wait_for("window.wasimoffProvider?.state().providerId", JOIN_TIMEOUT).await;
     (page, id.as_str().expect("provider id").to_string())
@@ -36,7 +36,7 @@ fn tsp(cities: &str) -> wasimoff::Task {
 
 /// Runs `count` copies of `tsp rand CITIES`; panics unless each gives the same stdout as the
 /// local runner gave for one before the sweep; returns how many ran where.
-async fn run_sweep(broker: &Wasimoff, count: usize, cities: &str, expected: &[u8]) -> BTreeMap<String, usize> {
+pub async fn run_sweep(broker: &Wasimoff, count: usize, cities: &str, expected: &[u8]) -> BTreeMap<String, usize> {
     let results = broker.run_job(Job { parent: None, tasks: (0..count).map(|_| tsp(cities)).collect() }).await;
     let mut ran_on = BTreeMap::new();
     for result in results {
@@ -48,7 +48,7 @@ async fn run_sweep(broker: &Wasimoff, count: usize, cities: &str, expected: &[u8
 }
 
 /// The output of `tsp rand CITIES` on the local runner.
-async fn local_tsp(broker: &Wasimoff, cities: &str) -> bytes::Bytes {
+pub async fn local_tsp(broker: &Wasimoff, cities: &str) -> bytes::Bytes {
     let output = broker.run(tsp(cities)).await.expect("tsp runs locally");
     assert_eq!(output.ran_on, wasimoff::LOCAL);
     output.stdout
@@ -124,7 +124,7 @@ async fn chromium_stops_an_endless_loop_at_its_timeout_and_replaces_the_worker()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_of_the_axum_host_with_the_snippet_becomes_a_provider() {
-    let host = start("axum-host", 16, &[]);
+    let host = start("axum-host", 17, &[]);
     let base = &host.base;
     let chromium = Chromium::launch().await;
     let home = chromium.open(&format!("{base}/")).await;
@@ -134,7 +134,7 @@ async fn a_page_of_the_axum_host_with_the_snippet_becomes_a_provider() {
     let id = home.wait_for("window.wasimoffProvider?.state().providerId", JOIN_TIMEOUT).await;
     let cluster = crate::providers::wait_for_providers(base, 1).await;
     let provider = &cluster["providers"][0];
-    assert_eq!((&provider["id"], &provider["kind"], &provider["transport"]), (&id, &json!("browser"), &json!("websocket")));
+    assert_eq!((&provider["id"], &provider["kind"], &provider["transport"]), (&id, &json!("browser"), &json!("webtransport")));
     assert!(provider["workers"].as_u64().expect("workers") >= 1);
 
     let upload: Value = client().post(format!("{base}/wasimoff/api/v1/files?alias=echo.wasm")).body(fixture("echo")).send().await.unwrap().json().await.unwrap();

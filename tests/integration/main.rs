@@ -1,6 +1,8 @@
 //! End-to-end tests of the broker: store, local runner, handle, and the conformance table.
 
 mod browser;
+#[cfg(feature = "webtransport")]
+mod browser_webtransport;
 mod chromium;
 mod conformance;
 mod docs_examples;
@@ -13,3 +15,5 @@ mod providers;
 mod scheduler;
 mod store;
 mod support;
+#[cfg(feature = "webtransport")]
+mod webtransport;

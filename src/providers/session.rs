@@ -1,0 +1,216 @@
+//! One provider session, whatever carries its frames: `hello` within 10 s, version negotiation,
+//! joining the scheduler, `welcome`, then commands out, results and events in, heartbeats,
+//! and leaving the cluster when it ends. Transports implement [`ProviderLink`].
+
+use super::command_message;
+use crate::Wasimoff;
+use crate::scheduler::{Command, outcome_to_result};
+use bytes::Bytes;
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use wasimoff_protocol::{ToBroker, ToProvider, decode, encode, negotiate};
+
+/// Unanswered pings after which a provider is dropped.
+const MISSED_PINGS: u32 = 2;
+
+/// How long a new connection has to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the broker ends a session; each transport turns it into its own close signal with
+/// the same number (a WebSocket close code, a WebTransport application error code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CloseKind {
+    /// 1001: the provider stopped answering heartbeats, or the broker is going away.
+    Away,
+    /// 1002: a frame out of order, such as a second `hello`.
+    Protocol,
+    /// 1003: a kind of frame the protocol does not use (WebSocket text).
+    Unsupported,
+    /// 1007: a frame that is not a valid message.
+    Invalid,
+    /// 1008: the broker refused the session (after a `refused` message).
+    Policy,
+    /// 1009: a frame over `Limits::provider_frame_bytes`.
+    TooBig,
+}
+
+impl CloseKind {
+    /// The close code, shared by every transport.
+    pub(crate) fn code(self) -> u16 {
+        match self {
+            CloseKind::Away => 1001,
+            CloseKind::Protocol => 1002,
+            CloseKind::Unsupported => 1003,
+            CloseKind::Invalid => 1007,
+            CloseKind::Policy => 1008,
+            CloseKind::TooBig => 1009,
+        }
+    }
+}
+
+/// What a link read from the provider.
+pub(crate) enum Received {
+    /// One whole frame: a MessagePack message, not yet decoded.
+    Frame(Bytes),
+    /// Something the protocol does not allow: close with this kind and reason.
+    Violation(CloseKind, String),
+    /// The provider went away.
+    Closed,
+}
+
+/// A transport that carries whole frames between the broker and one provider.
+pub(crate) trait ProviderLink: Send {
+    /// How the cluster view names this transport.
+    const TRANSPORT: &'static str;
+
+    /// Sends one frame; `false` once the link is gone.
+    fn send(&mut self, frame: Vec<u8>) -> impl Future<Output = bool> + Send;
+
+    /// The next frame from the provider, at most the link's frame limit long. Must be
+    /// cancel-safe: the session drops it whenever a command or heartbeat comes first.
+    fn receive(&mut self) -> impl Future<Output = Received> + Send;
+
+    /// Ends the link, telling the provider why.
+    fn close(&mut self, kind: CloseKind, reason: &str) -> impl Future<Output = ()> + Send;
+
+    /// Ends the link after a session that ended without a reason to give: the provider
+    /// left, its connection broke, or the scheduler removed it.
+    fn end(self) -> impl Future<Output = ()> + Send;
+}
+
+/// How a session ends.
+enum End {
+    /// The broker closes the link with this kind and reason.
+    Close(CloseKind, String),
+    /// Nothing to tell the provider.
+    Quietly,
+}
+
+/// The next frame decoded as a message.
+enum Incoming {
+    Message(ToBroker),
+    Violation(CloseKind, String),
+    Closed,
+}
+
+async fn next_message(link: &mut impl ProviderLink, limit: usize) -> Incoming {
+    match link.receive().await {
+        Received::Frame(frame) => match decode::<ToBroker>(&frame, limit) {
+            Ok(message) => Incoming::Message(message),
+            Err(error) => Incoming::Violation(CloseKind::Invalid, error.to_string()),
+        },
+        Received::Violation(kind, reason) => Incoming::Violation(kind, reason),
+        Received::Closed => Incoming::Closed,
+    }
+}
+
+async fn send(link: &mut impl ProviderLink, message: &ToProvider) -> bool {
+    match encode(message) {
+        Ok(frame) => link.send(frame).await,
+        Err(error) => {
+            tracing::error!(%error, "cannot encode a message to a provider");
+            false
+        }
+    }
+}
+
+/// Sends `refused`; the link is then closed with the same reason.
+async fn refuse(link: &mut impl ProviderLink, reason: &str) -> End {
+    send(link, &ToProvider::Refused { reason: reason.to_string() }).await;
+    End::Close(CloseKind::Policy, reason.to_string())
+}
+
+/// The largest frame a provider may send, as configured.
+pub(crate) fn frame_limit(broker: &Wasimoff) -> usize {
+    usize::try_from(broker.limits().provider_frame_bytes).unwrap_or(usize::MAX)
+}
+
+/// Runs a provider's session on `link` from its first frame to its end.
+pub(crate) async fn run<L: ProviderLink>(broker: Wasimoff, mut link: L) {
+    match session(&broker, &mut link).await {
+        End::Close(kind, reason) => link.close(kind, &reason).await,
+        End::Quietly => link.end().await,
+    }
+}
+
+/// Hello, welcome and the session proper; returns how the link ends.
+async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L) -> End {
+    let limit = frame_limit(broker);
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(link, limit)).await {
+        Ok(Incoming::Message(ToBroker::Hello(hello))) => hello,
+        Ok(Incoming::Message(_)) => return refuse(link, "the first message must be hello").await,
+        Ok(Incoming::Violation(kind, reason)) => return End::Close(kind, reason),
+        Ok(Incoming::Closed) => return End::Quietly,
+        Err(_) => return refuse(link, "no hello within 10 s").await,
+    };
+    let version = match negotiate(&hello.versions) {
+        Ok(version) => version,
+        Err(reason) => return refuse(link, &reason).await,
+    };
+    let scheduler = broker.scheduler().clone();
+    let joined = scheduler.join(hello.kind, hello.name, L::TRANSPORT, hello.workers, broker.limits().max_providers);
+    let (id, commands) = match joined {
+        Ok(joined) => joined,
+        Err(full) => return refuse(link, &full.to_string()).await,
+    };
+    let welcome = ToProvider::Welcome {
+        version,
+        provider_id: id.clone(),
+        heartbeat_ms: u64::try_from(broker.limits().provider_heartbeat.as_millis()).unwrap_or(u64::MAX),
+        max_frame_bytes: broker.limits().provider_frame_bytes,
+    };
+    let (end, why) = if send(link, &welcome).await { serve(broker, &id, link, commands, limit).await } else { (End::Quietly, "disconnected") };
+    scheduler.leave(&id, why);
+    end
+}
+
+/// The welcomed provider's session: tasks out, results and events in, heartbeats, until
+/// either side leaves. Returns how and why it ended.
+async fn serve(
+    broker: &Wasimoff,
+    id: &str,
+    link: &mut impl ProviderLink,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    limit: usize,
+) -> (End, &'static str) {
+    let scheduler = broker.scheduler();
+    let mut heartbeat = tokio::time::interval(broker.limits().provider_heartbeat);
+    heartbeat.tick().await;
+    let mut unanswered = 0u32;
+    let mut nonce = 0u64;
+    loop {
+        tokio::select! {
+            incoming = next_message(link, limit) => match incoming {
+                Incoming::Message(ToBroker::Workers { count }) => scheduler.set_workers(id, count),
+                Incoming::Message(ToBroker::Pong { .. }) => unanswered = 0,
+                Incoming::Message(ToBroker::Evicted { digests }) => scheduler.evicted(id, &digests),
+                Incoming::Message(ToBroker::Result { id: task, outcome }) => {
+                    scheduler.provider_result(id, task, outcome_to_result(outcome, id));
+                }
+                Incoming::Message(ToBroker::Hello(_)) => {
+                    return (End::Close(CloseKind::Protocol, "hello twice".into()), "broke the protocol");
+                }
+                Incoming::Violation(kind, reason) => return (End::Close(kind, reason), "broke the protocol"),
+                Incoming::Closed => return (End::Quietly, "disconnected"),
+            },
+            command = commands.recv() => {
+                let Some(command) = command else { return (End::Quietly, "was removed") };
+                let frame = command_message(broker, command).await;
+                if !send(link, &frame).await {
+                    return (End::Quietly, "disconnected");
+                }
+            }
+            _ = heartbeat.tick() => {
+                if unanswered >= MISSED_PINGS {
+                    return (End::Close(CloseKind::Away, "missed heartbeats".into()), "stopped answering heartbeats");
+                }
+                nonce += 1;
+                unanswered += 1;
+                if !send(link, &ToProvider::Ping { nonce }).await {
+                    return (End::Quietly, "disconnected");
+                }
+            }
+        }
+    }
+}

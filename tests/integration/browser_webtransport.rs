@@ -1,0 +1,100 @@
+//! Browser providers over WebTransport in a real headless Chromium: the conformance table over
+//! HTTP/3, the fallback to WebSocket when the endpoint is off, unreachable or silent (blocked
+//! UDP), and a provider on each transport sharing a sweep.
+
+use crate::browser::{local_tsp, provider_page, run_sweep};
+use crate::chromium::Chromium;
+use crate::conformance::run_table;
+use crate::support;
+use std::net::SocketAddr;
+use wasimoff::{FallbackPolicy, WebTransport, Wasimoff};
+
+/// A broker with the fixtures uploaded, served in a host app, with `webtransport`; when that
+/// is the default, the endpoint is started on the HTTP listener's address.
+async fn broker(policy: FallbackPolicy, webtransport: WebTransport) -> (Wasimoff, String) {
+    let start_on_host = webtransport == WebTransport::on_host_address();
+    let builder = Wasimoff::builder().limits(support::test_limits()).fallback(policy).webtransport(webtransport);
+    let broker = builder.build().expect("build broker");
+    support::upload_fixtures(&broker).await;
+    let base = support::serve(support::host_app(&broker)).await;
+    if start_on_host {
+        let address: SocketAddr = base.trim_start_matches("http://").parse().expect("host address");
+        broker.start_webtransport(address).expect("WebTransport starts on the host's port");
+    }
+    (broker, base)
+}
+
+fn transports(broker: &Wasimoff) -> Vec<String> {
+    let mut transports: Vec<String> = broker.cluster().providers.iter().map(|p| p.transport.to_string()).collect();
+    transports.sort();
+    transports
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_provider_runs_the_conformance_table_over_webtransport() {
+    let (broker, base) = broker(FallbackPolicy::Never, WebTransport::on_host_address()).await;
+    let chromium = Chromium::launch().await;
+    let (page, id) = provider_page(&chromium, &base, 4).await;
+    assert_eq!(page.evaluate("window.wasimoffProvider.state().transport").await, "webtransport");
+    assert_eq!(transports(&broker), ["webtransport"]);
+    run_table(broker.clone(), &id).await;
+    assert_eq!(page.evaluate("window.wasimoffProvider.state().connection").await, "connected");
+}
+
+/// Opens the provider page against `base` and expects it on WebSocket, with `log` in its log.
+async fn expect_websocket_fallback(base: &str, broker: &Wasimoff, log: &str) {
+    let chromium = Chromium::launch().await;
+    let (page, id) = provider_page(&chromium, base, 1).await;
+    let state = page.evaluate("window.wasimoffProvider.state()").await;
+    assert_eq!(state["transport"], "websocket");
+    let lines = state["log"].as_array().expect("log").iter().filter_map(|l| l.as_str()).collect::<Vec<_>>().join("\n");
+    assert!(lines.contains(log), "the log should say {log:?}:\n{lines}");
+    assert_eq!(transports(broker), ["websocket"]);
+    let output = broker.run(support::task("echo", &["echo", "over websocket"])).await.expect("the task runs");
+    assert_eq!(output.ran_on, id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_uses_websocket_when_webtransport_is_disabled() {
+    let (broker, base) = broker(FallbackPolicy::Never, WebTransport::disabled()).await;
+    expect_websocket_fallback(&base, &broker, "connected over websocket").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_falls_back_to_websocket_when_webtransport_is_unreachable() {
+    // The endpoint listens on 127.0.0.2; the page reaches the broker as 127.0.0.1, where
+    // that UDP port is closed.
+    let (broker, base) = broker(FallbackPolicy::Never, WebTransport::bind("127.0.0.2:0".parse().expect("address"))).await;
+    expect_websocket_fallback(&base, &broker, "WebTransport failed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_falls_back_to_websocket_when_udp_is_blocked() {
+    // A socket that swallows every datagram sits where the page looks for the endpoint, as a
+    // firewall that drops UDP would: the handshake never answers.
+    let blackhole = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind a UDP socket");
+    let port = blackhole.local_addr().expect("address").port();
+    tokio::spawn(async move {
+        let mut buffer = [0u8; 2048];
+        while blackhole.recv_from(&mut buffer).await.is_ok() {}
+    });
+    let bind = SocketAddr::from(([127, 0, 0, 2], port));
+    let (broker, base) = broker(FallbackPolicy::Never, WebTransport::bind(bind)).await;
+    expect_websocket_fallback(&base, &broker, "WebTransport failed (no answer within 3000 ms)").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webtransport_and_a_websocket_provider_share_a_sweep() {
+    let (broker, base) = broker(FallbackPolicy::WhenNoProviders, WebTransport::on_host_address()).await;
+    let expected = local_tsp(&broker, "8").await;
+    let (quic, tcp) = (Chromium::launch().await, Chromium::launch().await);
+    let (_quic_page, quic_id) = provider_page(&quic, &base, 2).await;
+    let tcp_page = tcp.open(&format!("{base}/wasimoff/?workers=2&transport=websocket")).await;
+    let tcp_id = tcp_page.wait_for("window.wasimoffProvider?.state().providerId", std::time::Duration::from_secs(30)).await;
+    assert_eq!(transports(&broker), ["websocket", "webtransport"]);
+    let ran_on = run_sweep(&broker, 60, "8", &expected).await;
+    assert_eq!(ran_on.values().sum::<usize>(), 60);
+    assert!(ran_on.contains_key(&quic_id), "the WebTransport provider ran tasks: {ran_on:?}");
+    assert!(ran_on.contains_key(tcp_id.as_str().expect("id")), "the WebSocket provider ran tasks: {ran_on:?}");
+    assert!(!ran_on.contains_key(wasimoff::LOCAL), "providers were connected, so nothing ran locally: {ran_on:?}");
+}
