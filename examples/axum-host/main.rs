@@ -17,6 +17,7 @@
 //! their browser. `/wasimoff/` is the provider page with workers, tasks and a log.
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use axum::response::Html;
 use axum::routing::get;
 use http::{Request, Response, StatusCode};
@@ -97,6 +98,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(error) => println!("  UDP  off  WebTransport for providers: {error}; they use WebSocket"),
     }
 
+    // Small protocol frames should leave at once, not wait for the previous one's ACK (Nagle).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let shutdown_broker = broker.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

@@ -46,6 +46,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     loop {
         let (stream, _) = listener.accept().await?;
+        // Small protocol frames should leave at once, not wait for the previous one's ACK (Nagle).
+        let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(service.clone());
         tokio::spawn(async move {
             let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades();

@@ -108,8 +108,12 @@ pub fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
 
 /// Serves `app` on a fresh loopback port; returns `http://127.0.0.1:PORT`.
 pub async fn serve(app: axum::Router) -> String {
+    use axum::serve::ListenerExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let address = listener.local_addr().unwrap();
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
     format!("http://{address}")
 }
@@ -165,6 +169,7 @@ where
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { return };
+            let _ = stream.set_nodelay(true);
             let service = hyper_util::service::TowerToHyperService::new(service.clone());
             tokio::spawn(async move {
                 let _ = hyper::server::conn::http1::Builder::new()
