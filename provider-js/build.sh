@@ -11,10 +11,19 @@ cd "$here"
 "$here/tools.sh"
 export PATH="$root/.cache/tools/bin:$PATH"
 
-# Paths in panic messages would differ between checkouts; map them to fixed names.
-export RUSTFLAGS="--remap-path-prefix=$root=/wasimoff --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
-wasm-pack --quiet build --mode no-install --target web --release --no-typescript --no-pack \
-  --out-dir "$here/pkg" --out-name wasimoff_provider_core
+# Rust derives symbol names from where path dependencies live, and symbol names decide the
+# layout of the wasm: build a copy of the sources at one fixed path so that every checkout
+# builds the same bytes, and keep file paths out of panic messages.
+src=/tmp/wasimoff-provider-build
+mkdir -p "$src/provider-js"
+for crate in protocol archive; do
+  mkdir -p "$src/$crate" && cp -p "$root/$crate/Cargo.toml" "$src/$crate/" && rm -rf "$src/$crate/src" && cp -rp "$root/$crate/src" "$src/$crate/"
+done
+cp -p "$here/Cargo.toml" "$here/Cargo.lock" "$src/provider-js/" && rm -rf "$src/provider-js/src" && cp -rp "$here/src" "$src/provider-js/"
+export CARGO_TARGET_DIR="$root/.cache/provider-target"
+export RUSTFLAGS="--remap-path-prefix=$src=/wasimoff --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
+(cd "$src/provider-js" && wasm-pack --quiet build --mode no-install --target web --release --no-typescript --no-pack \
+  --out-dir "$here/pkg" --out-name wasimoff_provider_core)
 
 out="$here/dist"
 if [ "${1:-}" = "--check" ]; then

@@ -782,6 +782,7 @@ var BACKOFF_MS = { first: 500, max: 15e3 };
 var RATE_WINDOW_MS = 1e4;
 var LOG_LINES = 200;
 var WEBTRANSPORT_TIMEOUT_MS = 3e3;
+var SILENT_HEARTBEATS = 2.5;
 var coreReady = null;
 function loadCore() {
   coreReady ??= __wbg_init({ module_or_path: new URL("./provider-core.wasm", import.meta.url) });
@@ -870,10 +871,29 @@ var Provider = class extends EventTarget {
     } catch (error) {
       return this.retry(error.message);
     }
-    this.transport = this.socket.name;
-    this.socket.onframe = (frame) => this.receive(frame);
-    this.socket.onclose = (reason) => this.closed(reason);
+    const socket = this.socket;
+    this.transport = socket.name;
+    this.lastFrame = performance.now();
+    socket.onframe = (frame) => {
+      this.lastFrame = performance.now();
+      this.receive(frame);
+    };
+    socket.onclose = (reason) => socket === this.socket && this.closed(reason);
     this.send(Session.hello(navigator.userAgent, this.announced()));
+  }
+  /**
+   * Notices a broker that vanished without closing the connection (a restarted broker never
+   * answers an old QUIC connection): silence past a few heartbeats counts as a lost connection.
+   */
+  watch(heartbeatMs) {
+    clearInterval(this.watchdog);
+    this.watchdog = setInterval(() => {
+      const socket = this.socket;
+      if (!socket || performance.now() - this.lastFrame < SILENT_HEARTBEATS * heartbeatMs) return;
+      clearInterval(this.watchdog);
+      socket.close(1001, "no heartbeat from the broker");
+      this.closed(`no heartbeat for ${Math.round(SILENT_HEARTBEATS * heartbeatMs)} ms`);
+    }, heartbeatMs);
   }
   retry(reason) {
     this.socket = null;
@@ -884,6 +904,8 @@ var Provider = class extends EventTarget {
     setTimeout(() => this.connect(), delay);
   }
   closed(reason) {
+    clearInterval(this.watchdog);
+    this.socket = null;
     this.providerId = null;
     this.modules.clear();
     this.session = new Session(CACHED_MODULES);
@@ -914,6 +936,7 @@ var Provider = class extends EventTarget {
       case "welcome":
         this.attempt = 0;
         this.providerId = action.providerId;
+        this.watch(action.heartbeatMs);
         return this.set("connected", `connected over ${this.transport} as ${action.providerId}`);
       case "refused":
         this.stopping = true;

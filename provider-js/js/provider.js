@@ -14,6 +14,8 @@ const BACKOFF_MS = { first: 500, max: 15000 };
 const RATE_WINDOW_MS = 10000;
 const LOG_LINES = 200;
 const WEBTRANSPORT_TIMEOUT_MS = 3000;
+/** Heartbeat periods without any frame after which the broker is taken for gone. */
+const SILENT_HEARTBEATS = 2.5;
 
 let coreReady = null;
 function loadCore() {
@@ -117,10 +119,30 @@ export class Provider extends EventTarget {
     } catch (error) {
       return this.retry(error.message);
     }
-    this.transport = this.socket.name;
-    this.socket.onframe = (frame) => this.receive(frame);
-    this.socket.onclose = (reason) => this.closed(reason);
+    const socket = this.socket;
+    this.transport = socket.name;
+    this.lastFrame = performance.now();
+    socket.onframe = (frame) => {
+      this.lastFrame = performance.now();
+      this.receive(frame);
+    };
+    socket.onclose = (reason) => socket === this.socket && this.closed(reason);
     this.send(Session.hello(navigator.userAgent, this.announced()));
+  }
+
+  /**
+   * Notices a broker that vanished without closing the connection (a restarted broker never
+   * answers an old QUIC connection): silence past a few heartbeats counts as a lost connection.
+   */
+  watch(heartbeatMs) {
+    clearInterval(this.watchdog);
+    this.watchdog = setInterval(() => {
+      const socket = this.socket;
+      if (!socket || performance.now() - this.lastFrame < SILENT_HEARTBEATS * heartbeatMs) return;
+      clearInterval(this.watchdog);
+      socket.close(1001, "no heartbeat from the broker");
+      this.closed(`no heartbeat for ${Math.round(SILENT_HEARTBEATS * heartbeatMs)} ms`);
+    }, heartbeatMs);
   }
 
   retry(reason) {
@@ -133,6 +155,8 @@ export class Provider extends EventTarget {
   }
 
   closed(reason) {
+    clearInterval(this.watchdog);
+    this.socket = null;
     this.providerId = null;
     this.modules.clear();
     this.session = new Session(CACHED_MODULES);
@@ -167,6 +191,7 @@ export class Provider extends EventTarget {
       case "welcome":
         this.attempt = 0;
         this.providerId = action.providerId;
+        this.watch(action.heartbeatMs);
         return this.set("connected", `connected over ${this.transport} as ${action.providerId}`);
       case "refused":
         this.stopping = true;

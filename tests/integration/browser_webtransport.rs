@@ -98,3 +98,27 @@ async fn a_webtransport_and_a_websocket_provider_share_a_sweep() {
     assert!(ran_on.contains_key(tcp_id.as_str().expect("id")), "the WebSocket provider ran tasks: {ran_on:?}");
     assert!(!ran_on.contains_key(wasimoff::LOCAL), "providers were connected, so nothing ran locally: {ran_on:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_reconnects_after_the_axum_host_restarts() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port();
+    let listen = format!("127.0.0.1:{port}");
+    let host = crate::examples::start("axum-host", 17, &[("WASIMOFF_LISTEN", &listen)]);
+    let chromium = Chromium::launch().await;
+    let (page, _) = provider_page(&chromium, &host.base, 1).await;
+    assert_eq!(page.evaluate("window.wasimoffProvider.state().transport").await, "webtransport");
+    let base = host.base.clone();
+    drop(host);
+
+    // The QUIC connection is not closed by the killed host; the provider notices the missing
+    // heartbeats, backs off and reconnects to the restarted host.
+    let _restarted = crate::examples::start("axum-host", 17, &[("WASIMOFF_LISTEN", &listen)]);
+    let cluster = crate::providers::wait_for_providers_within(&base, 1, std::time::Duration::from_secs(60)).await;
+    assert_eq!(cluster["providers"][0]["transport"], "webtransport");
+    let second = page.wait_for("window.wasimoffProvider.state().providerId", std::time::Duration::from_secs(10)).await;
+    assert_eq!(second, cluster["providers"][0]["id"]);
+    let log = page.evaluate("window.wasimoffProvider.state().log.join('\\n')").await;
+    let log = log.as_str().expect("log");
+    assert!(log.contains("no heartbeat for 12500 ms"), "{log}");
+    assert_eq!(log.matches("connected over webtransport as").count(), 2, "a second session: {log}");
+}

@@ -57,9 +57,17 @@ pub async fn cluster(base: &str) -> Value {
 }
 
 pub async fn wait_for_providers(base: &str, count: usize) -> Value {
-    for _ in 0..100 {
-        let state = cluster(base).await;
-        if state["providers"].as_array().unwrap().len() == count {
+    wait_for_providers_within(base, count, std::time::Duration::from_secs(2)).await
+}
+
+/// The cluster state once it lists `count` providers, polled until `limit` has passed.
+pub async fn wait_for_providers_within(base: &str, count: usize, limit: std::time::Duration) -> Value {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(response) = client().get(format!("{base}/wasimoff/api/v1/cluster")).send().await
+            && let Ok(state) = response.json::<Value>().await
+            && state["providers"].as_array().is_some_and(|providers| providers.len() == count)
+        {
             return state;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
