@@ -151,3 +151,34 @@ async fn a_page_of_the_axum_host_with_the_snippet_becomes_a_provider() {
     let takeover = second_tab.wait_for("window.wasimoffProvider.state().providerId", JOIN_TIMEOUT).await;
     assert_ne!(takeover, id, "the second tab took over when the first closed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_provider_takes_no_tasks_and_a_stopped_one_drains_first() {
+    let (broker, base) = broker_with_policy(FallbackPolicy::Never).await;
+    let chromium = Chromium::launch().await;
+    let (page, id) = provider_page(&chromium, &base, 1).await;
+
+    page.evaluate("window.wasimoffProvider.pause()").await;
+    let paused = crate::providers::wait_for(&base, |state| state["providers"][0]["workers"] == 0).await;
+    assert_eq!(paused["providers"][0]["id"], id.as_str());
+    let waiting = tokio::spawn({
+        let broker = broker.clone();
+        async move { broker.run(task("echo", &["echo", "after resume"])).await }
+    });
+    crate::providers::wait_for(&base, |state| state["queued"] == 1).await;
+    page.evaluate("window.wasimoffProvider.resume()").await;
+    let output = waiting.await.expect("task").expect("runs once resumed");
+    assert_eq!((output.ran_on.as_str(), &output.stdout[..]), (id.as_str(), &b"argc=2\nargv[0]=echo\nargv[1]=after resume\n"[..]));
+
+    let long = tokio::spawn({
+        let broker = broker.clone();
+        async move { broker.run(tsp("10")).await }
+    });
+    page.wait_for("window.wasimoffProvider.state().busy === 1", JOIN_TIMEOUT).await;
+    page.evaluate("window.wasimoffProvider.stop()").await;
+    let output = long.await.expect("task").expect("the running task finished before the provider left");
+    assert_eq!(output.ran_on, id);
+    assert!(output.stdout.starts_with(b"cities: 10\n"));
+    assert_eq!(page.evaluate("window.wasimoffProvider.state().connection").await, "stopped");
+    crate::providers::wait_for(&base, |state| state["providers"].as_array().is_some_and(Vec::is_empty)).await;
+}

@@ -62,17 +62,27 @@ pub async fn wait_for_providers(base: &str, count: usize) -> Value {
 
 /// The cluster state once it lists `count` providers, polled until `limit` has passed.
 pub async fn wait_for_providers_within(base: &str, count: usize, limit: std::time::Duration) -> Value {
+    let has_count = |state: &Value| state["providers"].as_array().is_some_and(|providers| providers.len() == count);
+    wait_for_within(base, has_count, limit).await
+}
+
+/// The cluster state once `condition` holds, polled for up to 10 s.
+pub async fn wait_for(base: &str, condition: impl Fn(&Value) -> bool) -> Value {
+    wait_for_within(base, condition, std::time::Duration::from_secs(10)).await
+}
+
+async fn wait_for_within(base: &str, condition: impl Fn(&Value) -> bool, limit: std::time::Duration) -> Value {
     let deadline = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < deadline {
         if let Ok(response) = client().get(format!("{base}/wasimoff/api/v1/cluster")).send().await
             && let Ok(state) = response.json::<Value>().await
-            && state["providers"].as_array().is_some_and(|providers| providers.len() == count)
+            && condition(&state)
         {
             return state;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    panic!("the cluster never showed {count} providers: {}", cluster(base).await);
+    panic!("the cluster never reached the expected state: {}", cluster(base).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
