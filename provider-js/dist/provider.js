@@ -536,7 +536,11 @@ async function connectWebTransport(url, hashes, timeoutMs) {
       writer.write(framed).catch(() => {
       });
     },
-    close: (code = 1e3, reason = "") => session.close({ closeCode: code, reason })
+    close: (code = 1e3, reason = "") => {
+      writer.close().catch(() => {
+      });
+      session.close({ closeCode: code, reason });
+    }
   };
   readFrames(stream.readable, (frame) => connection.onframe(frame));
   session.closed.then(

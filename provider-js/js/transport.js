@@ -64,7 +64,10 @@ export async function connectWebTransport(url, hashes, timeoutMs) {
       framed.set(bytes, 4);
       writer.write(framed).catch(() => {});
     },
-    close: (code = 1000, reason = "") => session.close({ closeCode: code, reason }),
+    close: (code = 1000, reason = "") => {
+      writer.close().catch(() => {});
+      session.close({ closeCode: code, reason });
+    },
   };
   readFrames(stream.readable, (frame) => connection.onframe(frame));
   session.closed.then(
