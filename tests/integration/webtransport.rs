@@ -3,14 +3,14 @@
 //! certificate rotation, shutdown, and the fallback when WebTransport is off.
 
 use crate::examples;
+use crate::scheduler::exited;
 use crate::providers::{self, cluster, hello, wait_for_providers};
 use crate::support::{self, client, spawn_run, task};
-use serde_bytes::ByteBuf;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::time::Instant;
-use wasimoff::protocol::{MAX_FRAME_BYTES, Outcome, ToBroker, ToProvider, VERSION, decode, encode};
+use wasimoff::protocol::{MAX_FRAME_BYTES, ToBroker, ToProvider, VERSION, decode, encode};
 use wasimoff::{BuildError, CertificateSource, Limits, SelfSigned, Wasimoff, WebTransport, WebTransportError};
 use wtransport::endpoint::ConnectOptions;
 use wtransport::endpoint::endpoint_side::Client;
@@ -159,17 +159,6 @@ impl Provider {
             }
         }
         self.connection.close(0u32.into(), b"bye");
-    }
-}
-
-fn exited(stdout: &str) -> Outcome {
-    Outcome::Exited {
-        status: 0,
-        stdout: ByteBuf::from(stdout.as_bytes().to_vec()),
-        stderr: ByteBuf::new(),
-        artifacts: None,
-        missing_artifacts: vec![],
-        elapsed_us: 1,
     }
 }
 
