@@ -1,12 +1,18 @@
 //! The browser provider's files (built by `provider-js/build.sh`, embedded at compile time):
 //! the provider page at the prefix root, `provider.js` and its worker, core and style sheet.
-//! Each answer (bodies of `HEAD` answers are dropped by hyper) carries its content type and an `ETag`; `Cache-Control: no-cache` makes
-//! browsers revalidate, which costs a `304` once the bundle is cached.
+//! Each answer (bodies of `HEAD` answers are dropped by hyper) carries its content type and an
+//! `ETag`; `Cache-Control: no-cache` makes browsers revalidate, which costs a `304` once the
+//! bundle is cached. Clients that accept gzip get the files compressed (the core shrinks from
+//! about 2 MB to about 0.55 MB), compressed once on first use.
 
 use super::reply;
 use crate::layers::Body;
-use http::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH, LOCATION, X_CONTENT_TYPE_OPTIONS};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, ETAG, IF_NONE_MATCH, LOCATION, VARY, X_CONTENT_TYPE_OPTIONS};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use std::io::Write;
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 
@@ -31,15 +37,41 @@ const ASSETS: &[Asset] = &[
     asset!("/provider.css", "provider.css", "text/css; charset=utf-8"),
 ];
 
-static ETAGS: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
+/// One way to send an asset: its bytes and their `ETag`.
+struct Encoded {
+    bytes: Bytes,
+    etag: HeaderValue,
+}
+
+impl Encoded {
+    fn new(bytes: Bytes, suffix: &str) -> Encoded {
+        let digest = hex::encode(&Sha256::digest(&bytes)[..12]);
+        let etag = HeaderValue::from_str(&format!("\"{digest}{suffix}\"")).unwrap_or(HeaderValue::from_static("\"\""));
+        Encoded { bytes, etag }
+    }
+}
+
+/// Each asset as is and gzipped.
+static ENCODED: LazyLock<Vec<(Encoded, Encoded)>> = LazyLock::new(|| {
     ASSETS
         .iter()
         .map(|asset| {
-            let digest = hex::encode(&Sha256::digest(asset.bytes)[..12]);
-            HeaderValue::from_str(&format!("\"{digest}\"")).unwrap_or(HeaderValue::from_static("\"\""))
+            let mut gzip = GzEncoder::new(Vec::new(), Compression::best());
+            let gzipped = gzip.write_all(asset.bytes).and_then(|()| gzip.finish()).unwrap_or_default();
+            (Encoded::new(Bytes::from_static(asset.bytes), ""), Encoded::new(gzipped.into(), "-gzip"))
         })
         .collect()
 });
+
+/// Whether the client takes gzip (`Accept-Encoding: gzip` without `q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|coding| {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        let refused = parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q == 0.0)));
+        (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+    })
+}
 
 /// The asset at `path` below the prefix, if there is one. The page is served at the prefix
 /// with a trailing slash, so that its relative links resolve below the prefix.
@@ -57,13 +89,19 @@ pub(super) fn respond(path: &str, request: &Request<Body>) -> Option<Response<Bo
         return Some(response);
     }
     let asset = &ASSETS[index];
-    let etag = &ETAGS[index];
-    let fresh = request.headers().get_all(IF_NONE_MATCH).iter().any(|v| v.as_bytes().split(|b| *b == b',').any(|t| t.trim_ascii() == etag.as_bytes()));
-    let (status, bytes) = if fresh { (StatusCode::NOT_MODIFIED, &b""[..]) } else { (StatusCode::OK, asset.bytes) };
+    let (plain, gzipped) = &ENCODED[index];
+    let gzip = accepts_gzip(request.headers()) && !gzipped.bytes.is_empty() && gzipped.bytes.len() < plain.bytes.len();
+    let chosen = if gzip { gzipped } else { plain };
+    let fresh = request.headers().get_all(IF_NONE_MATCH).iter().any(|v| v.as_bytes().split(|b| *b == b',').any(|t| t.trim_ascii() == chosen.etag.as_bytes()));
+    let (status, bytes) = if fresh { (StatusCode::NOT_MODIFIED, Bytes::new()) } else { (StatusCode::OK, chosen.bytes.clone()) };
     let mut response = reply::with_type(status, asset.content_type, bytes);
     let headers = response.headers_mut();
-    headers.insert(ETAG, etag.clone());
+    headers.insert(ETAG, chosen.etag.clone());
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if gzip {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     Some(response)
 }

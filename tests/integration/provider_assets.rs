@@ -38,6 +38,22 @@ async fn the_layer_serves_the_provider_page_and_bundle() {
         assert!(again.bytes().await.unwrap().is_empty());
     }
 
+    let plain = client().get(format!("{base}/wasimoff/provider-core.wasm")).send().await.unwrap().bytes().await.unwrap();
+    let gzipped = client().get(format!("{base}/wasimoff/provider-core.wasm")).header("accept-encoding", "br, gzip").send().await.unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    assert_eq!(gzipped.headers()["vary"], "accept-encoding");
+    let etag = gzipped.headers()["etag"].clone();
+    assert!(etag.to_str().unwrap().ends_with("-gzip\""), "{etag:?}");
+    let compressed = gzipped.bytes().await.unwrap();
+    assert!(compressed.len() * 2 < plain.len(), "{} of {} bytes", compressed.len(), plain.len());
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut unzipped).unwrap();
+    assert_eq!(unzipped, plain);
+    let again = client().get(format!("{base}/wasimoff/provider-core.wasm")).header("accept-encoding", "gzip").header("if-none-match", etag).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    let refused = client().get(format!("{base}/wasimoff/provider-core.wasm")).header("accept-encoding", "gzip;q=0, identity").send().await.unwrap();
+    assert!(refused.headers().get("content-encoding").is_none());
+
     let post = client().post(format!("{base}/wasimoff/provider.js")).send().await.unwrap();
     assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(post.headers()["allow"], "GET, HEAD");
