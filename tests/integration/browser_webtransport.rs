@@ -39,6 +39,13 @@ async fn chromium_provider_runs_the_conformance_table_over_webtransport() {
     assert_eq!(transports(&broker), ["webtransport"]);
     run_table(broker.clone(), &id).await;
     assert_eq!(page.evaluate("window.wasimoffProvider.state().connection").await, "connected");
+
+    // The provider page after the table, for the docs (README shows a copy).
+    let screenshot = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/provider-page.png");
+    page.set_viewport(1000, 860).await;
+    page.wait_for("document.querySelector('[data-field=tasksDone]').textContent !== '0'", std::time::Duration::from_secs(10)).await;
+    page.screenshot(&screenshot).await;
+    assert!(std::fs::metadata(&screenshot).expect("screenshot written").len() > 10_000);
 }
 
 /// Opens the provider page against `base` and expects it on WebSocket, with `log` in its log.
