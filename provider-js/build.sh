@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds the browser provider bundle into provider-js/dist (committed, embedded in the crate and
+# Builds the browser provider bundle into assets/provider (committed, embedded in the crate and
 # served by the layer): the core with wasm-pack, the JavaScript with esbuild, the page as is.
-#   provider-js/build.sh          rebuild dist/
-#   provider-js/build.sh --check  fail if dist/ differs from what the sources build
+#   provider-js/build.sh          rebuild assets/provider/
+#   provider-js/build.sh --check  fail if assets/provider/ differs from what the sources build
 # Tool versions are pinned in tools.sh, Cargo.lock and package-lock.json.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,7 +25,7 @@ export RUSTFLAGS="--remap-path-prefix=$src=/wasimoff --remap-path-prefix=${CARGO
 (cd "$src/provider-js" && wasm-pack --quiet build --mode no-install --target web --release --no-typescript --no-pack \
   --out-dir "$here/pkg" --out-name wasimoff_provider_core)
 
-out="$here/dist"
+out="$root/assets/provider"
 if [ "${1:-}" = "--check" ]; then
   out="$(mktemp -d)"
   trap 'rm -rf "$out"' EXIT
@@ -38,10 +38,10 @@ cp pkg/wasimoff_provider_core_bg.wasm "$out/provider-core.wasm"
 cp page/index.html page/provider.css "$out/"
 
 if [ "${1:-}" = "--check" ]; then
-  if ! diff -r "$here/dist" "$out" >/dev/null; then
-    diff -r "$here/dist" "$out" | head -20 >&2 || true
-    echo "provider-js/dist is not what the sources build: run provider-js/build.sh and commit dist/" >&2
+  if ! diff -r "$root/assets/provider" "$out" >/dev/null; then
+    diff -r "$root/assets/provider" "$out" | head -20 >&2 || true
+    echo "assets/provider is not what provider-js/ builds: run provider-js/build.sh and commit assets/provider/" >&2
     exit 1
   fi
-  echo "provider-js/dist matches its sources"
+  echo "assets/provider matches the sources in provider-js/"
 fi

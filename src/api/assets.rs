@@ -25,7 +25,7 @@ struct Asset {
 
 macro_rules! asset {
     ($path:literal, $file:literal, $type:literal) => {
-        Asset { path: $path, content_type: $type, bytes: include_bytes!(concat!("../../provider-js/dist/", $file)) }
+        Asset { path: $path, content_type: $type, bytes: include_bytes!(concat!("../../assets/provider/", $file)) }
     };
 }
 
