@@ -117,8 +117,9 @@ async fn a_provider_reconnects_after_the_axum_host_restarts() {
     let base = host.base.clone();
     drop(host);
 
-    // The QUIC connection is not closed by the killed host; the provider notices the missing
-    // heartbeats, backs off and reconnects to the restarted host.
+    // The killed host cannot close the QUIC connection. The provider learns of it either from
+    // Chromium (a packet sent while the port was closed bounced) or, if nothing bounced, from
+    // 2.5 heartbeat periods of silence; then it backs off and reconnects to the new host.
     let _restarted = crate::examples::start("axum-host", 17, &[("WASIMOFF_LISTEN", &listen)]);
     let cluster = crate::providers::wait_for_providers_within(&base, 1, std::time::Duration::from_secs(60)).await;
     assert_eq!(cluster["providers"][0]["transport"], "webtransport");
@@ -126,6 +127,6 @@ async fn a_provider_reconnects_after_the_axum_host_restarts() {
     assert_eq!(second, cluster["providers"][0]["id"]);
     let log = page.evaluate("window.wasimoffProvider.state().log.join('\\n')").await;
     let log = log.as_str().expect("log");
-    assert!(log.contains("no heartbeat for 12500 ms"), "{log}");
+    assert!(log.contains("connection lost: Connection lost.") || log.contains("no heartbeat for 12500 ms"), "{log}");
     assert_eq!(log.matches("connected over webtransport as").count(), 2, "a second session: {log}");
 }
