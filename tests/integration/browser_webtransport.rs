@@ -130,3 +130,22 @@ async fn a_provider_reconnects_after_the_axum_host_restarts() {
     assert!(log.contains("connection lost: Connection lost.") || log.contains("no heartbeat for 12500 ms"), "{log}");
     assert_eq!(log.matches("connected over webtransport as").count(), 2, "a second session: {log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_gives_up_on_a_silent_host_and_reconnects_when_it_answers_again() {
+    let host = crate::examples::start("axum-host", 17, &[]);
+    let chromium = Chromium::launch().await;
+    let (page, _) = provider_page(&chromium, &host.base, 1).await;
+    assert_eq!(page.evaluate("window.wasimoffProvider.state().transport").await, "webtransport");
+
+    // A stopped process keeps its sockets: nothing bounces, the broker just falls silent.
+    host.signal("STOP");
+    page.wait_for("window.wasimoffProvider.state().connection !== 'connected'", std::time::Duration::from_secs(30)).await;
+    let log = page.evaluate("window.wasimoffProvider.state().log.join('\\n')").await;
+    assert!(log.as_str().expect("log").contains("connection lost: no heartbeat for 12500 ms"), "{log}");
+
+    host.signal("CONT");
+    page.wait_for("window.wasimoffProvider.state().connection === 'connected'", std::time::Duration::from_secs(60)).await;
+    let cluster = crate::providers::wait_for_providers_within(&host.base, 1, std::time::Duration::from_secs(30)).await;
+    assert_eq!(cluster["providers"][0]["id"], page.evaluate("window.wasimoffProvider.state().providerId").await);
+}

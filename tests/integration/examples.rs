@@ -13,6 +13,14 @@ pub struct Example {
     pub banner: Vec<String>,
 }
 
+impl Example {
+    /// Sends the process a signal (`STOP`, `CONT`, …) with `kill`.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status().expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+}
+
 impl Drop for Example {
     fn drop(&mut self) {
         let _ = self.child.kill();
