@@ -125,14 +125,6 @@ var Session = class {
     return v3;
   }
   /**
-   * How many modules are cached.
-   * @returns {number}
-   */
-  get modulesCached() {
-    const ret = wasm.session_modulesCached(this.__wbg_ptr);
-    return ret >>> 0;
-  }
-  /**
    * A session that keeps at most `cached_modules` compiled modules.
    * @param {number} cached_modules
    */
@@ -787,6 +779,7 @@ var RATE_WINDOW_MS = 1e4;
 var LOG_LINES = 200;
 var WEBTRANSPORT_TIMEOUT_MS = 3e3;
 var SILENT_HEARTBEATS = 2.5;
+var NO_OUTPUT = new Uint8Array();
 var coreReady = null;
 function loadCore() {
   coreReady ??= __wbg_init({ module_or_path: new URL("./provider-core.wasm", import.meta.url) });
@@ -907,6 +900,7 @@ var Provider = class extends EventTarget {
     this.set("reconnecting", `${reason}; retrying in ${Math.round(delay)} ms`);
     setTimeout(() => this.connect(), delay);
   }
+  /** The connection is gone: its tasks are the broker's to requeue, so the workers start afresh. */
   closed(reason) {
     clearInterval(this.watchdog);
     this.socket = null;
@@ -914,8 +908,8 @@ var Provider = class extends EventTarget {
     this.modules.clear();
     this.session = new Session(CACHED_MODULES);
     this.pool.terminate();
-    this.pool.resize(this.wanted);
     if (this.stopping) return this.set("stopped", `disconnected: ${reason}`);
+    this.pool.resize(this.wanted);
     this.retry(`connection lost: ${reason}`);
   }
   send(frame) {
@@ -925,7 +919,7 @@ var Provider = class extends EventTarget {
   announced() {
     return this.paused || this.stopping ? 0 : this.pool.size;
   }
-  async receive(frame) {
+  receive(frame) {
     let actions;
     try {
       actions = this.session.receive(frame);
@@ -959,18 +953,18 @@ var Provider = class extends EventTarget {
   }
   /** Runs a task on an idle worker once its module (compiled once, shared by every worker) is ready. */
   async run(task) {
-    const empty = new Uint8Array();
+    const fail = (kind, message) => this.send(Session.failed(task.id, kind, message, NO_OUTPUT, NO_OUTPUT));
     const compiling = this.modules.get(task.module);
-    if (!compiling) return this.send(Session.failed(task.id, "internal", `module ${task.module} is not cached`, empty, empty));
+    if (!compiling) return fail("internal", `module ${task.module} is not cached`);
     let module;
     try {
       module = await compiling;
     } catch (error) {
       this.modules.delete(task.module);
       this.send(this.session.forget(task.module));
-      return this.send(Session.failed(task.id, "invalid_module", error.message, empty, empty));
+      return fail("invalid_module", error.message);
     }
-    if (!this.pool.run(task, module)) this.send(Session.failed(task.id, "internal", "no idle worker on this provider", empty, empty));
+    if (!this.pool.run(task, module)) fail("internal", "no idle worker on this provider");
   }
   finished(task, result) {
     const frame = result.type === "exited" ? Session.exited(
@@ -987,6 +981,7 @@ var Provider = class extends EventTarget {
     this.log(`task ${task.id}: ${result.type === "exited" ? `exit ${result.status}` : result.kind}`);
     this.tasksDone += 1;
     this.finishedAt.push(performance.now());
+    this.forgetOldFinishes();
     if (this.stopping && this.pool.busy === 0) this.drained?.();
   }
   /** Sets the number of workers (at least one). */
@@ -1021,10 +1016,15 @@ var Provider = class extends EventTarget {
     this.releaseLock?.();
     this.set("stopped", "stopped");
   }
+  /** Keeps only the finishing times inside the rate window (oldest first). */
+  forgetOldFinishes() {
+    const since = performance.now() - RATE_WINDOW_MS;
+    const old = this.finishedAt.findIndex((t) => t >= since);
+    this.finishedAt.splice(0, old === -1 ? this.finishedAt.length : old);
+  }
   /** A snapshot for displays and tests. */
   state() {
-    const now = performance.now();
-    this.finishedAt = this.finishedAt.filter((t) => now - t < RATE_WINDOW_MS);
+    this.forgetOldFinishes();
     return {
       connection: this.connection,
       transport: this.transport,

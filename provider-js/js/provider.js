@@ -16,6 +16,7 @@ const LOG_LINES = 200;
 const WEBTRANSPORT_TIMEOUT_MS = 3000;
 /** Heartbeat periods without any frame after which the broker is taken for gone. */
 const SILENT_HEARTBEATS = 2.5;
+const NO_OUTPUT = new Uint8Array();
 
 let coreReady = null;
 function loadCore() {
@@ -154,6 +155,7 @@ export class Provider extends EventTarget {
     setTimeout(() => this.connect(), delay);
   }
 
+  /** The connection is gone: its tasks are the broker's to requeue, so the workers start afresh. */
   closed(reason) {
     clearInterval(this.watchdog);
     this.socket = null;
@@ -161,8 +163,8 @@ export class Provider extends EventTarget {
     this.modules.clear();
     this.session = new Session(CACHED_MODULES);
     this.pool.terminate();
-    this.pool.resize(this.wanted);
     if (this.stopping) return this.set("stopped", `disconnected: ${reason}`);
+    this.pool.resize(this.wanted);
     this.retry(`connection lost: ${reason}`);
   }
 
@@ -175,7 +177,7 @@ export class Provider extends EventTarget {
     return this.paused || this.stopping ? 0 : this.pool.size;
   }
 
-  async receive(frame) {
+  receive(frame) {
     let actions;
     try {
       actions = this.session.receive(frame);
@@ -211,18 +213,18 @@ export class Provider extends EventTarget {
 
   /** Runs a task on an idle worker once its module (compiled once, shared by every worker) is ready. */
   async run(task) {
-    const empty = new Uint8Array();
+    const fail = (kind, message) => this.send(Session.failed(task.id, kind, message, NO_OUTPUT, NO_OUTPUT));
     const compiling = this.modules.get(task.module);
-    if (!compiling) return this.send(Session.failed(task.id, "internal", `module ${task.module} is not cached`, empty, empty));
+    if (!compiling) return fail("internal", `module ${task.module} is not cached`);
     let module;
     try {
       module = await compiling;
     } catch (error) {
       this.modules.delete(task.module);
       this.send(this.session.forget(task.module));
-      return this.send(Session.failed(task.id, "invalid_module", error.message, empty, empty));
+      return fail("invalid_module", error.message);
     }
-    if (!this.pool.run(task, module)) this.send(Session.failed(task.id, "internal", "no idle worker on this provider", empty, empty));
+    if (!this.pool.run(task, module)) fail("internal", "no idle worker on this provider");
   }
 
   finished(task, result) {
@@ -235,6 +237,7 @@ export class Provider extends EventTarget {
     this.log(`task ${task.id}: ${result.type === "exited" ? `exit ${result.status}` : result.kind}`);
     this.tasksDone += 1;
     this.finishedAt.push(performance.now());
+    this.forgetOldFinishes();
     if (this.stopping && this.pool.busy === 0) this.drained?.();
   }
 
@@ -274,10 +277,16 @@ export class Provider extends EventTarget {
     this.set("stopped", "stopped");
   }
 
+  /** Keeps only the finishing times inside the rate window (oldest first). */
+  forgetOldFinishes() {
+    const since = performance.now() - RATE_WINDOW_MS;
+    const old = this.finishedAt.findIndex((t) => t >= since);
+    this.finishedAt.splice(0, old === -1 ? this.finishedAt.length : old);
+  }
+
   /** A snapshot for displays and tests. */
   state() {
-    const now = performance.now();
-    this.finishedAt = this.finishedAt.filter((t) => now - t < RATE_WINDOW_MS);
+    this.forgetOldFinishes();
     return {
       connection: this.connection,
       transport: this.transport,

@@ -106,12 +106,6 @@ impl Session {
         self.core.forget(digest)
     }
 
-    /// How many modules are cached.
-    #[wasm_bindgen(getter, js_name = modulesCached)]
-    pub fn modules_cached(&self) -> u32 {
-        self.core.modules_cached() as u32
-    }
-
     /// The result frame of a task that exited. `artifacts` is `null` when none were requested,
     /// else an array of `{path, data}` (`data` null for a folder).
     #[allow(clippy::too_many_arguments)]

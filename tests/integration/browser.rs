@@ -175,4 +175,6 @@ async fn a_paused_provider_takes_no_tasks_and_a_stopped_one_drains_first() {
     assert!(output.stdout.starts_with(b"cities: 10\n"));
     assert_eq!(page.evaluate("window.wasimoffProvider.state().connection").await, "stopped");
     crate::providers::wait_for(&base, |state| state["providers"].as_array().is_some_and(Vec::is_empty)).await;
+    page.wait_for("window.wasimoffProvider.state().log.some((line) => line.includes('disconnected'))", JOIN_TIMEOUT).await;
+    assert_eq!(page.evaluate("window.wasimoffProvider.state().workers.length").await, 0, "a stopped provider keeps no workers");
 }
