@@ -3,29 +3,42 @@
 //! Each answer (bodies of `HEAD` answers are dropped by hyper) carries its content type and an
 //! `ETag`; `Cache-Control: no-cache` makes browsers revalidate, which costs a `304` once the
 //! bundle is cached. Clients that accept gzip get the files compressed (the core shrinks from
-//! about 2 MB to about 0.55 MB), compressed once on first use.
+//! about 2 MB to about 0.55 MB); `build.rs` compresses and hashes them at compile time.
 
 use super::reply;
 use crate::layers::Body;
 use bytes::Bytes;
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, ETAG, IF_NONE_MATCH, LOCATION, VARY, X_CONTENT_TYPE_OPTIONS};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use std::io::Write;
-use sha2::{Digest, Sha256};
-use std::sync::LazyLock;
 
-/// One embedded file: its path below the prefix, content type and bytes.
+/// One way to send an asset: its bytes and their `ETag`.
+struct Encoded {
+    bytes: &'static [u8],
+    etag: &'static str,
+}
+
+/// One embedded file: its path below the prefix, content type, and bytes as is and gzipped.
 struct Asset {
     path: &'static str,
     content_type: &'static str,
-    bytes: &'static [u8],
+    plain: Encoded,
+    gzipped: Encoded,
 }
 
 macro_rules! asset {
     ($path:literal, $file:literal, $type:literal) => {
-        Asset { path: $path, content_type: $type, bytes: include_bytes!(concat!("../../assets/provider/", $file)) }
+        Asset {
+            path: $path,
+            content_type: $type,
+            plain: Encoded {
+                bytes: include_bytes!(concat!("../../assets/provider/", $file)),
+                etag: include_str!(concat!(env!("OUT_DIR"), "/", $file, ".etag")),
+            },
+            gzipped: Encoded {
+                bytes: include_bytes!(concat!(env!("OUT_DIR"), "/", $file, ".gz")),
+                etag: include_str!(concat!(env!("OUT_DIR"), "/", $file, ".gz.etag")),
+            },
+        }
     };
 }
 
@@ -36,32 +49,6 @@ const ASSETS: &[Asset] = &[
     asset!("/provider-core.wasm", "provider-core.wasm", "application/wasm"),
     asset!("/provider.css", "provider.css", "text/css; charset=utf-8"),
 ];
-
-/// One way to send an asset: its bytes and their `ETag`.
-struct Encoded {
-    bytes: Bytes,
-    etag: HeaderValue,
-}
-
-impl Encoded {
-    fn new(bytes: Bytes, suffix: &str) -> Encoded {
-        let digest = hex::encode(&Sha256::digest(&bytes)[..12]);
-        let etag = HeaderValue::from_str(&format!("\"{digest}{suffix}\"")).unwrap_or(HeaderValue::from_static("\"\""));
-        Encoded { bytes, etag }
-    }
-}
-
-/// Each asset as is and gzipped.
-static ENCODED: LazyLock<Vec<(Encoded, Encoded)>> = LazyLock::new(|| {
-    ASSETS
-        .iter()
-        .map(|asset| {
-            let mut gzip = GzEncoder::new(Vec::new(), Compression::best());
-            let gzipped = gzip.write_all(asset.bytes).and_then(|()| gzip.finish()).unwrap_or_default();
-            (Encoded::new(Bytes::from_static(asset.bytes), ""), Encoded::new(gzipped.into(), "-gzip"))
-        })
-        .collect()
-});
 
 /// Whether the client takes gzip (`Accept-Encoding: gzip` without `q=0`).
 fn accepts_gzip(headers: &HeaderMap) -> bool {
@@ -89,14 +76,14 @@ pub(super) fn respond(path: &str, request: &Request<Body>) -> Option<Response<Bo
         return Some(response);
     }
     let asset = &ASSETS[index];
-    let (plain, gzipped) = &ENCODED[index];
-    let gzip = accepts_gzip(request.headers()) && !gzipped.bytes.is_empty() && gzipped.bytes.len() < plain.bytes.len();
-    let chosen = if gzip { gzipped } else { plain };
+    let gzip = accepts_gzip(request.headers()) && asset.gzipped.bytes.len() < asset.plain.bytes.len();
+    let chosen = if gzip { &asset.gzipped } else { &asset.plain };
     let fresh = request.headers().get_all(IF_NONE_MATCH).iter().any(|v| v.as_bytes().split(|b| *b == b',').any(|t| t.trim_ascii() == chosen.etag.as_bytes()));
-    let (status, bytes) = if fresh { (StatusCode::NOT_MODIFIED, Bytes::new()) } else { (StatusCode::OK, chosen.bytes.clone()) };
+    let bytes = if fresh { Bytes::new() } else { Bytes::from_static(chosen.bytes) };
+    let status = if fresh { StatusCode::NOT_MODIFIED } else { StatusCode::OK };
     let mut response = reply::with_type(status, asset.content_type, bytes);
     let headers = response.headers_mut();
-    headers.insert(ETAG, chosen.etag.clone());
+    headers.insert(ETAG, HeaderValue::from_static(chosen.etag));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
