@@ -27,7 +27,7 @@ mod support;
 use chromium::{Chromium, Page};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use wasimoff::{FallbackPolicy, Job, Limits, Task, WebTransport, Wasimoff};
+use wasimoff::{FallbackPolicy, Job, Limits, Task, Wasimoff, WebTransport};
 
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 const BLOCKS: usize = 6;
@@ -142,7 +142,16 @@ fn mean_us(samples: &[Duration]) -> f64 {
 }
 
 fn local_path(broker: Wasimoff) -> Path {
-    Path { name: "local runner", broker, ran_on: wasimoff::LOCAL.into(), browser: None, echo: vec![], guest: vec![], spans: None, rates: vec![] }
+    Path {
+        name: "local runner",
+        broker,
+        ran_on: wasimoff::LOCAL.into(),
+        browser: None,
+        echo: vec![],
+        guest: vec![],
+        spans: None,
+        rates: vec![],
+    }
 }
 
 /// A broker with WebTransport on its host's port and a Chromium provider page with 1 worker
@@ -184,7 +193,11 @@ async fn main() {
     support::upload_fixtures(&local).await;
     let tsp = support::task("tsp", &["tsp", "rand", "8"]);
     let tsp_stdout = local.run(tsp.clone()).await.expect("tsp runs locally").stdout;
-    let mut paths = [local_path(local), browser_path("Chromium, WebSocket", "websocket").await, browser_path("Chromium, WebTransport", "webtransport").await];
+    let mut paths = [
+        local_path(local),
+        browser_path("Chromium, WebSocket", "websocket").await,
+        browser_path("Chromium, WebTransport", "webtransport").await,
+    ];
     let agent = paths[1].browser.as_ref().expect("a browser").page.evaluate("navigator.userAgent").await;
     let agent = agent.as_str().unwrap_or_default();
     let version = agent.split_whitespace().find(|part| part.starts_with("HeadlessChrome/")).unwrap_or(agent).to_string();
@@ -234,7 +247,11 @@ async fn main() {
     for path in &paths {
         let (p50, p90, p99, mean, guest) = (path.p(0.5), path.p(0.9), path.p(0.99), mean_us(&path.echo), mean_us(&path.guest));
         let vs_ws = if path.browser.is_some() { format!("{:.2}x", p50 / ws_p50) } else { "".into() };
-        println!("| {} | {p50:.0} µs | {p90:.0} µs | {p99:.0} µs | {mean:.0} µs | {guest:.0} µs | {:.2}x | {vs_ws} |", path.name, p50 / local_p50);
+        println!(
+            "| {} | {p50:.0} µs | {p90:.0} µs | {p99:.0} µs | {mean:.0} µs | {guest:.0} µs | {:.2}x | {vs_ws} |",
+            path.name,
+            p50 / local_p50
+        );
     }
     for path in &paths[1..] {
         let [to_worker, in_worker, to_frame] = path.spans.expect("stamped");

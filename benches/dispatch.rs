@@ -15,7 +15,14 @@ const IN_FLIGHT: usize = 512;
 const WORKERS: u32 = 4;
 
 fn done() -> Outcome {
-    Outcome::Exited { status: 0, stdout: Default::default(), stderr: Default::default(), artifacts: None, missing_artifacts: vec![], elapsed_us: 0 }
+    Outcome::Exited {
+        status: 0,
+        stdout: Default::default(),
+        stderr: Default::default(),
+        artifacts: None,
+        missing_artifacts: vec![],
+        elapsed_us: 0,
+    }
 }
 
 async fn measure(providers: usize) -> f64 {
@@ -39,7 +46,8 @@ async fn measure(providers: usize) -> f64 {
     let warm: Vec<_> = futures_util::stream::iter(0..2000).map(|_| broker.run(task.clone())).buffer_unordered(IN_FLIGHT).collect().await;
     assert!(warm.iter().all(Result::is_ok));
     let started = Instant::now();
-    let results: Vec<_> = futures_util::stream::iter(0..TASKS).map(|_| broker.run(task.clone())).buffer_unordered(IN_FLIGHT).collect().await;
+    let results: Vec<_> =
+        futures_util::stream::iter(0..TASKS).map(|_| broker.run(task.clone())).buffer_unordered(IN_FLIGHT).collect().await;
     let per_second = TASKS as f64 / started.elapsed().as_secs_f64();
     assert!(results.iter().all(Result::is_ok), "a task failed");
     for provider in answering {
@@ -50,7 +58,10 @@ async fn measure(providers: usize) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    println!("dispatch benchmark: {TASKS} no-op tasks, {IN_FLIGHT} in flight, {WORKERS} workers per provider, {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "dispatch benchmark: {TASKS} no-op tasks, {IN_FLIGHT} in flight, {WORKERS} workers per provider, {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     const COUNTS: [usize; 4] = [1, 10, 100, 1000];
     const ROUNDS: usize = 3;
     let mut best = [0f64; COUNTS.len()];

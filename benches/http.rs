@@ -99,7 +99,10 @@ async fn main() {
     let broker_single = drive(&task_url, 1, SINGLE_CLIENT_REQUESTS).await;
     let bare_single = drive(&bare_base, 1, SINGLE_CLIENT_REQUESTS).await;
 
-    println!("HTTP benchmark: {CLIENTS} keep-alive clients x {REQUESTS_PER_CLIENT} requests, loopback, {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "HTTP benchmark: {CLIENTS} keep-alive clients x {REQUESTS_PER_CLIENT} requests, loopback, {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     println!("response body: {} bytes: {}", sample.len(), String::from_utf8_lossy(&sample));
     println!("| server | requests/s | p50 | p90 | p99 |");
     println!("|---|---|---|---|---|");

@@ -82,11 +82,8 @@ async fn main() {
     const PARALLEL_TASKS: usize = 4000;
     const IN_FLIGHT: usize = 256;
     let started = Instant::now();
-    let results: Vec<_> = futures_util::stream::iter(0..PARALLEL_TASKS)
-        .map(|_| broker.run(trivial_task.clone()))
-        .buffer_unordered(IN_FLIGHT)
-        .collect()
-        .await;
+    let results: Vec<_> =
+        futures_util::stream::iter(0..PARALLEL_TASKS).map(|_| broker.run(trivial_task.clone())).buffer_unordered(IN_FLIGHT).collect().await;
     assert!(results.iter().all(Result::is_ok), "a trivial task failed");
     let throughput = PARALLEL_TASKS as f64 / started.elapsed().as_secs_f64();
 
@@ -116,10 +113,23 @@ async fn main() {
     println!("runner benchmark ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
     println!("| measurement | mean | p50 | p99 |");
     println!("|---|---|---|---|");
-    println!("| trivial task via Wasimoff::run | {:.1} µs | {:.1} µs | {:.1} µs |", micros(runner_mean), micros(runner_p50), micros(runner_p99));
-    println!("| bare wasmtime instantiate + call (baseline) | {:.1} µs | {:.1} µs | {:.1} µs |", micros(bare_mean), micros(bare_p50), micros(bare_p99));
-    println!("runner overhead over bare wasmtime: {:.1} µs per task (p50), ratio {:.2}x",
-        micros(runner_p50) - micros(bare_p50), runner_p50.as_secs_f64() / bare_p50.as_secs_f64());
+    println!(
+        "| trivial task via Wasimoff::run | {:.1} µs | {:.1} µs | {:.1} µs |",
+        micros(runner_mean),
+        micros(runner_p50),
+        micros(runner_p99)
+    );
+    println!(
+        "| bare wasmtime instantiate + call (baseline) | {:.1} µs | {:.1} µs | {:.1} µs |",
+        micros(bare_mean),
+        micros(bare_p50),
+        micros(bare_p99)
+    );
+    println!(
+        "runner overhead over bare wasmtime: {:.1} µs per task (p50), ratio {:.2}x",
+        micros(runner_p50) - micros(bare_p50),
+        runner_p50.as_secs_f64() / bare_p50.as_secs_f64()
+    );
     println!("trivial tasks, {PARALLEL_TASKS} with {IN_FLIGHT} in flight: {throughput:.0} tasks/s");
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
@@ -127,6 +137,10 @@ async fn main() {
     println!("| Wasimoff::run, whole task | {:.3} ms | {:.3} ms |", ms(runner_tsp_p50), ms(runner_tsp_min));
     println!("| in the runner, instantiate to exit | {:.3} ms | {:.3} ms |", ms(guest_tsp_p50), ms(guest_tsp_min));
     println!("| native, same source, in-process (baseline) | {:.3} ms | {:.3} ms |", ms(native_tsp_p50), ms(native_tsp_min));
-    println!("TSP rand 8 runner/native ratio: p50 {:.2}x, min {:.2}x", ratio(runner_tsp_p50, native_tsp_p50), ratio(runner_tsp_min, native_tsp_min));
+    println!(
+        "TSP rand 8 runner/native ratio: p50 {:.2}x, min {:.2}x",
+        ratio(runner_tsp_p50, native_tsp_p50),
+        ratio(runner_tsp_min, native_tsp_min)
+    );
     broker.shutdown().await;
 }

@@ -382,7 +382,11 @@ impl Wasimoff {
 
     /// Attaches a provider inside this process with `workers` workers; refused once
     /// [`Limits::max_providers`] providers are connected.
-    pub fn attach_provider(&self, name: &str, workers: u32) -> Result<crate::providers::InProcessProvider, crate::scheduler::ProviderLimitReached> {
+    pub fn attach_provider(
+        &self,
+        name: &str,
+        workers: u32,
+    ) -> Result<crate::providers::InProcessProvider, crate::scheduler::ProviderLimitReached> {
         crate::providers::InProcessProvider::attach(self, name, workers)
     }
 

@@ -31,22 +31,22 @@ mod limits;
 pub mod native;
 mod prepare;
 mod providers;
-mod scheduler;
 mod runner;
+mod scheduler;
 mod store;
 mod task;
 
-pub use digest::{DIGEST_PREFIX, Digest, DigestParseError};
 pub use api::{ClientRoutes, PROVIDER_INFO, PROVIDER_WEBSOCKET, PROVIDER_WEBTRANSPORT, ROUTES};
+pub use cluster::{ClusterState, LocalState, ProviderState, RATE_WINDOW};
+pub use digest::{DIGEST_PREFIX, Digest, DigestParseError};
+pub use handle::{BuildError, Builder, DEFAULT_PREFIX, Wasimoff};
+pub use limits::{EffectiveLimits, Limits, TaskLimits};
+pub use prepare::BLOB_ARGV0;
 pub use providers::{
     CertificateSource, InProcessProvider, OriginPolicy, ProviderInfo, SelfSigned, WebTransport, WebTransportError, WebTransportInfo,
 };
 pub use scheduler::{FallbackPolicy, LOCAL, ProviderLimitReached};
-pub use wasimoff_archive as archive;
-pub use wasimoff_protocol as protocol;
-pub use cluster::{ClusterState, LocalState, ProviderState, RATE_WINDOW};
-pub use handle::{BuildError, Builder, DEFAULT_PREFIX, Wasimoff};
-pub use limits::{EffectiveLimits, Limits, TaskLimits};
-pub use prepare::BLOB_ARGV0;
 pub use store::{FileInfo, FileKind, Storage, Store, StoreError, Stored, Upload, check_alias, validate_wasm};
 pub use task::{FileSource, Job, MountedFile, Task, TaskError, TaskErrorKind, TaskOutput};
+pub use wasimoff_archive as archive;
+pub use wasimoff_protocol as protocol;

@@ -138,9 +138,7 @@ fn pick(name: &str, requested: Option<u64>, maximum: u64) -> Result<u64, String>
     match requested {
         None => Ok(maximum),
         Some(0) => Err(format!("limit {name} must be greater than 0")),
-        Some(value) if value > maximum => {
-            Err(format!("limit {name}={value} exceeds the broker's maximum of {maximum}"))
-        }
+        Some(value) if value > maximum => Err(format!("limit {name}={value} exceeds the broker's maximum of {maximum}")),
         Some(value) => Ok(value),
     }
 }

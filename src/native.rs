@@ -7,12 +7,12 @@
 //! # }
 //! ```
 
+use crate::Limits;
 use crate::prepare::PreparedTask;
 use crate::runner::LocalRunner;
 use crate::scheduler::{from_wire, result_to_outcome};
 use crate::store::{FileKind, Storage, Store, Upload};
 use crate::task::{TaskError, TaskErrorKind};
-use crate::Limits;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;

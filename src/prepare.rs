@@ -66,9 +66,7 @@ fn split_env(entry: &str) -> Result<(String, String), TaskError> {
 pub(crate) async fn prepare(task: Task, store: &Store, limits: &Limits) -> Result<PreparedTask, TaskError> {
     let binary = task.binary.ok_or_else(|| invalid("the task names no binary"))?;
     let (module, default_argv0) = match &binary {
-        FileSource::Blob(bytes) => {
-            (ModuleSource { digest: Digest::of(bytes), inline: Some(bytes.clone()) }, BLOB_ARGV0.to_string())
-        }
+        FileSource::Blob(bytes) => (ModuleSource { digest: Digest::of(bytes), inline: Some(bytes.clone()) }, BLOB_ARGV0.to_string()),
         FileSource::Ref(name) => {
             let info = store.resolve(name).map_err(store_error)?;
             if info.kind != FileKind::Wasm {

@@ -162,8 +162,7 @@ fn visit_entries(bytes: &[u8], limits: ArchiveLimits, mut sink: Option<EntrySink
             }
             _ => ArchiveError::Malformed(format!("entry {raw_name:?} could not be unpacked: {e}")),
         })?;
-        std::io::copy(&mut counted, &mut std::io::sink())
-            .map_err(|e| ArchiveError::Malformed(format!("entry {raw_name:?}: {e}")))?;
+        std::io::copy(&mut counted, &mut std::io::sink()).map_err(|e| ArchiveError::Malformed(format!("entry {raw_name:?}: {e}")))?;
         unpacked += counted.count;
         if unpacked > limits.unpacked_bytes {
             return Err(ArchiveError::TooLarge { limit: limits.unpacked_bytes });
@@ -203,9 +202,7 @@ pub fn read_file(zip: &[u8], path: &str) -> Option<Vec<u8>> {
 /// assert!(wasimoff_archive::looks_like_zip(&zip));
 /// ```
 pub fn pack<'a>(entries: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> std::io::Result<Vec<u8>> {
-    let options = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .last_modified_time(DateTime::default());
+    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated).last_modified_time(DateTime::default());
     let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
     for (path, content) in entries {
         if path.ends_with('/') {

@@ -17,9 +17,9 @@
 //! their browser. `/wasimoff/` is the provider page with workers, tasks and a log.
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use axum::response::Html;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use http::{Request, Response, StatusCode};
 use tower_http::validate_request::ValidateRequestHeaderLayer;
 use wasimoff::layers::Body;
@@ -74,11 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let (wasimoff_layer, broker) = builder.build_layer()?;
 
-    let app = Router::new()
-        .route("/", get(home))
-        .route("/about", get(about))
-        .route("/api/hello", get(hello))
-        .layer(wasimoff_layer);
+    let app = Router::new().route("/", get(home)).route("/about", get(about)).route("/api/hello", get(hello)).layer(wasimoff_layer);
 
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     let address = listener.local_addr()?;
@@ -92,7 +88,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  {method:<4} {}{path}  {what}", broker.prefix());
     }
 
-    println!("  GET  {}/  the provider page; any page joins with <script type=\"module\" src=\"{}/provider.js\">", broker.prefix(), broker.prefix());
+    println!(
+        "  GET  {}/  the provider page; any page joins with <script type=\"module\" src=\"{}/provider.js\">",
+        broker.prefix(),
+        broker.prefix()
+    );
     match broker.start_webtransport(address) {
         Ok(udp) => println!("  UDP  {udp}  WebTransport for providers (HTTP/3)"),
         Err(error) => println!("  UDP  off  WebTransport for providers: {error}; they use WebSocket"),

@@ -13,7 +13,14 @@ fn task() -> WireTask {
         rootfs: None,
         files: vec![("data/x".into(), ByteBuf::from(b"x".to_vec()))],
         artifacts: vec![("out".into(), "/out".into())],
-        limits: WireLimits { timeout_ms: 1000, memory_bytes: 1 << 20, output_bytes: 100, artifact_bytes: 100, rootfs_bytes: 100, rootfs_entries: 10 },
+        limits: WireLimits {
+            timeout_ms: 1000,
+            memory_bytes: 1 << 20,
+            output_bytes: 100,
+            artifact_bytes: 100,
+            rootfs_bytes: 100,
+            rootfs_entries: 10,
+        },
     }
 }
 

@@ -19,8 +19,7 @@
 
 use wasm_encoder::reencode::{self, Reencode, utils};
 use wasm_encoder::{
-    BlockType, CodeSection, ConstExpr, ExportKind, ExportSection, GlobalSection, GlobalType, Instruction, Module,
-    SectionId, ValType,
+    BlockType, CodeSection, ConstExpr, ExportKind, ExportSection, GlobalSection, GlobalType, Instruction, Module, SectionId, ValType,
 };
 use wasmparser::{Operator, Parser, Validator, WasmFeatures};
 
@@ -54,23 +53,15 @@ impl std::error::Error for InstrumentError {}
 /// default features; an invalid module, or one that already exports one of the two names,
 /// is an error.
 pub fn instrument(module: &[u8]) -> Result<Vec<u8>, InstrumentError> {
-    let types = Validator::new_with_features(WasmFeatures::default())
-        .validate_all(module)
-        .map_err(|e| InstrumentError(e.to_string()))?;
+    let types = Validator::new_with_features(WasmFeatures::default()).validate_all(module).map_err(|e| InstrumentError(e.to_string()))?;
     let types = types.as_ref();
     let rewrite = types.memory_count() == 1 && {
         let memory = types.memory_at(0);
         !memory.memory64 && memory.page_size_log2.is_none_or(|log2| log2 == 16)
     };
     let first = types.global_count();
-    let mut instrumenter = Instrumenter {
-        limit: first,
-        hit: first + 1,
-        delta: first + 2,
-        rewrite,
-        globals_added: false,
-        exports_added: false,
-    };
+    let mut instrumenter =
+        Instrumenter { limit: first, hit: first + 1, delta: first + 2, rewrite, globals_added: false, exports_added: false };
     let mut out = Module::new();
     instrumenter.parse_core_module(&mut out, Parser::new(0), module).map_err(|e| match e {
         reencode::Error::UserError(e) => e,
@@ -178,12 +169,7 @@ impl Reencode for Instrumenter {
     type Error = InstrumentError;
 
     /// Adds a global or export section of our own where the module has none.
-    fn intersperse_section_hook(
-        &mut self,
-        module: &mut Module,
-        _after: Option<SectionId>,
-        before: Option<SectionId>,
-    ) -> Result<()> {
+    fn intersperse_section_hook(&mut self, module: &mut Module, _after: Option<SectionId>, before: Option<SectionId>) -> Result<()> {
         let passed = |id| before.is_none_or(|next| rank(next) > rank(id));
         if !self.globals_added && passed(SectionId::Global) {
             let mut globals = GlobalSection::new();
@@ -198,21 +184,13 @@ impl Reencode for Instrumenter {
         Ok(())
     }
 
-    fn parse_global_section(
-        &mut self,
-        globals: &mut GlobalSection,
-        section: wasmparser::GlobalSectionReader<'_>,
-    ) -> Result<()> {
+    fn parse_global_section(&mut self, globals: &mut GlobalSection, section: wasmparser::GlobalSectionReader<'_>) -> Result<()> {
         utils::parse_global_section(self, globals, section)?;
         self.add_globals(globals);
         Ok(())
     }
 
-    fn parse_export_section(
-        &mut self,
-        exports: &mut ExportSection,
-        section: wasmparser::ExportSectionReader<'_>,
-    ) -> Result<()> {
+    fn parse_export_section(&mut self, exports: &mut ExportSection, section: wasmparser::ExportSectionReader<'_>) -> Result<()> {
         utils::parse_export_section(self, exports, section)?;
         self.add_exports(exports);
         Ok(())
@@ -227,11 +205,7 @@ impl Reencode for Instrumenter {
     }
 
     /// Drops DWARF sections: their code offsets no longer match the rewritten bodies.
-    fn parse_custom_section(
-        &mut self,
-        module: &mut Module,
-        section: wasmparser::CustomSectionReader<'_>,
-    ) -> Result<()> {
+    fn parse_custom_section(&mut self, module: &mut Module, section: wasmparser::CustomSectionReader<'_>) -> Result<()> {
         if section.name().starts_with(".debug_") {
             return Ok(());
         }
@@ -274,14 +248,11 @@ mod tests {
     }
 
     fn validate(bytes: &[u8]) {
-        Validator::new_with_features(WasmFeatures::default())
-            .validate_all(bytes)
-            .expect("instrumented module validates");
+        Validator::new_with_features(WasmFeatures::default()).validate_all(bytes).expect("instrumented module validates");
     }
 
     fn inspect(bytes: &[u8]) -> Inspection {
-        let mut inspection =
-            Inspection { exports: vec![], globals: vec![], grows: 0, checked: vec![], section_order: vec![] };
+        let mut inspection = Inspection { exports: vec![], globals: vec![], grows: 0, checked: vec![], section_order: vec![] };
         for payload in Parser::new(0).parse_all(bytes) {
             let payload = payload.expect("parses");
             if let Some((id, _)) = payload.as_section()
@@ -309,18 +280,13 @@ mod tests {
                     }
                 }
                 Payload::CodeSectionEntry(body) => {
-                    let ops: Vec<Operator> = body
-                        .get_operators_reader()
-                        .expect("operators")
-                        .into_iter()
-                        .collect::<Result<_, _>>()
-                        .expect("operators parse");
+                    let ops: Vec<Operator> =
+                        body.get_operators_reader().expect("operators").into_iter().collect::<Result<_, _>>().expect("operators parse");
                     for (i, op) in ops.iter().enumerate() {
                         if matches!(op, Operator::MemoryGrow { .. }) {
                             inspection.grows += 1;
-                            let checked = i >= 2
-                                && matches!(ops[i - 2], Operator::Else)
-                                && matches!(ops[i - 1], Operator::GlobalGet { .. });
+                            let checked =
+                                i >= 2 && matches!(ops[i - 2], Operator::Else) && matches!(ops[i - 1], Operator::GlobalGet { .. });
                             inspection.checked.push(checked);
                         }
                     }
@@ -439,12 +405,10 @@ mod tests {
 
     #[test]
     fn keeps_the_name_section() {
-        let original = wat::parse_str(r#"(module $m (memory 1) (func $named (drop (memory.grow (i32.const 1)))))"#)
-            .expect("wat");
+        let original = wat::parse_str(r#"(module $m (memory 1) (func $named (drop (memory.grow (i32.const 1)))))"#).expect("wat");
         let out = instrument(&original).expect("instruments");
-        let has_names = Parser::new(0).parse_all(&out).any(|p| {
-            matches!(p, Ok(Payload::CustomSection(ref section)) if section.name() == "name")
-        });
+        let has_names =
+            Parser::new(0).parse_all(&out).any(|p| matches!(p, Ok(Payload::CustomSection(ref section)) if section.name() == "name"));
         assert!(has_names);
     }
 

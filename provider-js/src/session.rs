@@ -298,7 +298,9 @@ mod tests {
         };
         assert_eq!((kind.as_str(), stdout.as_slice()), ("artifact_limit", &b"o"[..]));
         let frame = Core::exited(6, 3, Vec::new(), Vec::new(), None, vec!["gone".into()], 8, 10);
-        let ToBroker::Result { outcome: Outcome::Exited { status: 3, artifacts: None, missing_artifacts, .. }, .. } = decode(&frame, usize::MAX).expect("frame") else {
+        let ToBroker::Result { outcome: Outcome::Exited { status: 3, artifacts: None, missing_artifacts, .. }, .. } =
+            decode(&frame, usize::MAX).expect("frame")
+        else {
             panic!("expected an exit")
         };
         assert_eq!(missing_artifacts, vec!["gone".to_string()]);

@@ -78,7 +78,11 @@ pub(super) fn respond(path: &str, request: &Request<Body>) -> Option<Response<Bo
     let asset = &ASSETS[index];
     let gzip = accepts_gzip(request.headers()) && asset.gzipped.bytes.len() < asset.plain.bytes.len();
     let chosen = if gzip { &asset.gzipped } else { &asset.plain };
-    let fresh = request.headers().get_all(IF_NONE_MATCH).iter().any(|v| v.as_bytes().split(|b| *b == b',').any(|t| t.trim_ascii() == chosen.etag.as_bytes()));
+    let fresh = request
+        .headers()
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .any(|v| v.as_bytes().split(|b| *b == b',').any(|t| t.trim_ascii() == chosen.etag.as_bytes()));
     let bytes = if fresh { Bytes::new() } else { Bytes::from_static(chosen.bytes) };
     let status = if fresh { StatusCode::NOT_MODIFIED } else { StatusCode::OK };
     let mut response = reply::with_type(status, asset.content_type, bytes);

@@ -41,6 +41,12 @@ pub(super) fn metrics(broker: &Wasimoff) -> Response<Body> {
         "Workers running a task.",
         &[("{runner=\"local\"}", cluster.local.busy as f64), ("{runner=\"providers\"}", provider_busy as f64)],
     );
-    metric(&mut out, "wasimoff_tasks_per_second", "gauge", "Tasks finished per second over the last 10 s.", &[("", cluster.tasks_per_second)]);
+    metric(
+        &mut out,
+        "wasimoff_tasks_per_second",
+        "gauge",
+        "Tasks finished per second over the last 10 s.",
+        &[("", cluster.tasks_per_second)],
+    );
     reply::with_type(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", out)
 }

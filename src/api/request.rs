@@ -12,11 +12,9 @@ pub(super) async fn body(request: Request<Body>, limit: u64) -> Result<Bytes, Re
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     match Limited::new(request.into_body(), limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("the request body exceeds the limit of {limit} bytes"),
-        )),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(problem(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("the request body exceeds the limit of {limit} bytes")))
+        }
         Err(error) => Err(problem(StatusCode::BAD_REQUEST, "bad_request", format!("cannot read the request body: {error}"))),
     }
 }
@@ -24,8 +22,7 @@ pub(super) async fn body(request: Request<Body>, limit: u64) -> Result<Bytes, Re
 /// Reads and parses a JSON body, refusing malformed JSON with `400` and the parser's reason.
 pub(super) async fn json<T: DeserializeOwned>(request: Request<Body>, limit: u64) -> Result<T, Response<Body>> {
     let bytes = body(request, limit).await?;
-    serde_json::from_slice(&bytes)
-        .map_err(|error| problem(StatusCode::BAD_REQUEST, "bad_request", format!("invalid JSON: {error}")))
+    serde_json::from_slice(&bytes).map_err(|error| problem(StatusCode::BAD_REQUEST, "bad_request", format!("invalid JSON: {error}")))
 }
 
 /// All values of query parameter `name`, percent-decoded.

@@ -54,8 +54,7 @@ pub(super) async fn upload(broker: &Wasimoff, request: Request<Body>) -> Respons
     };
     match broker.store().put(bytes, upload).await {
         Ok(stored) => {
-            let replaced: Map<String, Value> =
-                stored.replaced.iter().map(|(alias, old)| (alias.clone(), old.to_string().into())).collect();
+            let replaced: Map<String, Value> = stored.replaced.iter().map(|(alias, old)| (alias.clone(), old.to_string().into())).collect();
             let status = if stored.created { StatusCode::CREATED } else { StatusCode::OK };
             json(
                 status,

@@ -19,9 +19,9 @@ mod webtransport;
 pub use in_process::InProcessProvider;
 pub use info::{ProviderInfo, WebTransportInfo};
 pub use origin::OriginPolicy;
-pub use webtransport::{CertificateSource, SelfSigned, WebTransport, WebTransportError};
 pub(crate) use websocket::upgrade;
 pub(crate) use webtransport::WebTransportState;
+pub use webtransport::{CertificateSource, SelfSigned, WebTransport, WebTransportError};
 
 use crate::Wasimoff;
 use crate::scheduler::{Command, to_wire};

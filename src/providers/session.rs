@@ -160,7 +160,8 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L) -> End {
         heartbeat_ms: u64::try_from(broker.limits().provider_heartbeat.as_millis()).unwrap_or(u64::MAX),
         max_frame_bytes: broker.limits().provider_frame_bytes,
     };
-    let (end, why) = if send(link, &welcome).await { serve(broker, &id, link, commands, limit).await } else { (End::Quietly, "disconnected") };
+    let (end, why) =
+        if send(link, &welcome).await { serve(broker, &id, link, commands, limit).await } else { (End::Quietly, "disconnected") };
     scheduler.leave(&id, why);
     end
 }

@@ -16,11 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
 fn has_token(headers: &HeaderMap, name: http::HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|part| part.trim().eq_ignore_ascii_case(token)))
+    headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).any(|v| v.split(',').any(|part| part.trim().eq_ignore_ascii_case(token)))
 }
 
 /// Answers `GET {prefix}/provider/ws`: checks origin, provider limit and the WebSocket

@@ -3,12 +3,12 @@
 //! an exit status or a [`TaskError`]. The wall-clock timeout wraps the whole call; the guest
 //! yields every few milliseconds of fuel, so even an endless loop is stopped on time.
 
+use super::engine::YIELD_INTERVAL_FUEL;
 use super::output::{CappedPipe, OutputLimitExceeded};
 use super::sandbox::Sandbox;
 use crate::prepare::PreparedTask;
 use crate::task::{TaskError, TaskErrorKind, TaskOutput};
 use std::time::Instant;
-use super::engine::YIELD_INTERVAL_FUEL;
 use wasmtime::{Engine, InstancePre, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;

@@ -106,10 +106,7 @@ fn compile(engine: &Engine, linker: &Linker<TaskState>, bytes: &[u8], cached: Op
     match module.get_export("_start") {
         Some(ExternType::Func(_)) => {}
         _ => {
-            return Err(TaskError::new(
-                TaskErrorKind::MissingStart,
-                "the module exports no `_start` function: it is not a WASI command",
-            ));
+            return Err(TaskError::new(TaskErrorKind::MissingStart, "the module exports no `_start` function: it is not a WASI command"));
         }
     }
     linker.instantiate_pre(&module).map_err(|e| invalid(format!("cannot link the module: {e}")))

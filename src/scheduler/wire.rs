@@ -38,7 +38,8 @@ pub(crate) fn to_wire(task: &PreparedTask, module_bytes: Option<Bytes>, rootfs_b
 /// A received task, ready for a local runner. The module's bytes come from the provider's
 /// own store; the digest must parse.
 pub(crate) fn from_wire(task: WireTask) -> Result<PreparedTask, TaskError> {
-    let digest: Digest = task.module.parse().map_err(|e: crate::DigestParseError| TaskError::new(TaskErrorKind::InvalidTask, e.to_string()))?;
+    let digest: Digest =
+        task.module.parse().map_err(|e: crate::DigestParseError| TaskError::new(TaskErrorKind::InvalidTask, e.to_string()))?;
     Ok(PreparedTask {
         module: ModuleSource { digest, inline: None },
         args: task.args,

@@ -31,8 +31,7 @@ impl Directory {
         let mut files = Vec::new();
         for entry in std::fs::read_dir(self.root.join("blobs"))? {
             let entry = entry?;
-            let Some(digest) = entry.file_name().to_str().and_then(|hex| format!("sha256:{hex}").parse::<Digest>().ok())
-            else {
+            let Some(digest) = entry.file_name().to_str().and_then(|hex| format!("sha256:{hex}").parse::<Digest>().ok()) else {
                 continue;
             };
             let mut head = [0u8; 4];

@@ -57,8 +57,5 @@ pub(crate) fn classify(bytes: &[u8], declared: Option<FileKind>, limits: Archive
 
 /// Validates a WebAssembly module with the features the runner supports.
 pub fn validate_wasm(bytes: &[u8]) -> Result<(), String> {
-    wasmparser::Validator::new()
-        .validate_all(bytes)
-        .map(|_| ())
-        .map_err(|e| format!("invalid WebAssembly module: {e}"))
+    wasmparser::Validator::new().validate_all(bytes).map(|_| ()).map_err(|e| format!("invalid WebAssembly module: {e}"))
 }

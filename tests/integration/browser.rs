@@ -131,7 +131,15 @@ async fn a_page_of_the_axum_host_with_the_snippet_becomes_a_provider() {
     assert_eq!((&provider["id"], &provider["kind"], &provider["transport"]), (&id, &json!("browser"), &json!("webtransport")));
     assert!(provider["workers"].as_u64().expect("workers") >= 1);
 
-    let upload: Value = client().post(format!("{base}/wasimoff/api/v1/files?alias=echo.wasm")).body(fixture("echo")).send().await.unwrap().json().await.unwrap();
+    let upload: Value = client()
+        .post(format!("{base}/wasimoff/api/v1/files?alias=echo.wasm"))
+        .body(fixture("echo"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(upload["ref"].as_str().expect("ref").starts_with("sha256:"), "{upload}");
     let task = json!({"binary": {"ref": "echo.wasm"}, "args": ["echo", "from curl"]});
     let result: Value = client().post(format!("{base}/wasimoff/api/v1/tasks")).json(&task).send().await.unwrap().json().await.unwrap();

@@ -7,7 +7,7 @@ use crate::chromium::Chromium;
 use crate::conformance::run_table;
 use crate::support;
 use std::net::SocketAddr;
-use wasimoff::{FallbackPolicy, WebTransport, Wasimoff};
+use wasimoff::{FallbackPolicy, Wasimoff, WebTransport};
 
 /// A broker with the fixtures uploaded, served in a host app, with `webtransport`; when that
 /// is the default, the endpoint is started on the HTTP listener's address.

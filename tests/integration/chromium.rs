@@ -257,8 +257,7 @@ impl Connection {
             }
             return;
         }
-        let Some(session) = message["sessionId"].as_str().and_then(|id| self.sessions.lock().unwrap().get(id).cloned())
-        else {
+        let Some(session) = message["sessionId"].as_str().and_then(|id| self.sessions.lock().unwrap().get(id).cloned()) else {
             return;
         };
         let line = match method {

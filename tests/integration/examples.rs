@@ -65,7 +65,8 @@ async fn axum_host_serves_its_site_and_the_broker() {
     let upload = client().post(format!("{base}/wasimoff/api/broker/v1/upload?name=tsp.wasm")).body(fixture("tsp")).send().await.unwrap();
     assert_eq!(upload.status(), StatusCode::OK);
     let config = json!({"bin": "tsp.wasm", "exec": [{"args": ["rand", "3"]}]});
-    let results: Value = client().post(format!("{base}/wasimoff/api/broker/v1/run")).json(&config).send().await.unwrap().json().await.unwrap();
+    let results: Value =
+        client().post(format!("{base}/wasimoff/api/broker/v1/run")).json(&config).send().await.unwrap().json().await.unwrap();
     assert_eq!(results[0]["result"]["stdout"], "cities: 3\nbest distance: 1584.42\nroute: Glenholt -> Juniper -> Saltash -> Glenholt\n");
 }
 
@@ -117,7 +118,8 @@ async fn the_native_provider_binary_joins_and_runs_tasks() {
     assert_eq!(joined["providers"][0]["workers"], 2);
     let id = joined["providers"][0]["id"].as_str().unwrap().to_string();
     let task = json!({"binary": {"blob": crate::support::to_b64(&fixture("echo"))}, "args": ["echo", "remote"]});
-    let result: Value = client().post(format!("{}/wasimoff/api/v1/tasks", host.base)).json(&task).send().await.unwrap().json().await.unwrap();
+    let result: Value =
+        client().post(format!("{}/wasimoff/api/v1/tasks", host.base)).json(&task).send().await.unwrap().json().await.unwrap();
     assert_eq!(result["result"]["stdout"], "argc=2\nargv[0]=echo\nargv[1]=remote\n");
     assert_eq!(result["result"]["ran_on"], id.as_str());
     let _ = provider.kill();

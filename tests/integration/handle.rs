@@ -69,9 +69,7 @@ async fn invalid_tasks_are_refused_with_the_reason() {
 async fn a_full_queue_refuses_with_queue_full() {
     let limits = Limits { concurrency: 1, queue_length: 1, ..support::test_limits() };
     let broker = support::broker_with(limits).await;
-    let running: Vec<_> = (0..2)
-        .map(|_| support::spawn_run(&broker, task("spin", &["spin"]).limits(timeout(300))))
-        .collect();
+    let running: Vec<_> = (0..2).map(|_| support::spawn_run(&broker, task("spin", &["spin"]).limits(timeout(300)))).collect();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let error = broker.run(task("echo", &["echo"])).await.unwrap_err();
     assert_eq!(error.kind, TaskErrorKind::QueueFull);
@@ -96,19 +94,16 @@ async fn dropping_the_future_cancels_the_running_task() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_tasks_do_not_disturb_healthy_ones() {
     let broker = support::broker().await;
-    let hostile = [
-        task("spin", &["spin"]).limits(timeout(500)),
-        task("membomb", &["membomb"]),
-        task("flood", &["flood"]),
-        task("trap", &["trap"]),
-    ];
+    let hostile =
+        [task("spin", &["spin"]).limits(timeout(500)), task("membomb", &["membomb"]), task("flood", &["flood"]), task("trap", &["trap"])];
     let hostile_runs: Vec<_> = hostile.into_iter().map(|t| support::spawn_run(&broker, t)).collect();
     for i in 0..20 {
         let arg = i.to_string();
         let output = broker.run(task("echo", &["echo", &arg])).await.unwrap();
         assert_eq!(String::from_utf8_lossy(&output.stdout), format!("argc=2\nargv[0]=echo\nargv[1]={i}\n"));
     }
-    let kinds: Vec<TaskErrorKind> = futures_util::future::join_all(hostile_runs).await.into_iter().map(|r| r.unwrap().unwrap_err().kind).collect();
+    let kinds: Vec<TaskErrorKind> =
+        futures_util::future::join_all(hostile_runs).await.into_iter().map(|r| r.unwrap().unwrap_err().kind).collect();
     assert_eq!(kinds, [TaskErrorKind::Timeout, TaskErrorKind::MemoryLimit, TaskErrorKind::OutputLimit, TaskErrorKind::Trap]);
 }
 

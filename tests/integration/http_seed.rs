@@ -102,7 +102,10 @@ async fn errors_are_per_entry_or_per_request() {
     let (_broker, base) = support::http_broker().await;
     let (status, results) = run(&base, json!({"bin": "missing.wasm", "exec": [{}, {}]})).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(results, json!([{"error": "not_found: no stored file named \"missing.wasm\""}, {"error": "not_found: no stored file named \"missing.wasm\""}]));
+    assert_eq!(
+        results,
+        json!([{"error": "not_found: no stored file named \"missing.wasm\""}, {"error": "not_found: no stored file named \"missing.wasm\""}])
+    );
 
     let (_, results) = run(&base, json!({"bin": "trap.wasm", "exec": [{}]})).await;
     assert_eq!(results, json!([{"error": "trap: wasm trap: wasm `unreachable` instruction executed"}]));

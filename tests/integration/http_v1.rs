@@ -44,7 +44,10 @@ async fn files_upload_with_aliases_download_and_list() {
 
     let missing = client().get(format!("{url}/nothing-here")).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-    assert_eq!(missing.json::<Value>().await.unwrap()["error"], json!({"kind": "not_found", "message": "no stored file named \"nothing-here\""}));
+    assert_eq!(
+        missing.json::<Value>().await.unwrap()["error"],
+        json!({"kind": "not_found", "message": "no stored file named \"nothing-here\""})
+    );
 
     let list: Value = client().get(&url).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["aliases"]["table.csv"], digest);
@@ -55,7 +58,10 @@ async fn files_upload_with_aliases_download_and_list() {
     let slip = support::raw_zip(&[RawEntry::File("../x", b"x")]);
     let bad = client().post(&url).body(slip.to_vec()).send().await.unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(bad.json::<Value>().await.unwrap()["error"]["message"], "zip entry \"../x\" is refused: `..` would leave the task directory");
+    assert_eq!(
+        bad.json::<Value>().await.unwrap()["error"]["message"],
+        "zip entry \"../x\" is refused: `..` would leave the task directory"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,7 +129,15 @@ async fn uploads_over_the_limit_get_413() {
 async fn a_job_with_rootfs_and_artifacts_returns_results_in_order() {
     let (_broker, base) = support::http_broker().await;
     let rootfs = support::raw_zip(&[RawEntry::Dir("data/"), RawEntry::File("data/in.txt", b"from the rootfs")]);
-    let stored: Value = client().post(format!("{base}/wasimoff/api/v1/files?alias=root.zip")).body(rootfs.to_vec()).send().await.unwrap().json().await.unwrap();
+    let stored: Value = client()
+        .post(format!("{base}/wasimoff/api/v1/files?alias=root.zip"))
+        .body(rootfs.to_vec())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(stored["kind"], "zip");
     let job = json!({
         "parent": {"binary": {"ref": "files.wasm"}, "rootfs": {"ref": "root.zip"}, "artifacts": ["/out"]},
@@ -153,13 +167,8 @@ async fn a_streamed_job_sends_one_line_per_finished_task() {
     let (_broker, base) = support::http_broker().await;
     let tasks: Vec<Value> = (3..=8).map(|n| json!({"args": ["tsp", "rand", n.to_string()]})).collect();
     let job = json!({"parent": {"binary": {"ref": "tsp.wasm"}}, "tasks": tasks});
-    let mut response = client()
-        .post(format!("{base}/wasimoff/api/v1/jobs"))
-        .header("accept", "application/x-ndjson")
-        .json(&job)
-        .send()
-        .await
-        .unwrap();
+    let mut response =
+        client().post(format!("{base}/wasimoff/api/v1/jobs")).header("accept", "application/x-ndjson").json(&job).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/x-ndjson");
     let mut text = String::new();

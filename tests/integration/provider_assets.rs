@@ -49,9 +49,16 @@ async fn the_layer_serves_the_provider_page_and_bundle() {
     let mut unzipped = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut unzipped).unwrap();
     assert_eq!(unzipped, plain);
-    let again = client().get(format!("{base}/wasimoff/provider-core.wasm")).header("accept-encoding", "gzip").header("if-none-match", etag).send().await.unwrap();
+    let again = client()
+        .get(format!("{base}/wasimoff/provider-core.wasm"))
+        .header("accept-encoding", "gzip")
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
-    let refused = client().get(format!("{base}/wasimoff/provider-core.wasm")).header("accept-encoding", "gzip;q=0, identity").send().await.unwrap();
+    let refused =
+        client().get(format!("{base}/wasimoff/provider-core.wasm")).header("accept-encoding", "gzip;q=0, identity").send().await.unwrap();
     assert!(refused.headers().get("content-encoding").is_none());
 
     let post = client().post(format!("{base}/wasimoff/provider.js")).send().await.unwrap();

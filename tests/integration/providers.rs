@@ -5,10 +5,10 @@ use crate::support::{self, client};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error, Message};
-use tokio_tungstenite::WebSocketStream;
 use wasimoff::protocol::{Hello, MAX_FRAME_BYTES, ProviderKind, ToBroker, ToProvider, VERSION, decode, encode};
 use wasimoff::{Limits, OriginPolicy, Wasimoff};
 
@@ -97,7 +97,10 @@ async fn a_provider_is_welcomed_and_shown_in_the_cluster() {
     let state = wait_for_providers(&base, 1).await;
     let provider = &state["providers"][0];
     assert_eq!(provider["id"], provider_id.as_str());
-    assert_eq!((&provider["kind"], &provider["name"], &provider["transport"]), (&"native".into(), &"test-provider".into(), &"websocket".into()));
+    assert_eq!(
+        (&provider["kind"], &provider["name"], &provider["transport"]),
+        (&"native".into(), &"test-provider".into(), &"websocket".into())
+    );
     assert_eq!(provider["workers"], 3);
 
     say(&mut socket, &ToBroker::Workers { count: 5 }).await;

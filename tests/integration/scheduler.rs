@@ -4,12 +4,12 @@
 
 use crate::providers::{Socket, connect, hear, hello, say, wait_for_providers};
 use crate::support::{self, fixture, task};
-use serde_bytes::ByteBuf;
 use futures_util::StreamExt;
+use serde_bytes::ByteBuf;
 use std::collections::HashMap;
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use std::time::Duration;
 use wasimoff::native::NativeProvider;
 use wasimoff::protocol::{Outcome, ToBroker, ToProvider, VERSION};
 use wasimoff::{FallbackPolicy, Job, Task, TaskErrorKind, Upload, Wasimoff};
@@ -95,9 +95,7 @@ async fn tasks_flow_to_a_native_provider() {
 async fn a_provider_never_gets_more_tasks_than_free_workers() {
     let (broker, base) = http_broker_with_policy(FallbackPolicy::WhenNoProviders).await;
     let (mut socket, _) = fake_provider(&base, 3).await;
-    let runs: Vec<_> = (0..10)
-        .map(|i| support::spawn_run(&broker, task("echo", &["echo", &i.to_string()])))
-        .collect();
+    let runs: Vec<_> = (0..10).map(|i| support::spawn_run(&broker, task("echo", &["echo", &i.to_string()]))).collect();
     let mut held = Vec::new();
     for _ in 0..3 {
         held.push(next_run(&mut socket).await);
@@ -196,9 +194,7 @@ async fn tasks_lost_with_a_provider_complete_elsewhere_exactly_once() {
 async fn a_provider_that_vanishes_mid_task_loses_nothing() {
     let (broker, base) = http_broker_with_policy(FallbackPolicy::WhenNoProviders).await;
     let (mut socket, _) = fake_provider(&base, 2).await;
-    let runs: Vec<_> = (0..4)
-        .map(|i| support::spawn_run(&broker, task("echo", &["echo", &i.to_string()])))
-        .collect();
+    let runs: Vec<_> = (0..4).map(|i| support::spawn_run(&broker, task("echo", &["echo", &i.to_string()]))).collect();
     let (first, first_task) = next_run(&mut socket).await;
     let answered = first_task.args[1].clone();
     let echoed = format!("argc=2\nargv[0]=echo\nargv[1]={answered}\n");

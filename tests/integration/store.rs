@@ -2,9 +2,7 @@
 
 use crate::support::{self, RawEntry, fixture, task};
 use bytes::Bytes;
-use wasimoff::{
-    Digest, FileKind, FileSource, Limits, Storage, Store, StoreError, Task, TaskErrorKind, Upload, Wasimoff,
-};
+use wasimoff::{Digest, FileKind, FileSource, Limits, Storage, Store, StoreError, Task, TaskErrorKind, Upload, Wasimoff};
 
 fn memory_store() -> Store {
     Store::open(&Storage::Memory, &Limits::default()).unwrap()
@@ -133,10 +131,8 @@ async fn a_directory_store_survives_a_restart_with_compiled_modules() {
         broker.shutdown().await;
         stored.file.digest
     };
-    let compiled: Vec<String> = std::fs::read_dir(dir.path().join("compiled"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let compiled: Vec<String> =
+        std::fs::read_dir(dir.path().join("compiled")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(compiled.len(), 1, "{compiled:?}");
     assert!(compiled[0].starts_with(&digest.hex()) && compiled[0].ends_with(".cwasm"), "{compiled:?}");
 

@@ -3,8 +3,8 @@
 //! certificate rotation, shutdown, and the fallback when WebTransport is off.
 
 use crate::examples;
-use crate::scheduler::exited;
 use crate::providers::{self, cluster, hello, wait_for_providers};
+use crate::scheduler::exited;
 use crate::support::{self, client, spawn_run, task};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -67,7 +67,12 @@ async fn info_until(base: &str, what: &str, done: impl Fn(&Value) -> bool) -> Va
 }
 
 /// A WebTransport session to the broker at `base`, trusting only certificates with `hashes`.
-async fn connect_to(base: &str, path: &str, origin: Option<&str>, hashes: &[String]) -> Result<(Endpoint<Client>, Connection), ConnectingError> {
+async fn connect_to(
+    base: &str,
+    path: &str,
+    origin: Option<&str>,
+    hashes: &[String],
+) -> Result<(Endpoint<Client>, Connection), ConnectingError> {
     let port = info(base).await["webtransport"]["port"].as_u64().expect("a port");
     let config = ClientConfig::builder()
         .with_bind_address("127.0.0.1:0".parse().unwrap())
