@@ -1,6 +1,7 @@
 //! What the broker is doing: runners, busy slots, the queue and the recent task rate.
 
 use serde::Serialize;
+use wasimoff_protocol::{ProviderId, Transport};
 use std::sync::Mutex;
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
@@ -24,13 +25,13 @@ pub struct ClusterState {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ProviderState {
     /// The provider's id.
-    pub id: String,
+    pub id: ProviderId,
     /// Browser or native.
     pub kind: wasimoff_protocol::ProviderKind,
     /// The name it gave (user agent, host name).
     pub name: String,
     /// How it is connected: `websocket`, `webtransport` or `in_process`.
-    pub transport: String,
+    pub transport: Transport,
     /// Workers it announced.
     pub workers: usize,
     /// Tasks it is running.

@@ -5,6 +5,7 @@ use crate::limits::TaskLimits;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+pub use wasimoff_protocol::TaskErrorKind;
 
 /// Where a file a task needs comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,85 +200,3 @@ impl TaskError {
     }
 }
 
-/// The categories of [`TaskError`]; the same on every runner.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskErrorKind {
-    /// The task description is unusable (no binary, bad env entry, limit above maximum, ...).
-    InvalidTask,
-    /// A referenced file is not stored.
-    NotFound,
-    /// The binary is not a valid WebAssembly module, or imports what WASI preview 1 lacks.
-    InvalidModule,
-    /// The module has no `_start` export: it is not a WASI command.
-    MissingStart,
-    /// The module trapped (unreachable, out-of-bounds access, stack overflow, ...).
-    Trap,
-    /// The task ran past its wall-clock timeout and was stopped.
-    Timeout,
-    /// The task tried to grow its memory past the limit.
-    MemoryLimit,
-    /// The task wrote more than the output limit to stdout or stderr and was stopped.
-    OutputLimit,
-    /// The rootfs zip was refused (unsafe path, link, too many entries, too large, malformed).
-    RootfsRejected,
-    /// The requested artifacts exceed the artifact limit.
-    ArtifactLimit,
-    /// The queue is full; try again later.
-    QueueFull,
-    /// The broker is shutting down and takes no new tasks.
-    ShuttingDown,
-    /// The runner failed for a reason of its own (I/O, resources).
-    Internal,
-}
-
-impl TaskErrorKind {
-    /// The snake_case name used in JSON and in messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskErrorKind::InvalidTask => "invalid_task",
-            TaskErrorKind::NotFound => "not_found",
-            TaskErrorKind::InvalidModule => "invalid_module",
-            TaskErrorKind::MissingStart => "missing_start",
-            TaskErrorKind::Trap => "trap",
-            TaskErrorKind::Timeout => "timeout",
-            TaskErrorKind::MemoryLimit => "memory_limit",
-            TaskErrorKind::OutputLimit => "output_limit",
-            TaskErrorKind::RootfsRejected => "rootfs_rejected",
-            TaskErrorKind::ArtifactLimit => "artifact_limit",
-            TaskErrorKind::QueueFull => "queue_full",
-            TaskErrorKind::ShuttingDown => "shutting_down",
-            TaskErrorKind::Internal => "internal",
-        }
-    }
-}
-
-impl TaskErrorKind {
-    /// Every kind, for lookups by name.
-    pub const ALL: [TaskErrorKind; 13] = [
-        TaskErrorKind::InvalidTask,
-        TaskErrorKind::NotFound,
-        TaskErrorKind::InvalidModule,
-        TaskErrorKind::MissingStart,
-        TaskErrorKind::Trap,
-        TaskErrorKind::Timeout,
-        TaskErrorKind::MemoryLimit,
-        TaskErrorKind::OutputLimit,
-        TaskErrorKind::RootfsRejected,
-        TaskErrorKind::ArtifactLimit,
-        TaskErrorKind::QueueFull,
-        TaskErrorKind::ShuttingDown,
-        TaskErrorKind::Internal,
-    ];
-
-    /// The kind with this snake_case name.
-    pub fn from_name(name: &str) -> Option<TaskErrorKind> {
-        TaskErrorKind::ALL.into_iter().find(|kind| kind.as_str() == name)
-    }
-}
-
-impl std::fmt::Display for TaskErrorKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}

@@ -14,6 +14,10 @@
 //! assert_eq!(decode::<ToBroker>(&frame, MAX_FRAME_BYTES).unwrap(), hello);
 //! ```
 
+mod names;
+
+pub use names::{ProviderId, ProviderIdParseError, TaskErrorKind, Transport};
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -129,7 +133,7 @@ pub enum ToProvider {
         /// The version both sides now speak.
         version: u32,
         /// The id the broker gave this provider.
-        provider_id: String,
+        provider_id: ProviderId,
         /// How often the broker pings; a provider that misses pings is dropped.
         heartbeat_ms: u64,
         /// The largest frame the broker accepts.
@@ -220,8 +224,8 @@ pub enum Outcome {
     },
     /// Did not run to an exit status.
     Failed {
-        /// The error kind, as in the broker's `TaskErrorKind` (snake_case).
-        kind: String,
+        /// The error kind; a frame naming an unknown kind is malformed.
+        kind: TaskErrorKind,
         /// A human-readable explanation.
         message: String,
         /// Standard output before the failure.

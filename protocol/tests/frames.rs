@@ -27,7 +27,7 @@ fn task() -> WireTask {
 #[test]
 fn every_message_round_trips() {
     let to_provider = [
-        ToProvider::Welcome { version: VERSION, provider_id: "p1".into(), heartbeat_ms: 5000, max_frame_bytes: 1 << 20 },
+        ToProvider::Welcome { version: VERSION, provider_id: ProviderId(1), heartbeat_ms: 5000, max_frame_bytes: 1 << 20 },
         ToProvider::Refused { reason: "no".into() },
         ToProvider::Run { id: 7, task: task() },
         ToProvider::Cancel { id: 7 },
@@ -52,7 +52,7 @@ fn every_message_round_trips() {
         },
         ToBroker::Result {
             id: 8,
-            outcome: Outcome::Failed { kind: "trap".into(), message: "boom".into(), stdout: ByteBuf::new(), stderr: ByteBuf::new() },
+            outcome: Outcome::Failed { kind: TaskErrorKind::Trap, message: "boom".into(), stdout: ByteBuf::new(), stderr: ByteBuf::new() },
         },
         ToBroker::Evicted { digests: vec!["sha256:00".into()] },
         ToBroker::Pong { nonce: 3 },

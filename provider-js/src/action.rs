@@ -134,7 +134,8 @@ impl Session {
 
     /// The result frame of a task that did not run to an exit status; `kind` is a broker error
     /// kind such as `timeout` or `trap`.
-    pub fn failed(id: f64, kind: &str, message: &str, stdout: Vec<u8>, stderr: Vec<u8>) -> Vec<u8> {
-        crate::session::failed(task_id(id), kind, message.to_string(), stdout, stderr)
+    pub fn failed(id: f64, kind: &str, message: &str, stdout: Vec<u8>, stderr: Vec<u8>) -> Result<Vec<u8>, JsError> {
+        let kind = kind.parse().map_err(|e: String| JsError::new(&e))?;
+        Ok(crate::session::failed(task_id(id), kind, message.to_string(), stdout, stderr))
     }
 }

@@ -6,7 +6,9 @@ use crate::module_cache::ModuleCache;
 use crate::rootfs::{self, Entry};
 use serde_bytes::ByteBuf;
 use wasimoff_archive::ArchiveLimits;
-use wasimoff_protocol::{Hello, Outcome, ProtocolError, ProviderKind, ToBroker, ToProvider, VERSION, WireLimits, decode, encode};
+use wasimoff_protocol::{
+    Hello, Outcome, ProtocolError, ProviderKind, TaskErrorKind, ToBroker, ToProvider, VERSION, WireLimits, decode, encode,
+};
 
 /// What the JavaScript glue must do after a frame from the broker.
 #[derive(Debug, PartialEq)]
@@ -77,8 +79,8 @@ fn frame(message: &ToBroker) -> Vec<u8> {
 }
 
 /// A [`ToBroker::Result`] frame for a task that did not run to an exit status.
-pub fn failed(id: u64, kind: &str, message: String, stdout: Vec<u8>, stderr: Vec<u8>) -> Vec<u8> {
-    let outcome = Outcome::Failed { kind: kind.into(), message, stdout: ByteBuf::from(stdout), stderr: ByteBuf::from(stderr) };
+pub fn failed(id: u64, kind: TaskErrorKind, message: String, stdout: Vec<u8>, stderr: Vec<u8>) -> Vec<u8> {
+    let outcome = Outcome::Failed { kind, message, stdout: ByteBuf::from(stdout), stderr: ByteBuf::from(stderr) };
     frame(&ToBroker::Result { id, outcome })
 }
 
@@ -114,7 +116,7 @@ impl Core {
         Ok(match decode::<ToProvider>(bytes, self.frame_limit)? {
             ToProvider::Welcome { provider_id, heartbeat_ms, max_frame_bytes, .. } => {
                 self.frame_limit = usize::try_from(max_frame_bytes).unwrap_or(usize::MAX).max(self.frame_limit);
-                vec![Action::Welcome { provider_id, heartbeat_ms }]
+                vec![Action::Welcome { provider_id: provider_id.to_string(), heartbeat_ms }]
             }
             ToProvider::Refused { reason } => vec![Action::Refused { reason }],
             ToProvider::Ping { nonce } => vec![Action::Send(frame(&ToBroker::Pong { nonce }))],
@@ -124,7 +126,7 @@ impl Core {
     }
 
     fn accept(&mut self, id: u64, task: wasimoff_protocol::WireTask) -> Vec<Action> {
-        let fail = |kind: &str, message: String| vec![Action::Send(failed(id, kind, message, Vec::new(), Vec::new()))];
+        let fail = |kind: TaskErrorKind, message: String| vec![Action::Send(failed(id, kind, message, Vec::new(), Vec::new()))];
         let mut actions = Vec::new();
         match task.module_bytes {
             Some(bytes) => match memory_limit::instrument(&bytes) {
@@ -136,12 +138,12 @@ impl Core {
                     }
                     actions.push(Action::Module { digest: task.module.clone(), bytes: instrumented });
                 }
-                Err(error) => return fail("invalid_module", error.to_string()),
+                Err(error) => return fail(TaskErrorKind::InvalidModule, error.to_string()),
             },
             None if self.modules.touch(&task.module) => {}
             None => {
                 let mut actions = vec![Action::Send(frame(&ToBroker::Evicted { digests: vec![task.module.clone()] }))];
-                actions.extend(fail("internal", format!("module {} is not cached on this provider", task.module)));
+                actions.extend(fail(TaskErrorKind::Internal, format!("module {} is not cached on this provider", task.module)));
                 return actions;
             }
         }
@@ -150,7 +152,7 @@ impl Core {
         let files = match rootfs::entries(task.rootfs.as_deref().map(|b| b.as_slice()), limits, files) {
             Ok(files) => files,
             Err(error) => {
-                actions.extend(fail("rootfs_rejected", error.to_string()));
+                actions.extend(fail(TaskErrorKind::RootfsRejected, error.to_string()));
                 return actions;
             }
         };
@@ -183,9 +185,9 @@ impl Core {
         let artifacts = match artifacts.map(|entries| crate::artifacts::zip(entries, artifact_limit)).transpose() {
             Ok(zip) => zip.map(ByteBuf::from),
             Err(error @ wasimoff_archive::ArtifactError::TooLarge { .. }) => {
-                return failed(id, "artifact_limit", error.to_string(), stdout, stderr);
+                return failed(id, TaskErrorKind::ArtifactLimit, error.to_string(), stdout, stderr);
             }
-            Err(error) => return failed(id, "internal", error.to_string(), stdout, stderr),
+            Err(error) => return failed(id, TaskErrorKind::Internal, error.to_string(), stdout, stderr),
         };
         let outcome = Outcome::Exited {
             status,
@@ -259,7 +261,7 @@ mod tests {
         let actions = core.receive(&run(7, "sha256:b", None, None)).expect("frame");
         assert_eq!(sent(&actions[0]), ToBroker::Evicted { digests: vec!["sha256:b".into()] });
         let ToBroker::Result { id: 7, outcome: Outcome::Failed { kind, .. } } = sent(&actions[1]) else { panic!("{actions:?}") };
-        assert_eq!(kind, "internal");
+        assert_eq!(kind, TaskErrorKind::Internal);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::command_message;
 use crate::Wasimoff;
 use crate::scheduler::{Command, ProviderLimitReached, outcome_to_result};
 use tokio::sync::mpsc;
-use wasimoff_protocol::{Outcome, ProviderKind, ToProvider};
+use wasimoff_protocol::{Outcome, ProviderId, ProviderKind, ToProvider, Transport};
 
 /// A provider attached in-process with [`Wasimoff::attach_provider`]. It receives
 /// [`ToProvider::Run`] and [`ToProvider::Cancel`] messages and answers runs with
@@ -26,7 +26,7 @@ use wasimoff_protocol::{Outcome, ProviderKind, ToProvider};
 /// ```
 pub struct InProcessProvider {
     broker: Wasimoff,
-    id: String,
+    id: ProviderId,
     commands: mpsc::UnboundedReceiver<Command>,
 }
 
@@ -39,13 +39,13 @@ impl std::fmt::Debug for InProcessProvider {
 impl InProcessProvider {
     pub(crate) fn attach(broker: &Wasimoff, name: &str, workers: u32) -> Result<InProcessProvider, ProviderLimitReached> {
         let limit = broker.limits().max_providers;
-        let (id, commands) = broker.scheduler().join(ProviderKind::Native, name.to_string(), "in_process", workers, limit)?;
+        let (id, commands) = broker.scheduler().join(ProviderKind::Native, name.to_string(), Transport::InProcess, workers, limit)?;
         Ok(InProcessProvider { broker: broker.clone(), id, commands })
     }
 
     /// The provider's id, as results name it.
-    pub fn id(&self) -> &str {
-        &self.id
+    pub fn id(&self) -> ProviderId {
+        self.id
     }
 
     /// The next message for this provider; `None` once the broker is gone.
@@ -56,17 +56,17 @@ impl InProcessProvider {
 
     /// Answers the run with this `id`.
     pub fn answer(&self, id: u64, outcome: Outcome) {
-        self.broker.scheduler().provider_result(&self.id, id, outcome_to_result(outcome, &self.id));
+        self.broker.scheduler().provider_result(self.id, id, outcome_to_result(outcome, &self.id.to_string()));
     }
 
     /// Announces a new worker count.
     pub fn set_workers(&self, workers: u32) {
-        self.broker.scheduler().set_workers(&self.id, workers);
+        self.broker.scheduler().set_workers(self.id, workers);
     }
 }
 
 impl Drop for InProcessProvider {
     fn drop(&mut self) {
-        self.broker.scheduler().leave(&self.id, "was detached");
+        self.broker.scheduler().leave(self.id, "was detached");
     }
 }

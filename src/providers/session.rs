@@ -9,7 +9,7 @@ use bytes::Bytes;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use wasimoff_protocol::{ToBroker, ToProvider, decode, encode, negotiate};
+use wasimoff_protocol::{ProviderId, ToBroker, Transport, ToProvider, decode, encode, negotiate};
 
 /// Unanswered pings after which a provider is dropped.
 const MISSED_PINGS: u32 = 2;
@@ -62,7 +62,7 @@ pub(crate) enum Received {
 /// A transport that carries whole frames between the broker and one provider.
 pub(crate) trait ProviderLink: Send {
     /// How the cluster view names this transport.
-    const TRANSPORT: &'static str;
+    const TRANSPORT: Transport;
 
     /// Sends one frame; `false` once the link is gone.
     fn send(&mut self, frame: Vec<u8>) -> impl Future<Output = bool> + Send;
@@ -156,13 +156,13 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L) -> End {
     };
     let welcome = ToProvider::Welcome {
         version,
-        provider_id: id.clone(),
+        provider_id: id,
         heartbeat_ms: u64::try_from(broker.limits().provider_heartbeat.as_millis()).unwrap_or(u64::MAX),
         max_frame_bytes: broker.limits().provider_frame_bytes,
     };
     let (end, why) =
-        if send(link, &welcome).await { serve(broker, &id, link, commands, limit).await } else { (End::Quietly, "disconnected") };
-    scheduler.leave(&id, why);
+        if send(link, &welcome).await { serve(broker, id, link, commands, limit).await } else { (End::Quietly, "disconnected") };
+    scheduler.leave(id, why);
     end
 }
 
@@ -170,7 +170,7 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L) -> End {
 /// either side leaves. Returns how and why it ended.
 async fn serve(
     broker: &Wasimoff,
-    id: &str,
+    id: ProviderId,
     link: &mut impl ProviderLink,
     mut commands: mpsc::UnboundedReceiver<Command>,
     limit: usize,
@@ -187,7 +187,7 @@ async fn serve(
                 Incoming::Message(ToBroker::Pong { .. }) => unanswered = 0,
                 Incoming::Message(ToBroker::Evicted { digests }) => scheduler.evicted(id, &digests),
                 Incoming::Message(ToBroker::Result { id: task, outcome }) => {
-                    scheduler.provider_result(id, task, outcome_to_result(outcome, id));
+                    scheduler.provider_result(id, task, outcome_to_result(outcome, &id.to_string()));
                 }
                 Incoming::Message(ToBroker::Hello(_)) => {
                     return (End::Close(CloseKind::Protocol, "hello twice".into()), "broke the protocol");

@@ -4,6 +4,7 @@
 use super::admission::{Refusal, admit};
 use super::session::{self, CloseKind, ProviderLink, Received, frame_limit};
 use crate::Wasimoff;
+use wasimoff_protocol::Transport;
 use crate::layers::Body;
 use futures_util::{SinkExt, StreamExt};
 use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
@@ -65,7 +66,7 @@ pub(crate) fn upgrade(broker: Wasimoff, request: Request<Body>) -> Response<Body
 struct WebSocketLink(WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>);
 
 impl ProviderLink for WebSocketLink {
-    const TRANSPORT: &'static str = "websocket";
+    const TRANSPORT: Transport = Transport::WebSocket;
 
     async fn send(&mut self, frame: Vec<u8>) -> bool {
         self.0.send(Message::Binary(frame.into())).await.is_ok()

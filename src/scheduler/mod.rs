@@ -19,7 +19,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use wasimoff_protocol::ProviderKind;
+use wasimoff_protocol::{ProviderId, ProviderKind, Transport};
 
 /// When the broker runs tasks on its own wasmtime runner.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -81,7 +81,7 @@ impl Pending {
 struct Provider {
     name: String,
     kind: ProviderKind,
-    transport: &'static str,
+    transport: Transport,
     workers: u32,
     in_flight: HashSet<u64>,
     modules: HashSet<Digest>,
@@ -124,9 +124,6 @@ pub(crate) struct Scheduler {
     policy: FallbackPolicy,
 }
 
-fn provider_key(id: &str) -> Option<u64> {
-    id.strip_prefix('p')?.parse().ok()
-}
 
 impl State {
     /// Puts provider `key` into or out of the free sets after its credits or modules changed.
@@ -273,10 +270,8 @@ impl Scheduler {
     }
 
     /// A provider's answer to `run`.
-    pub(crate) fn provider_result(self: &Arc<Self>, provider: &str, id: u64, result: Result<TaskOutput, TaskError>) {
-        if let Some(key) = provider_key(provider) {
-            self.finish(id, Assignee::Provider(key), result);
-        }
+    pub(crate) fn provider_result(self: &Arc<Self>, provider: ProviderId, id: u64, result: Result<TaskOutput, TaskError>) {
+        self.finish(id, Assignee::Provider(provider.0), result);
     }
 
     /// The broker's own timeout for a task on a provider: the provider is told to stop it and
@@ -319,10 +314,10 @@ impl Scheduler {
         self: &Arc<Self>,
         kind: ProviderKind,
         name: String,
-        transport: &'static str,
+        transport: Transport,
         workers: u32,
         limit: usize,
-    ) -> Result<(String, mpsc::UnboundedReceiver<Command>), ProviderLimitReached> {
+    ) -> Result<(ProviderId, mpsc::UnboundedReceiver<Command>), ProviderLimitReached> {
         let mut state = self.state();
         if state.providers.len() >= limit {
             return Err(ProviderLimitReached { limit });
@@ -335,12 +330,12 @@ impl Scheduler {
         state.providers.insert(key, provider);
         state.refresh(key);
         self.pump(&mut state);
-        Ok((format!("p{key}"), receiver))
+        Ok((ProviderId(key), receiver))
     }
 
     /// A provider announced a new worker count.
-    pub(crate) fn set_workers(self: &Arc<Self>, provider: &str, workers: u32) {
-        let Some(key) = provider_key(provider) else { return };
+    pub(crate) fn set_workers(self: &Arc<Self>, provider: ProviderId, workers: u32) {
+        let key = provider.0;
         let mut state = self.state();
         if let Some(entry) = state.providers.get_mut(&key) {
             let before = std::mem::replace(&mut entry.workers, workers);
@@ -351,8 +346,8 @@ impl Scheduler {
     }
 
     /// A provider dropped modules from its cache; they will be sent again when needed.
-    pub(crate) fn evicted(self: &Arc<Self>, provider: &str, digests: &[String]) {
-        let Some(key) = provider_key(provider) else { return };
+    pub(crate) fn evicted(self: &Arc<Self>, provider: ProviderId, digests: &[String]) {
+        let key = provider.0;
         let mut state = self.state();
         let evicted: Vec<Digest> = digests.iter().filter_map(|d| d.parse().ok()).collect();
         if let Some(entry) = state.providers.get_mut(&key) {
@@ -369,8 +364,8 @@ impl Scheduler {
 
     /// A provider left: its in-flight tasks go back to the front of the queue, or fail after
     /// [`MAX_ATTEMPTS`] providers lost them.
-    pub(crate) fn leave(self: &Arc<Self>, provider: &str, why: &str) {
-        let Some(key) = provider_key(provider) else { return };
+    pub(crate) fn leave(self: &Arc<Self>, provider: ProviderId, why: &str) {
+        let key = provider.0;
         let mut state = self.state();
         let Some(gone) = state.forget_provider(key) else { return };
         let mut lost: Vec<u64> = gone.in_flight.into_iter().collect();
@@ -400,10 +395,10 @@ impl Scheduler {
             .iter()
             .map(|(key, p)| {
                 let view = ProviderState {
-                    id: format!("p{key}"),
+                    id: ProviderId(*key),
                     kind: p.kind,
                     name: p.name.clone(),
-                    transport: p.transport.to_string(),
+                    transport: p.transport,
                     workers: p.workers as usize,
                     busy: p.in_flight.len(),
                     tasks_done: p.done,

@@ -70,7 +70,7 @@ pub(crate) fn outcome_to_result(outcome: Outcome, ran_on: &str) -> Result<TaskOu
             ran_on: ran_on.to_string(),
         }),
         Outcome::Failed { kind, message, stdout, stderr } => Err(TaskError {
-            kind: TaskErrorKind::from_name(&kind).unwrap_or(TaskErrorKind::Internal),
+            kind,
             message,
             stdout: Bytes::from(stdout.into_vec()),
             stderr: Bytes::from(stderr.into_vec()),
@@ -90,7 +90,7 @@ pub(crate) fn result_to_outcome(result: Result<TaskOutput, TaskError>) -> Outcom
             elapsed_us: u64::try_from(output.elapsed.as_micros()).unwrap_or(u64::MAX),
         },
         Err(error) => Outcome::Failed {
-            kind: error.kind.as_str().to_string(),
+            kind: error.kind,
             message: error.message,
             stdout: buf(&error.stdout),
             stderr: buf(&error.stderr),

@@ -4,6 +4,7 @@
 use super::framing::{FrameReader, prefix};
 use crate::providers::session::{CloseKind, ProviderLink, Received};
 use std::time::Duration;
+use wasimoff_protocol::Transport;
 use wtransport::{Connection, RecvStream, SendStream, VarInt};
 
 /// How long closing waits for the provider to acknowledge the last frames.
@@ -29,7 +30,7 @@ impl WebTransportLink {
 }
 
 impl ProviderLink for WebTransportLink {
-    const TRANSPORT: &'static str = "webtransport";
+    const TRANSPORT: Transport = Transport::WebTransport;
 
     async fn send(&mut self, frame: Vec<u8>) -> bool {
         let (Some((send, _)), Some(length)) = (self.stream.as_mut(), prefix(frame.len())) else { return false };
