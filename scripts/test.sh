@@ -13,6 +13,11 @@ if ! command -v chromium >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 fi
 
+echo "==> style: rustfmt (workspace, provider-js, fixtures)"
+cargo fmt --all --check
+(cd provider-js && cargo fmt --check)
+(cd fixtures && cargo fmt --check)
+
 echo "==> the committed provider bundle must be what provider-js/ builds (installs its pinned tools)"
 provider-js/build.sh --check
 
@@ -20,6 +25,10 @@ echo "==> building the conformance fixtures (wasm32-wasip1)"
 cargo build --release --target wasm32-wasip1 --manifest-path fixtures/Cargo.toml
 echo "==> building the library, examples and benchmarks"
 cargo build --release --workspace --all-targets
+echo "==> lints: clippy -D warnings (workspace, provider-js) and the build without default features"
+cargo clippy --release --workspace --all-targets --quiet -- -D warnings
+cargo clippy --release --no-default-features --quiet -- -D warnings
+(cd provider-js && cargo clippy --release --all-targets --quiet -- -D warnings)
 echo "==> the browser provider's core (native) and task runner (node)"
 cargo test --release --quiet --manifest-path provider-js/Cargo.toml
 (cd provider-js && node --test js/test/)

@@ -199,4 +199,3 @@ impl TaskError {
         TaskError { kind, message: message.into(), stdout: Bytes::new(), stderr: Bytes::new() }
     }
 }
-

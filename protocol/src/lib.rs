@@ -127,6 +127,10 @@ pub enum ToBroker {
 /// Messages from the broker to a provider.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "`Run` is the common message; each is decoded once and moved once, boxing it would add an allocation per task"
+)]
 pub enum ToProvider {
     /// Accepts the session.
     Welcome {

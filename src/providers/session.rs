@@ -9,7 +9,7 @@ use bytes::Bytes;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use wasimoff_protocol::{ProviderId, ToBroker, Transport, ToProvider, decode, encode, negotiate};
+use wasimoff_protocol::{ProviderId, ToBroker, ToProvider, Transport, decode, encode, negotiate};
 
 /// Unanswered pings after which a provider is dropped.
 const MISSED_PINGS: u32 = 2;

@@ -124,7 +124,6 @@ pub(crate) struct Scheduler {
     policy: FallbackPolicy,
 }
 
-
 impl State {
     /// Puts provider `key` into or out of the free sets after its credits or modules changed.
     fn refresh(&mut self, key: u64) {
