@@ -96,7 +96,7 @@ async fn a_provider_is_welcomed_and_shown_in_the_cluster() {
     assert_eq!((version, heartbeat_ms, max_frame_bytes), (VERSION, 5000, MAX_FRAME_BYTES as u64));
     let state = wait_for_providers(&base, 1).await;
     let provider = &state["providers"][0];
-    assert_eq!(provider["id"], provider_id.as_str());
+    assert_eq!(provider["id"], provider_id.to_string());
     assert_eq!(
         (&provider["kind"], &provider["name"], &provider["transport"]),
         (&"native".into(), &"test-provider".into(), &"websocket".into())

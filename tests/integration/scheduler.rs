@@ -39,7 +39,7 @@ async fn fake_provider(base: &str, workers: u32) -> (Socket, String) {
     let mut socket = connect(base, None).await.unwrap();
     say(&mut socket, &hello(vec![VERSION], workers)).await;
     let ToProvider::Welcome { provider_id, .. } = hear(&mut socket).await else { panic!("expected welcome") };
-    (socket, provider_id)
+    (socket, provider_id.to_string())
 }
 
 /// The next `run` the fake provider receives, answering pings on the way.

@@ -108,7 +108,7 @@ impl Provider {
         let mut provider = Provider::open(base, hashes).await;
         provider.say(&hello(vec![VERSION], workers)).await;
         match provider.hear().await {
-            ToProvider::Welcome { provider_id, .. } => (provider, provider_id),
+            ToProvider::Welcome { provider_id, .. } => (provider, provider_id.to_string()),
             other => panic!("expected welcome, got {other:?}"),
         }
     }
