@@ -17,17 +17,14 @@
 //! Env: `BENCH_RUNS` (echo tasks measured per path, default 600), `BENCH_TASKS` (tasks per
 //! job, default 400).
 
-#[path = "../tests/integration/chromium.rs"]
-#[allow(dead_code)] // the driver's own tests and the helpers the benchmark does not use
-mod chromium;
 #[path = "../tests/integration/support.rs"]
 #[allow(dead_code)]
 mod support;
 
-use chromium::{Chromium, Page};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use wasimoff::{FallbackPolicy, Job, Limits, Task, Wasimoff, WebTransport};
+use wasimoff_chromium::{Chromium, Page};
 
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 const BLOCKS: usize = 6;

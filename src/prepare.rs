@@ -4,7 +4,7 @@
 use crate::archive::safe_task_path;
 use crate::digest::Digest;
 use crate::limits::{EffectiveLimits, Limits};
-use crate::store::{FileKind, Store, StoreError};
+use crate::store::{FileKind, NotACommand, Store, StoreError, check_command};
 use crate::task::{FileSource, Task, TaskError, TaskErrorKind};
 use bytes::Bytes;
 
@@ -44,6 +44,14 @@ fn store_error(error: StoreError) -> TaskError {
     }
 }
 
+/// A module no runner could start, answered by the broker itself.
+pub(crate) fn not_a_command(reason: NotACommand) -> TaskError {
+    match reason {
+        NotACommand::Invalid(message) => TaskError::new(TaskErrorKind::InvalidModule, message),
+        NotACommand::NoStart(message) => TaskError::new(TaskErrorKind::MissingStart, message),
+    }
+}
+
 async fn load(store: &Store, source: &FileSource) -> Result<(Digest, FileKind, Bytes), TaskError> {
     match source {
         FileSource::Blob(bytes) => Ok((Digest::of(bytes), FileKind::sniff(bytes), bytes.clone())),
@@ -66,13 +74,22 @@ fn split_env(entry: &str) -> Result<(String, String), TaskError> {
 pub(crate) async fn prepare(task: Task, store: &Store, limits: &Limits) -> Result<PreparedTask, TaskError> {
     let binary = task.binary.ok_or_else(|| invalid("the task names no binary"))?;
     let (module, default_argv0) = match &binary {
-        FileSource::Blob(bytes) => (ModuleSource { digest: Digest::of(bytes), inline: Some(bytes.clone()) }, BLOB_ARGV0.to_string()),
+        FileSource::Blob(bytes) => {
+            check_command(bytes).map_err(not_a_command)?;
+            (ModuleSource { digest: Digest::of(bytes), inline: Some(bytes.clone()) }, BLOB_ARGV0.to_string())
+        }
         FileSource::Ref(name) => {
             let info = store.resolve(name).map_err(store_error)?;
             if info.kind != FileKind::Wasm {
                 return Err(TaskError::new(
                     TaskErrorKind::InvalidModule,
                     format!("{name} is not a WebAssembly module (stored as {:?})", info.kind),
+                ));
+            }
+            if !info.wasi_command {
+                return Err(TaskError::new(
+                    TaskErrorKind::MissingStart,
+                    format!("{name} exports no `_start` function without parameters or results: it is not a WASI command"),
                 ));
             }
             (ModuleSource { digest: info.digest, inline: None }, name.clone())

@@ -3,15 +3,15 @@
 
 use super::execute::TaskState;
 use crate::digest::Digest;
-use crate::prepare::ModuleSource;
-use crate::store::Store;
+use crate::prepare::{ModuleSource, not_a_command};
+use crate::store::{Store, check_command};
 use crate::task::{TaskError, TaskErrorKind};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::OnceCell;
-use wasmtime::{Engine, ExternType, InstancePre, Linker, Module};
+use wasmtime::{Engine, InstancePre, Linker, Module};
 
 type Compiled = Result<InstancePre<TaskState>, TaskError>;
 
@@ -86,10 +86,13 @@ fn invalid(message: String) -> TaskError {
     TaskError::new(TaskErrorKind::InvalidModule, message)
 }
 
+/// Compiles `bytes` (or loads them compiled from `cached`) once they are known to be a WASI
+/// command: a module without a runnable `_start` is refused before any compilation.
 fn compile(engine: &Engine, linker: &Linker<TaskState>, bytes: &[u8], cached: Option<PathBuf>) -> Compiled {
     if !bytes.starts_with(b"\0asm") {
         return Err(invalid("not a WebAssembly module: it does not start with \\0asm".into()));
     }
+    check_command(bytes).map_err(not_a_command)?;
     // SAFETY: the file was written by `serialize` below into the store's own directory, and
     // `deserialize_file` checks it was produced by a compatible engine; on any error we compile.
     let loaded = cached.as_ref().filter(|path| path.exists()).and_then(|path| unsafe { Module::deserialize_file(engine, path) }.ok());
@@ -103,12 +106,6 @@ fn compile(engine: &Engine, linker: &Linker<TaskState>, bytes: &[u8], cached: Op
             module
         }
     };
-    match module.get_export("_start") {
-        Some(ExternType::Func(_)) => {}
-        _ => {
-            return Err(TaskError::new(TaskErrorKind::MissingStart, "the module exports no `_start` function: it is not a WASI command"));
-        }
-    }
     linker.instantiate_pre(&module).map_err(|e| invalid(format!("cannot link the module: {e}")))
 }
 

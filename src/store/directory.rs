@@ -3,6 +3,7 @@
 //! `compiled/` (serialised compiled modules, owned by the runner). Every write goes to a
 //! temporary file first and is renamed into place, so a crash never leaves a torn file.
 
+use super::kind::check_command_in;
 use super::{FileInfo, FileKind};
 use crate::digest::Digest;
 use bytes::Bytes;
@@ -37,7 +38,9 @@ impl Directory {
             let mut head = [0u8; 4];
             let mut file = std::fs::File::open(entry.path())?;
             let read = file.read(&mut head)?;
-            files.push(FileInfo { digest, kind: FileKind::sniff(&head[..read]), size: entry.metadata()?.len() });
+            let kind = FileKind::sniff(&head[..read]);
+            let wasi_command = kind == FileKind::Wasm && check_command_in((&head[..read]).chain(file))?.is_ok();
+            files.push(FileInfo { digest, kind, size: entry.metadata()?.len(), wasi_command });
         }
         Ok(files)
     }

@@ -10,6 +10,7 @@ mod directory;
 mod kind;
 
 pub use kind::{FileKind, validate_wasm};
+pub(crate) use kind::{NotACommand, check_command};
 
 use crate::archive::ArchiveLimits;
 use crate::digest::{DIGEST_PREFIX, Digest};
@@ -39,6 +40,9 @@ pub struct FileInfo {
     pub kind: FileKind,
     /// Its size in bytes.
     pub size: u64,
+    /// Whether it is a WebAssembly module that exports `_start` as a function without parameters
+    /// or results: a WASI command, the only kind of module a task can run.
+    pub wasi_command: bool,
 }
 
 /// What [`Store::put`] did.
@@ -212,14 +216,15 @@ impl Store {
         let declared = upload.kind.or_else(|| upload.aliases.iter().any(|a| a.ends_with(".wasm")).then_some(FileKind::Wasm));
         let limits = self.inner.archive_limits;
         let checked = bytes.clone();
-        let (digest, kind) = tokio::task::spawn_blocking(move || {
+        let (digest, kind, wasi_command) = tokio::task::spawn_blocking(move || {
             let kind = kind::classify(&checked, declared, limits)?;
-            Ok::<_, String>((Digest::of(&checked), kind))
+            let wasi_command = kind == FileKind::Wasm && kind::check_command(&checked).is_ok();
+            Ok::<_, String>((Digest::of(&checked), kind, wasi_command))
         })
         .await
         .map_err(|e| StoreError::Io(e.to_string()))?
         .map_err(StoreError::Invalid)?;
-        let file = FileInfo { digest, kind, size };
+        let file = FileInfo { digest, kind, size, wasi_command };
         let known = read(&self.inner.index).files.contains_key(&digest);
         if !known {
             match &self.inner.blobs {

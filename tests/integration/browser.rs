@@ -2,7 +2,6 @@
 //! snippet join the broker, the conformance table runs in the browser, sweeps are shared with
 //! the local runner, a closed tab loses no task and an endless loop costs one worker restart.
 
-use crate::chromium::{Chromium, Page};
 use crate::conformance::run_table;
 use crate::examples::start;
 use crate::support::{self, client, fixture, task};
@@ -10,6 +9,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use wasimoff::{FallbackPolicy, Job, Wasimoff};
+use wasimoff_chromium::{Chromium, Page};
 
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -3,11 +3,11 @@
 //! UDP), and a provider on each transport sharing a sweep.
 
 use crate::browser::{local_tsp, provider_page, run_sweep};
-use crate::chromium::Chromium;
 use crate::conformance::run_table;
 use crate::support;
 use std::net::SocketAddr;
 use wasimoff::{FallbackPolicy, Wasimoff, WebTransport};
+use wasimoff_chromium::Chromium;
 
 /// A broker with the fixtures uploaded, served in a host app, with `webtransport`; when that
 /// is the default, the endpoint is started on the HTTP listener's address.

@@ -3,7 +3,6 @@
 mod browser;
 #[cfg(feature = "webtransport")]
 mod browser_webtransport;
-mod chromium;
 mod conformance;
 mod docs_examples;
 mod examples;

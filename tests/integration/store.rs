@@ -139,6 +139,7 @@ async fn a_directory_store_survives_a_restart_with_compiled_modules() {
     let broker = Wasimoff::builder().storage(storage).build().unwrap();
     assert_eq!(broker.store().resolve("tsp.wasm").unwrap().digest, digest);
     assert_eq!(broker.store().resolve("tsp.wasm").unwrap().kind, FileKind::Wasm);
+    assert!(broker.store().resolve("tsp.wasm").unwrap().wasi_command, "read again from the file's first sections");
     let output = broker.run(task("tsp", &["tsp", "rand", "5"])).await.unwrap();
     assert_eq!(String::from_utf8_lossy(&output.stdout).lines().next(), Some("cities: 5"));
 }
@@ -161,4 +162,72 @@ async fn a_data_file_is_not_runnable() {
     let error = broker.run(Task::new(FileSource::reference("hello.txt"))).await.unwrap_err();
     assert_eq!(error.kind, TaskErrorKind::InvalidModule);
     assert_eq!(error.message, "hello.txt is not a WebAssembly module (stored as Data)");
+}
+
+/// A WASI reactor of about `bytes` bytes: memory, `_initialize` and many functions, no `_start`.
+fn large_reactor(bytes: usize) -> Bytes {
+    use wasm_encoder::{CodeSection, ExportKind, ExportSection, Function, FunctionSection, Instruction, MemorySection, MemoryType};
+    use wasm_encoder::{Module, TypeSection, ValType};
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    types.ty().function([ValType::I32], [ValType::I32]);
+    let mut body = Function::new([]);
+    for step in 0..20 {
+        body.instruction(&Instruction::LocalGet(0));
+        body.instruction(&Instruction::I32Const(1_000_003 * step));
+        body.instruction(&Instruction::I32Add);
+        body.instruction(&Instruction::LocalSet(0));
+    }
+    body.instruction(&Instruction::LocalGet(0));
+    body.instruction(&Instruction::End);
+    let count = u32::try_from(bytes / body.byte_len()).unwrap();
+    let mut functions = FunctionSection::new();
+    let mut code = CodeSection::new();
+    functions.function(0);
+    let mut initialize = Function::new([]);
+    initialize.instruction(&Instruction::End);
+    code.function(&initialize);
+    for _ in 0..count {
+        functions.function(1);
+        code.function(&body);
+    }
+    let mut memory = MemorySection::new();
+    memory.memory(MemoryType { minimum: 1, maximum: None, memory64: false, shared: false, page_size_log2: None });
+    let mut exports = ExportSection::new();
+    exports.export("memory", ExportKind::Memory, 0).export("_initialize", ExportKind::Func, 0).export("step", ExportKind::Func, 1);
+    let mut module = Module::new();
+    module.section(&types).section(&functions).section(&memory).section(&exports).section(&code);
+    module.finish().into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_without_a_runnable_start_is_refused_before_any_runner_compiles_it() {
+    let broker = support::broker().await;
+    let reactor = large_reactor(30 << 20);
+    let started = std::time::Instant::now();
+    let stored = broker.store().put(reactor.clone(), Upload::new().alias("reactor.wasm")).await.unwrap();
+    let uploaded = started.elapsed();
+    assert!(!stored.file.wasi_command, "a reactor is not a command");
+    assert!(broker.store().resolve("echo.wasm").unwrap().wasi_command);
+
+    let started = std::time::Instant::now();
+    let error = broker.run(Task::new(FileSource::reference("reactor.wasm"))).await.unwrap_err();
+    let by_reference = started.elapsed();
+    assert_eq!(error.kind, TaskErrorKind::MissingStart);
+    assert_eq!(error.message, "reactor.wasm exports no `_start` function without parameters or results: it is not a WASI command");
+
+    let started = std::time::Instant::now();
+    let error = broker.run(Task::new(FileSource::blob(reactor.clone()))).await.unwrap_err();
+    let inline = started.elapsed();
+    assert_eq!(error.kind, TaskErrorKind::MissingStart);
+    assert_eq!(error.message, "the module exports no `_start` function: it is not a WASI command");
+    eprintln!("{} byte reactor: upload {uploaded:?}, run by reference {by_reference:?}, run inline {inline:?}", reactor.len());
+
+    let mistyped = wat::parse_str(r#"(module (func (export "_start") (param i32)))"#).unwrap();
+    broker.store().put(mistyped.clone().into(), Upload::new().alias("mistyped.wasm")).await.unwrap();
+    let error = broker.run(Task::new(FileSource::reference("mistyped.wasm"))).await.unwrap_err();
+    assert_eq!(error.kind, TaskErrorKind::MissingStart);
+    let error = broker.run(Task::new(FileSource::blob(mistyped))).await.unwrap_err();
+    assert_eq!(error.kind, TaskErrorKind::MissingStart);
+    assert_eq!(error.message, "the module's `_start` takes or returns values; a WASI command's `_start` takes and returns nothing");
 }
