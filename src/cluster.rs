@@ -1,10 +1,10 @@
 //! What the broker is doing: runners, busy slots, the queue and the recent task rate.
 
 use serde::Serialize;
-use wasimoff_protocol::{ProviderId, Transport};
 use std::sync::Mutex;
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
+use wasimoff_protocol::{ProviderId, Transport};
 
 /// A snapshot of the broker's state, as served by `GET …/api/v1/cluster`.
 #[derive(Clone, Debug, PartialEq, Serialize)]

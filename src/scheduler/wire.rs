@@ -69,12 +69,9 @@ pub(crate) fn outcome_to_result(outcome: Outcome, ran_on: &str) -> Result<TaskOu
             elapsed: Duration::from_micros(elapsed_us),
             ran_on: ran_on.to_string(),
         }),
-        Outcome::Failed { kind, message, stdout, stderr } => Err(TaskError {
-            kind,
-            message,
-            stdout: Bytes::from(stdout.into_vec()),
-            stderr: Bytes::from(stderr.into_vec()),
-        }),
+        Outcome::Failed { kind, message, stdout, stderr } => {
+            Err(TaskError { kind, message, stdout: Bytes::from(stdout.into_vec()), stderr: Bytes::from(stderr.into_vec()) })
+        }
     }
 }
 
@@ -89,11 +86,6 @@ pub(crate) fn result_to_outcome(result: Result<TaskOutput, TaskError>) -> Outcom
             missing_artifacts: output.missing_artifacts,
             elapsed_us: u64::try_from(output.elapsed.as_micros()).unwrap_or(u64::MAX),
         },
-        Err(error) => Outcome::Failed {
-            kind: error.kind,
-            message: error.message,
-            stdout: buf(&error.stdout),
-            stderr: buf(&error.stderr),
-        },
+        Err(error) => Outcome::Failed { kind: error.kind, message: error.message, stdout: buf(&error.stdout), stderr: buf(&error.stderr) },
     }
 }
