@@ -5,9 +5,9 @@ use crate::cluster::{ClusterState, LocalState, TaskRate};
 use crate::layers::{ApiService, Body, WasimoffLayer};
 use crate::limits::Limits;
 use crate::prepare::prepare;
-use crate::providers::{OriginPolicy, ProviderInfo, WebTransport, WebTransportError, WebTransportState};
+use crate::providers::{OriginPolicy, ProviderInfo, Sessions, WebTransport, WebTransportError, WebTransportState};
 use crate::runner::LocalRunner;
-use crate::scheduler::{FallbackPolicy, Scheduler};
+use crate::scheduler::{FallbackPolicy, Scheduler, TaskId};
 use crate::store::{Storage, Store};
 use crate::task::{Job, Task, TaskError, TaskErrorKind, TaskOutput};
 use futures_util::{Stream, StreamExt};
@@ -172,7 +172,8 @@ impl Builder {
         let webtransport = WebTransportState::new(self.webtransport)?;
         let store = Store::open(&self.storage, &self.limits)?;
         let runner = LocalRunner::start(&self.limits, store.clone()).map_err(BuildError::Runner)?;
-        let scheduler = Arc::new(Scheduler::new(runner.clone(), self.fallback));
+        let scheduler = Scheduler::new(self.fallback, runner.handle());
+        crate::providers::local::attach(&scheduler, runner.clone());
         let broker = Wasimoff {
             inner: Arc::new(Inner {
                 store,
@@ -183,6 +184,7 @@ impl Builder {
                 origins: self.origins,
                 scheduler,
                 tracker: TaskTracker::new(),
+                sessions: Sessions::default(),
                 admitted: AtomicUsize::new(0),
                 rate: TaskRate::new(),
                 outcomes: Default::default(),
@@ -205,6 +207,7 @@ struct Inner {
     origins: OriginPolicy,
     scheduler: Arc<Scheduler>,
     tracker: TaskTracker,
+    sessions: Sessions,
     admitted: AtomicUsize,
     rate: TaskRate,
     outcomes: [AtomicU64; 1 + TaskErrorKind::ALL.len()],
@@ -241,8 +244,8 @@ impl std::fmt::Debug for Wasimoff {
 
 /// Takes a task back from the scheduler if its submitter stops waiting.
 struct CancelOnDrop<'a> {
-    scheduler: &'a Arc<Scheduler>,
-    id: Option<u64>,
+    scheduler: &'a Scheduler,
+    id: Option<TaskId>,
 }
 
 impl CancelOnDrop<'_> {
@@ -306,7 +309,10 @@ impl Wasimoff {
                 let cancel_on_drop = CancelOnDrop { scheduler: &inner.scheduler, id: Some(id) };
                 let result = result.await;
                 cancel_on_drop.disarm();
-                result.unwrap_or_else(|_| Err(TaskError::new(TaskErrorKind::Internal, "the scheduler dropped the task")))
+                match result {
+                    Ok(result) => result.into_result(),
+                    Err(_) => Err(TaskError::new(TaskErrorKind::Internal, "the scheduler dropped the task")),
+                }
             })
             .await;
         inner.rate.record();
@@ -400,6 +406,11 @@ impl Wasimoff {
         &self.inner.scheduler
     }
 
+    /// The provider sessions over every transport.
+    pub(crate) fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
+    }
+
     /// The client routes, wrapped in the host's [`Builder::client_layer`] if one was given.
     pub(crate) fn client_routes(&self) -> ClientRoutes {
         let routes = ClientRoutes::new(ClientApi { broker: self.clone() });
@@ -469,10 +480,13 @@ impl Wasimoff {
     }
 
     /// Stops taking tasks, waits until every task already submitted has finished, then
-    /// closes the WebTransport endpoint and its sessions.
+    /// closes every provider session on both transports with a going-away close (1001, "the
+    /// broker is shutting down"), waits until they have ended, and closes the WebTransport
+    /// endpoint.
     pub async fn shutdown(&self) {
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
+        self.inner.sessions.close().await;
         self.inner.webtransport.stop().await;
     }
 }

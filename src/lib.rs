@@ -23,6 +23,7 @@
 
 mod api;
 mod base64_bytes;
+mod byte_fields;
 mod cluster;
 mod digest;
 mod handle;
@@ -45,8 +46,8 @@ pub use prepare::BLOB_ARGV0;
 pub use providers::{
     CertificateSource, InProcessProvider, OriginPolicy, ProviderInfo, SelfSigned, WebTransport, WebTransportError, WebTransportInfo,
 };
-pub use scheduler::{FallbackPolicy, LOCAL, ProviderLimitReached};
+pub use scheduler::{FallbackPolicy, ProviderLimitReached};
 pub use store::{FileInfo, FileKind, Storage, Store, StoreError, Stored, Upload, check_alias, validate_wasm};
-pub use task::{FileSource, Job, MountedFile, Task, TaskError, TaskErrorKind, TaskOutput};
+pub use task::{FileSource, Job, LOCAL, MountedFile, Task, TaskError, TaskErrorKind, TaskOutput};
 pub use wasimoff_archive as archive;
 pub use wasimoff_protocol as protocol;

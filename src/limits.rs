@@ -108,7 +108,7 @@ pub struct TaskLimits {
 }
 
 /// The limits one task runs under after merging its [`TaskLimits`] with the broker's [`Limits`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EffectiveLimits {
     /// Wall-clock timeout.
     pub timeout: Duration,

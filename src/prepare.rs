@@ -7,26 +7,32 @@ use crate::limits::{EffectiveLimits, Limits};
 use crate::store::{FileKind, NotACommand, Store, StoreError, check_command};
 use crate::task::{FileSource, Task, TaskError, TaskErrorKind};
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 
 /// The argv\[0\] of a task whose binary is an inline blob and that gives no arguments.
 pub const BLOB_ARGV0: &str = "main.wasm";
 
 /// The module a prepared task runs: its digest (the compile cache key) and, for inline
 /// blobs, its bytes; stored modules are loaded from the store only if not compiled yet.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ModuleSource {
     pub(crate) digest: Digest,
+    #[serde(with = "crate::byte_fields::option")]
     pub(crate) inline: Option<Bytes>,
 }
 
-/// A task ready for a runner: everything resolved and checked.
-#[derive(Clone, Debug)]
+/// A task ready for a runner: everything resolved and checked. Serialisable, so that a queue
+/// shared by several hosts can hold it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct PreparedTask {
     pub(crate) module: ModuleSource,
     pub(crate) args: Vec<String>,
     pub(crate) envs: Vec<(String, String)>,
+    #[serde(with = "crate::byte_fields")]
     pub(crate) stdin: Bytes,
+    #[serde(with = "crate::byte_fields::option")]
     pub(crate) rootfs: Option<Bytes>,
+    #[serde(with = "crate::byte_fields::named")]
     pub(crate) files: Vec<(String, Bytes)>,
     pub(crate) artifacts: Vec<(String, String)>,
     pub(crate) limits: EffectiveLimits,

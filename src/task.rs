@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 pub use wasimoff_protocol::TaskErrorKind;
 
+/// What [`TaskOutput::ran_on`] says for the broker's own runner.
+pub const LOCAL: &str = "local";
+
 /// Where a file a task needs comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
@@ -175,7 +178,7 @@ pub struct TaskOutput {
     pub missing_artifacts: Vec<String>,
     /// Wall-clock time from the start of instantiation to exit.
     pub elapsed: Duration,
-    /// Where it ran: `local` (the broker's runner) or a provider's id.
+    /// Where it ran: [`LOCAL`] (the broker's runner) or a provider's id.
     pub ran_on: String,
 }
 

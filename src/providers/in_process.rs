@@ -3,7 +3,7 @@
 
 use super::command_message;
 use crate::Wasimoff;
-use crate::scheduler::{Command, ProviderLimitReached, outcome_to_result};
+use crate::scheduler::{Command, NewProvider, ProviderLimitReached, TaskId, TaskResult};
 use tokio::sync::mpsc;
 use wasimoff_protocol::{Outcome, ProviderId, ProviderKind, ToProvider, Transport};
 
@@ -39,7 +39,9 @@ impl std::fmt::Debug for InProcessProvider {
 impl InProcessProvider {
     pub(crate) fn attach(broker: &Wasimoff, name: &str, workers: u32) -> Result<InProcessProvider, ProviderLimitReached> {
         let limit = broker.limits().max_providers;
-        let (id, commands) = broker.scheduler().join(ProviderKind::Native, name.to_string(), Transport::InProcess, workers, limit)?;
+        let joining =
+            NewProvider { kind: ProviderKind::Native, name: name.to_string(), transport: Transport::InProcess, workers, local: false };
+        let (id, commands) = broker.scheduler().join(joining, limit)?;
         Ok(InProcessProvider { broker: broker.clone(), id, commands })
     }
 
@@ -56,7 +58,7 @@ impl InProcessProvider {
 
     /// Answers the run with this `id`.
     pub fn answer(&self, id: u64, outcome: Outcome) {
-        self.broker.scheduler().provider_result(self.id, id, outcome_to_result(outcome, &self.id.to_string()));
+        self.broker.scheduler().result(self.id, TaskId(id), TaskResult { ran_on: self.id.to_string(), outcome });
     }
 
     /// Announces a new worker count.

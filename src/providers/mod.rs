@@ -6,11 +6,13 @@
 //! [`Hello`](wasimoff_protocol::Hello) with the protocol versions it speaks and its worker
 //! count, and is welcomed or refused with a reason; one session (`session.rs`) serves both transports.
 //! Frames are limited in size on both sides. `{prefix}/provider/info` (`info.rs`) tells
-//! providers where to connect.
+//! providers where to connect. In-process providers (`in_process.rs`) and the broker's own
+//! runner (`local.rs`) take the same commands without a transport.
 
 mod admission;
 mod in_process;
 mod info;
+pub(crate) mod local;
 mod origin;
 mod session;
 mod websocket;
@@ -19,6 +21,7 @@ mod webtransport;
 pub use in_process::InProcessProvider;
 pub use info::{ProviderInfo, WebTransportInfo};
 pub use origin::OriginPolicy;
+pub(crate) use session::Sessions;
 pub(crate) use websocket::upgrade;
 pub(crate) use webtransport::WebTransportState;
 pub use webtransport::{CertificateSource, SelfSigned, WebTransport, WebTransportError};
@@ -31,15 +34,15 @@ use wasimoff_protocol::ToProvider;
 /// provider needs them.
 pub(crate) async fn command_message(broker: &Wasimoff, command: Command) -> ToProvider {
     match command {
-        Command::Cancel { id } => ToProvider::Cancel { id },
-        Command::Run { id, task, send_module } => {
-            let module = match (&task.module.inline, send_module) {
+        Command::Cancel { task } => ToProvider::Cancel { id: task.0 },
+        Command::Run { task, prepared, send_module } => {
+            let module = match (&prepared.module.inline, send_module) {
                 (_, false) => None,
                 (Some(bytes), true) => Some(bytes.clone()),
-                (None, true) => broker.store().get(&task.module.digest).await.ok(),
+                (None, true) => broker.store().get(&prepared.module.digest).await.ok(),
             };
             let limits = broker.limits();
-            ToProvider::Run { id, task: to_wire(&task, module, limits.rootfs_bytes, limits.rootfs_entries) }
+            ToProvider::Run { id: task.0, task: to_wire(&prepared, module, limits.rootfs_bytes, limits.rootfs_entries) }
         }
     }
 }

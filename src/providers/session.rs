@@ -1,14 +1,17 @@
 //! One provider session, whatever carries its frames: `hello` within 10 s, version negotiation,
 //! joining the scheduler, `welcome`, then commands out, results and events in, heartbeats,
-//! and leaving the cluster when it ends. Transports implement [`ProviderLink`].
+//! and leaving the cluster when it ends. Transports implement [`ProviderLink`]. Every session
+//! runs in [`Sessions`], whose one shutdown signal closes them all with a going-away close.
 
 use super::command_message;
 use crate::Wasimoff;
-use crate::scheduler::{Command, outcome_to_result};
+use crate::scheduler::{Command, NewProvider, TaskId, TaskResult};
 use bytes::Bytes;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use wasimoff_protocol::{ProviderId, ToBroker, ToProvider, Transport, decode, encode, negotiate};
 
 /// Unanswered pings after which a provider is dropped.
@@ -16,6 +19,35 @@ const MISSED_PINGS: u32 = 2;
 
 /// How long a new connection has to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The close reason of every session when the broker shuts down.
+const SHUTTING_DOWN: &str = "the broker is shutting down";
+
+/// Every provider session of a broker: one shutdown signal they all select on, and a tracker
+/// to wait until they have ended.
+#[derive(Default)]
+pub(crate) struct Sessions {
+    stop: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Sessions {
+    /// Runs a connection, from its handshake to the end of its session, as one of them.
+    pub(crate) fn spawn<F>(&self, connection: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.tracker.spawn(connection);
+    }
+
+    /// Closes every session (going away: 1001, "the broker is shutting down") and those that
+    /// start from now on, and waits until they have ended.
+    pub(crate) async fn close(&self) {
+        self.stop.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
 
 /// Why the broker ends a session; each transport turns it into its own close signal with
 /// the same number (a WebSocket close code, a WebTransport application error code).
@@ -134,10 +166,20 @@ pub(crate) async fn run<L: ProviderLink>(broker: Wasimoff, mut link: L) {
     }
 }
 
+fn going_away() -> End {
+    End::Close(CloseKind::Away, SHUTTING_DOWN.to_string())
+}
+
 /// Hello, welcome and the session proper; returns how the link ends.
 async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L) -> End {
     let limit = frame_limit(broker);
-    let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(link, limit)).await {
+    let stop = broker.sessions().stop.clone();
+    let hello = tokio::select! {
+        biased;
+        () = stop.cancelled() => return going_away(),
+        hello = tokio::time::timeout(HELLO_TIMEOUT, next_message(link, limit)) => hello,
+    };
+    let hello = match hello {
         Ok(Incoming::Message(ToBroker::Hello(hello))) => hello,
         Ok(Incoming::Message(_)) => return refuse(link, "the first message must be hello").await,
         Ok(Incoming::Violation(kind, reason)) => return End::Close(kind, reason),
@@ -149,7 +191,8 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L) -> End {
         Err(reason) => return refuse(link, &reason).await,
     };
     let scheduler = broker.scheduler().clone();
-    let joined = scheduler.join(hello.kind, hello.name, L::TRANSPORT, hello.workers, broker.limits().max_providers);
+    let joining = NewProvider { kind: hello.kind, name: hello.name, transport: L::TRANSPORT, workers: hello.workers, local: false };
+    let joined = scheduler.join(joining, broker.limits().max_providers);
     let (id, commands) = match joined {
         Ok(joined) => joined,
         Err(full) => return refuse(link, &full.to_string()).await,
@@ -160,8 +203,15 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L) -> End {
         heartbeat_ms: u64::try_from(broker.limits().provider_heartbeat.as_millis()).unwrap_or(u64::MAX),
         max_frame_bytes: broker.limits().provider_frame_bytes,
     };
-    let (end, why) =
-        if send(link, &welcome).await { serve(broker, id, link, commands, limit).await } else { (End::Quietly, "disconnected") };
+    let (end, why) = if send(link, &welcome).await {
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => (going_away(), "was closed by the broker's shutdown"),
+            ended = serve(broker, id, link, commands, limit) => ended,
+        }
+    } else {
+        (End::Quietly, "disconnected")
+    };
     scheduler.leave(id, why);
     end
 }
@@ -187,7 +237,7 @@ async fn serve(
                 Incoming::Message(ToBroker::Pong { .. }) => unanswered = 0,
                 Incoming::Message(ToBroker::Evicted { digests }) => scheduler.evicted(id, &digests),
                 Incoming::Message(ToBroker::Result { id: task, outcome }) => {
-                    scheduler.provider_result(id, task, outcome_to_result(outcome, &id.to_string()));
+                    scheduler.result(id, TaskId(task), TaskResult { ran_on: id.to_string(), outcome });
                 }
                 Incoming::Message(ToBroker::Hello(_)) => {
                     return (End::Close(CloseKind::Protocol, "hello twice".into()), "broke the protocol");

@@ -16,6 +16,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use wasimoff_protocol::Transport;
 
+/// How long closing waits for the close frame to go out.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn has_token(headers: &HeaderMap, name: http::HeaderName, token: &str) -> bool {
     headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).any(|v| v.split(',').any(|part| part.trim().eq_ignore_ascii_case(token)))
 }
@@ -39,7 +42,8 @@ pub(crate) fn upgrade(broker: Wasimoff, request: Request<Body>) -> Response<Body
         return problem(StatusCode::BAD_REQUEST, "bad_request", "unsupported WebSocket version; use 13");
     }
     let on_upgrade = hyper::upgrade::on(request);
-    tokio::spawn(async move {
+    let sessions = broker.clone();
+    sessions.sessions().spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
                 let limit = frame_limit(&broker);
@@ -91,8 +95,11 @@ impl ProviderLink for WebSocketLink {
 
     async fn close(&mut self, kind: CloseKind, reason: &str) {
         let frame = CloseFrame { code: CloseCode::from(kind.code()), reason: reason.into() };
-        let _ = self.0.send(Message::Close(Some(frame))).await;
-        let _ = self.0.close(None).await;
+        let closing = async {
+            let _ = self.0.send(Message::Close(Some(frame))).await;
+            let _ = self.0.close(None).await;
+        };
+        let _ = tokio::time::timeout(CLOSE_GRACE, closing).await;
     }
 
     /// Dropping the socket ends the connection.

@@ -121,7 +121,7 @@ pub(crate) async fn execute(
         artifacts,
         missing_artifacts,
         elapsed,
-        ran_on: crate::scheduler::LOCAL.to_string(),
+        ran_on: crate::task::LOCAL.to_string(),
     })
 }
 

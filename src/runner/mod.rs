@@ -20,6 +20,7 @@ use modules::ModuleCache;
 use sandbox::{Sandbox, TaskDirs};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
+use tokio_util::task::AbortOnDropHandle;
 use wasmtime::{Engine, Linker};
 
 struct Shared {
@@ -51,23 +52,6 @@ pub(crate) struct LocalRunner {
     _runtime: Arc<OwnedRuntime>,
 }
 
-/// Aborts the spawned task when the caller stops waiting for it.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl<T> std::future::Future for AbortOnDrop<T> {
-    type Output = Result<T, tokio::task::JoinError>;
-
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
-    }
-}
-
 impl LocalRunner {
     /// Starts a runner with `limits.concurrency` slots, loading modules from `store`.
     pub(crate) fn start(limits: &Limits, store: Store) -> Result<LocalRunner, String> {
@@ -94,13 +78,9 @@ impl LocalRunner {
         Ok(LocalRunner { shared: Arc::new(shared), handle, _runtime: Arc::new(OwnedRuntime(Some(runtime))) })
     }
 
-    /// Runs `future` on the runner's threads, so callers need no runtime of their own.
-    pub(crate) fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
-    where
-        F: std::future::Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.handle.spawn(future)
+    /// The runtime that owns the runner's threads, for work that belongs on them.
+    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
+        &self.handle
     }
 
     /// Tasks running now.
@@ -116,19 +96,26 @@ impl LocalRunner {
     /// Runs a task on the runner's threads. Dropping the returned future stops the task.
     pub(crate) async fn run(&self, task: PreparedTask) -> Result<TaskOutput, TaskError> {
         let shared = self.shared.clone();
-        let result = AbortOnDrop(self.handle.spawn(async move {
-            let _permit = shared.permits.acquire().await.map_err(|e| TaskError::new(TaskErrorKind::Internal, e.to_string()))?;
-            shared.execute(task).await
-        }))
-        .await;
+        let result = AbortOnDropHandle::new(self.handle.spawn(async move { shared.run(&task).await })).await;
         result.unwrap_or_else(|e| Err(TaskError::new(TaskErrorKind::Internal, format!("runner task failed: {e}"))))
+    }
+
+    /// Runs a task in the calling task, which must be on the runner's threads (see
+    /// [`LocalRunner::handle`]), once one of its slots is free.
+    pub(crate) async fn run_here(&self, task: &PreparedTask) -> Result<TaskOutput, TaskError> {
+        self.shared.run(task).await
     }
 }
 
 impl Shared {
-    async fn execute(&self, task: PreparedTask) -> Result<TaskOutput, TaskError> {
+    async fn run(&self, task: &PreparedTask) -> Result<TaskOutput, TaskError> {
+        let _permit = self.permits.acquire().await.map_err(|e| TaskError::new(TaskErrorKind::Internal, e.to_string()))?;
+        self.execute(task).await
+    }
+
+    async fn execute(&self, task: &PreparedTask) -> Result<TaskOutput, TaskError> {
         let pre = self.modules.get(&task.module, &self.store).await?;
         let sandbox = Sandbox::create(&self.task_dirs, task.rootfs.as_deref(), self.rootfs_limits, &task.files)?;
-        execute::execute(&self.engine, &pre, &task, &sandbox).await
+        execute::execute(&self.engine, &pre, task, &sandbox).await
     }
 }

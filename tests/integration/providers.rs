@@ -213,3 +213,17 @@ async fn the_endpoint_works_under_plain_hyper_and_ignores_the_client_layer() {
     let plain = client().get(format!("{base}/wasimoff/provider/ws")).send().await.unwrap();
     assert_eq!(plain.status(), reqwest::StatusCode::UPGRADE_REQUIRED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_websocket_sessions_going_away() {
+    let (broker, base) = support::http_broker().await;
+    let mut socket = connect(&base, None).await.unwrap();
+    say(&mut socket, &hello(vec![VERSION], 1)).await;
+    assert!(matches!(hear(&mut socket).await, ToProvider::Welcome { .. }));
+    broker.shutdown().await;
+    assert!(broker.cluster().providers.is_empty(), "shutdown returned before the session ended");
+    assert_eq!(closing(&mut socket).await, (CloseCode::Away, "the broker is shutting down".to_string()));
+
+    let mut late = connect(&base, None).await.unwrap();
+    assert_eq!(closing(&mut late).await, (CloseCode::Away, "the broker is shutting down".to_string()));
+}

@@ -341,6 +341,7 @@ async fn shutdown_closes_the_endpoint_and_its_sessions() {
     let (broker, base) = wt_broker(support::test_limits(), WebTransport::default()).await;
     let (provider, _) = Provider::join(&base, &hashes(&info(&base).await), 1).await;
     broker.shutdown().await;
+    assert!(broker.cluster().providers.is_empty(), "shutdown returned before the session ended");
     assert_eq!(provider.closing().await, (1001, "the broker is shutting down".to_string()));
     assert_eq!(info(&base).await["webtransport"], Value::Null);
 }

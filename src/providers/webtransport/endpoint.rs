@@ -1,5 +1,6 @@
-//! The WebTransport endpoint: binding the UDP socket, accepting connections, replacing the
-//! self-signed certificate before it expires, and closing on shutdown.
+//! The WebTransport endpoint: binding the UDP socket, accepting connections (each runs in the
+//! broker's provider sessions), replacing the self-signed certificate before it expires, and
+//! closing on shutdown.
 
 use super::accept;
 use super::certificate::{self, Issued, PublishedHashes};
@@ -189,7 +190,7 @@ impl Serving {
                 () = stop.cancelled() => break,
                 incoming = self.endpoint.accept() => {
                     let Some(broker) = self.broker.upgrade() else { break };
-                    tokio::spawn(accept::connection(broker, incoming));
+                    broker.sessions().spawn(accept::connection(broker.clone(), incoming));
                 }
                 () = renewal_due => self.renew(),
             }

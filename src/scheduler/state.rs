@@ -1,0 +1,368 @@
+//! The scheduler's state, with no I/O: the queue, every provider's credits (announced workers
+//! minus tasks in flight) and cached modules, the tasks each provider runs, attempts, and
+//! the broker-side deadlines of remote runs. Every change returns the [`Effect`]s the caller
+//! carries out; time comes in as `now`.
+//!
+//! Picking a provider costs the same however many are connected: providers with free workers
+//! sit in ordered sets (all of them, per cached module, and the local ones), so a pick is a
+//! set lookup.
+
+use super::FallbackPolicy;
+use super::queue::{MemoryQueue, QueuedTask, TaskId, TaskQueue, TaskResult};
+use crate::cluster::ProviderState;
+use crate::digest::Digest;
+use crate::prepare::PreparedTask;
+use crate::task::TaskErrorKind;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasimoff_protocol::{ProviderId, ProviderKind, Transport};
+
+/// How many providers a task may be lost on before it fails.
+pub(crate) const MAX_ATTEMPTS: u32 = 3;
+
+/// How long past its timeout the broker waits for a remote provider's result.
+pub(crate) const RESULT_GRACE: Duration = Duration::from_secs(5);
+
+/// What the broker's timeout of a remote run answers.
+pub(crate) const TIMEOUT_MESSAGE: &str = "the provider did not answer within the task's timeout; the broker stopped waiting";
+
+/// What a provider is told to do.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Run this task; a remote provider gets the module's bytes if `send_module`.
+    Run { task: TaskId, prepared: Arc<PreparedTask>, send_module: bool },
+    /// Stop this task; no result is expected.
+    Cancel { task: TaskId },
+}
+
+/// What the caller of a [`State`] method carries out.
+#[derive(Debug)]
+pub(crate) enum Effect {
+    /// Give `command` to `provider`.
+    Send { provider: ProviderId, command: Command },
+    /// Deliver the task's one result to its submitter.
+    Reply { task: TaskId, result: TaskResult },
+}
+
+/// A provider about to join.
+#[derive(Clone, Debug)]
+pub(crate) struct NewProvider {
+    /// Browser or native.
+    pub(crate) kind: ProviderKind,
+    /// The name it gave.
+    pub(crate) name: String,
+    /// How it is connected.
+    pub(crate) transport: Transport,
+    /// Tasks it runs at once.
+    pub(crate) workers: u32,
+    /// The broker's own runner, used only as the fallback policy allows.
+    pub(crate) local: bool,
+}
+
+/// A task given to a provider.
+struct Running {
+    prepared: Arc<PreparedTask>,
+    provider: ProviderId,
+    attempts: u32,
+    deadline: Option<Instant>,
+}
+
+struct Provider {
+    joined: NewProvider,
+    in_flight: HashSet<TaskId>,
+    modules: HashSet<Digest>,
+    done: u64,
+}
+
+impl Provider {
+    fn credits(&self) -> u32 {
+        self.joined.workers.saturating_sub(self.in_flight.len() as u32)
+    }
+}
+
+/// Puts `id` into `set` or takes it out.
+fn mark(set: &mut BTreeSet<ProviderId>, id: ProviderId, member: bool) {
+    if member {
+        set.insert(id);
+    } else {
+        set.remove(&id);
+    }
+}
+
+/// The scheduler's state. See the module documentation.
+pub(crate) struct State<Q: TaskQueue = MemoryQueue> {
+    policy: FallbackPolicy,
+    queue: Q,
+    next_task: u64,
+    next_provider: u64,
+    running: HashMap<TaskId, Running>,
+    providers: HashMap<ProviderId, Provider>,
+    free: BTreeSet<ProviderId>,
+    free_by_module: HashMap<Digest, BTreeSet<ProviderId>>,
+    free_local: BTreeSet<ProviderId>,
+    deadlines: BTreeSet<(Instant, TaskId)>,
+    remote: usize,
+    remote_workers: usize,
+}
+
+impl<Q: TaskQueue> State<Q> {
+    /// An empty state over `queue`.
+    pub(crate) fn new(policy: FallbackPolicy, queue: Q) -> State<Q> {
+        State {
+            policy,
+            queue,
+            next_task: 0,
+            next_provider: 0,
+            running: HashMap::new(),
+            providers: HashMap::new(),
+            free: BTreeSet::new(),
+            free_by_module: HashMap::new(),
+            free_local: BTreeSet::new(),
+            deadlines: BTreeSet::new(),
+            remote: 0,
+            remote_workers: 0,
+        }
+    }
+
+    /// Queues a task and dispatches what can run.
+    pub(crate) fn submit(&mut self, task: PreparedTask, now: Instant) -> (TaskId, Vec<Effect>) {
+        self.next_task += 1;
+        let id = TaskId(self.next_task);
+        self.queue.push_back(QueuedTask { id, task, attempts: 0 });
+        let mut effects = Vec::new();
+        self.pump(now, &mut effects);
+        (id, effects)
+    }
+
+    /// Registers a provider with its announced workers.
+    pub(crate) fn join(&mut self, provider: NewProvider, now: Instant) -> (ProviderId, Vec<Effect>) {
+        self.next_provider += 1;
+        let id = ProviderId(self.next_provider);
+        if !provider.local {
+            self.remote += 1;
+            self.remote_workers += provider.workers as usize;
+        }
+        self.providers.insert(id, Provider { joined: provider, in_flight: HashSet::new(), modules: HashSet::new(), done: 0 });
+        self.refresh(id);
+        let mut effects = Vec::new();
+        self.pump(now, &mut effects);
+        (id, effects)
+    }
+
+    /// A provider announced a new worker count.
+    pub(crate) fn set_workers(&mut self, id: ProviderId, workers: u32, now: Instant) -> Vec<Effect> {
+        let Some(provider) = self.providers.get_mut(&id) else { return Vec::new() };
+        let before = std::mem::replace(&mut provider.joined.workers, workers);
+        if !provider.joined.local {
+            self.remote_workers = self.remote_workers + workers as usize - before as usize;
+        }
+        self.refresh(id);
+        let mut effects = Vec::new();
+        self.pump(now, &mut effects);
+        effects
+    }
+
+    /// A provider dropped modules from its cache; they are sent again when needed.
+    pub(crate) fn evicted(&mut self, id: ProviderId, digests: &[Digest]) {
+        let Some(provider) = self.providers.get_mut(&id) else { return };
+        for digest in digests {
+            provider.modules.remove(digest);
+            if let Some(set) = self.free_by_module.get_mut(digest) {
+                set.remove(&id);
+            }
+        }
+    }
+
+    /// A provider left: its tasks go back to the front of the queue, in order, or fail after
+    /// [`MAX_ATTEMPTS`] providers lost them; `why` ends that failure's message.
+    pub(crate) fn leave(&mut self, id: ProviderId, why: &str, now: Instant) -> Vec<Effect> {
+        let Some(gone) = self.providers.remove(&id) else { return Vec::new() };
+        if !gone.joined.local {
+            self.remote -= 1;
+            self.remote_workers -= gone.joined.workers as usize;
+        }
+        self.free.remove(&id);
+        self.free_local.remove(&id);
+        for module in &gone.modules {
+            if let Some(set) = self.free_by_module.get_mut(module) {
+                set.remove(&id);
+            }
+        }
+        let mut effects = Vec::new();
+        let mut lost: Vec<TaskId> = gone.in_flight.into_iter().collect();
+        lost.sort_unstable_by(|a, b| b.cmp(a));
+        for task in lost {
+            let Some(running) = self.take_running(task) else { continue };
+            let attempts = running.attempts + 1;
+            if attempts >= MAX_ATTEMPTS {
+                let message = format!("the task was lost on {MAX_ATTEMPTS} providers; the last one {why}");
+                effects.push(Effect::Reply { task, result: TaskResult::failed(id.to_string(), TaskErrorKind::Internal, message) });
+            } else {
+                self.queue.push_front(QueuedTask { id: task, task: Arc::unwrap_or_clone(running.prepared), attempts });
+            }
+        }
+        self.pump(now, &mut effects);
+        effects
+    }
+
+    /// A provider's result for `task`; dropped unless `from` runs the task now (stale or
+    /// duplicate results).
+    pub(crate) fn result(&mut self, from: ProviderId, task: TaskId, result: TaskResult, now: Instant) -> Vec<Effect> {
+        if self.running.get(&task).map(|running| running.provider) != Some(from) {
+            return Vec::new();
+        }
+        self.release(task);
+        if let Some(provider) = self.providers.get_mut(&from) {
+            provider.done += 1;
+        }
+        let mut effects = vec![Effect::Reply { task, result }];
+        self.pump(now, &mut effects);
+        effects
+    }
+
+    /// The submitter no longer wants `task`: it leaves the queue, or its provider is told to
+    /// stop it. No result follows.
+    pub(crate) fn cancel(&mut self, task: TaskId, now: Instant) -> Vec<Effect> {
+        let Some(provider) = self.release(task) else {
+            self.queue.remove(task);
+            return Vec::new();
+        };
+        let mut effects = vec![Effect::Send { provider, command: Command::Cancel { task } }];
+        self.pump(now, &mut effects);
+        effects
+    }
+
+    /// Remote runs past their deadline: the provider is told to stop, the task fails with
+    /// `timeout`.
+    pub(crate) fn expire(&mut self, now: Instant) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        while let Some(&(deadline, task)) = self.deadlines.first()
+            && deadline <= now
+        {
+            self.deadlines.pop_first();
+            let Some(provider) = self.release(task) else { continue };
+            effects.push(Effect::Send { provider, command: Command::Cancel { task } });
+            let result = TaskResult::failed(provider.to_string(), TaskErrorKind::Timeout, TIMEOUT_MESSAGE);
+            effects.push(Effect::Reply { task, result });
+        }
+        self.pump(now, &mut effects);
+        effects
+    }
+
+    /// The earliest deadline of a remote run.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.first().map(|(deadline, _)| *deadline)
+    }
+
+    /// Connected remote providers, by id.
+    pub(crate) fn providers(&self) -> Vec<ProviderState> {
+        let mut providers: Vec<ProviderState> = self
+            .providers
+            .iter()
+            .filter(|(_, provider)| !provider.joined.local)
+            .map(|(id, provider)| ProviderState {
+                id: *id,
+                kind: provider.joined.kind,
+                name: provider.joined.name.clone(),
+                transport: provider.joined.transport,
+                workers: provider.joined.workers as usize,
+                busy: provider.in_flight.len(),
+                tasks_done: provider.done,
+                modules_cached: provider.modules.len(),
+            })
+            .collect();
+        providers.sort_by_key(|provider| provider.id);
+        providers
+    }
+
+    /// How many remote providers are connected.
+    pub(crate) fn remote_count(&self) -> usize {
+        self.remote
+    }
+
+    /// Workers of all remote providers.
+    pub(crate) fn remote_workers(&self) -> usize {
+        self.remote_workers
+    }
+
+    /// Tasks waiting for a worker.
+    pub(crate) fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Tasks the local providers finished.
+    pub(crate) fn local_done(&self) -> u64 {
+        self.providers.values().filter(|provider| provider.joined.local).map(|provider| provider.done).sum()
+    }
+
+    /// Takes `task` from its provider; returns the provider.
+    fn release(&mut self, task: TaskId) -> Option<ProviderId> {
+        let running = self.take_running(task)?;
+        if let Some(provider) = self.providers.get_mut(&running.provider) {
+            provider.in_flight.remove(&task);
+        }
+        self.refresh(running.provider);
+        Some(running.provider)
+    }
+
+    /// Forgets that `task` runs, and its deadline.
+    fn take_running(&mut self, task: TaskId) -> Option<Running> {
+        let running = self.running.remove(&task)?;
+        if let Some(deadline) = running.deadline {
+            self.deadlines.remove(&(deadline, task));
+        }
+        Some(running)
+    }
+
+    /// Puts provider `id` into or out of the free sets after its credits or modules changed.
+    fn refresh(&mut self, id: ProviderId) {
+        let Some(provider) = self.providers.get(&id) else { return };
+        let free = provider.credits() > 0;
+        if provider.joined.local {
+            mark(&mut self.free_local, id, free);
+            return;
+        }
+        for module in &provider.modules {
+            mark(self.free_by_module.entry(*module).or_default(), id, free);
+        }
+        mark(&mut self.free, id, free);
+    }
+
+    fn local_allowed(&self) -> bool {
+        match self.policy {
+            FallbackPolicy::WhenNoProviders => self.remote == 0,
+            FallbackPolicy::Always => true,
+            FallbackPolicy::Never => false,
+        }
+    }
+
+    /// Who runs a task of `module` next: a free provider with the module cached, else a free
+    /// local provider if the policy allows, else any free provider.
+    fn pick(&self, module: &Digest) -> Option<ProviderId> {
+        let cached = self.free_by_module.get(module).and_then(|set| set.first());
+        let local = || self.local_allowed().then(|| self.free_local.first()).flatten();
+        cached.or_else(local).or_else(|| self.free.first()).copied()
+    }
+
+    /// Dispatches queued tasks, in order, while someone can take the next one.
+    fn pump(&mut self, now: Instant, effects: &mut Vec<Effect>) {
+        while let Some(next) = self.queue.front() {
+            let Some(id) = self.pick(&next.task.module.digest) else { break };
+            let Some(provider) = self.providers.get_mut(&id) else { break };
+            let Some(queued) = self.queue.pop_front() else { break };
+            let local = provider.joined.local;
+            provider.in_flight.insert(queued.id);
+            let send_module = !local && provider.modules.insert(queued.task.module.digest);
+            let deadline = (!local).then(|| now + queued.task.limits.timeout + RESULT_GRACE);
+            if let Some(deadline) = deadline {
+                self.deadlines.insert((deadline, queued.id));
+            }
+            let prepared = Arc::new(queued.task);
+            let running = Running { prepared: prepared.clone(), provider: id, attempts: queued.attempts, deadline };
+            self.running.insert(queued.id, running);
+            effects.push(Effect::Send { provider: id, command: Command::Run { task: queued.id, prepared, send_module } });
+            self.refresh(id);
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! The scheduler's state with fake providers: no runner, no runtime, time passed in.
+
+use super::FallbackPolicy;
+use super::queue::{MemoryQueue, QueuedTask, TaskId, TaskResult};
+use super::state::{Command, Effect, MAX_ATTEMPTS, NewProvider, RESULT_GRACE, State, TIMEOUT_MESSAGE};
+use crate::digest::Digest;
+use crate::limits::EffectiveLimits;
+use crate::prepare::{ModuleSource, PreparedTask};
+use crate::task::TaskErrorKind;
+use bytes::Bytes;
+use serde_bytes::ByteBuf;
+use std::time::{Duration, Instant};
+use wasimoff_protocol::{Outcome, ProviderId, ProviderKind, Transport};
+
+const TIMEOUT: Duration = Duration::from_secs(1);
+
+fn prepared(module: &str) -> PreparedTask {
+    PreparedTask {
+        module: ModuleSource { digest: Digest::of(module.as_bytes()), inline: Some(Bytes::copy_from_slice(module.as_bytes())) },
+        args: vec![module.to_string()],
+        envs: vec![("KEY".into(), "value".into())],
+        stdin: Bytes::from_static(b"in"),
+        rootfs: None,
+        files: vec![("data/in.txt".into(), Bytes::from_static(b"file"))],
+        artifacts: vec![],
+        limits: EffectiveLimits { timeout: TIMEOUT, memory_bytes: 1 << 20, output_bytes: 1 << 10, artifact_bytes: 1 << 10 },
+    }
+}
+
+fn joining(workers: u32, local: bool) -> NewProvider {
+    let transport = if local { Transport::InProcess } else { Transport::WebSocket };
+    NewProvider { kind: ProviderKind::Native, name: "fake".into(), transport, workers, local }
+}
+
+fn exited(stdout: &str) -> TaskResult {
+    let outcome = Outcome::Exited {
+        status: 0,
+        stdout: ByteBuf::from(stdout.as_bytes().to_vec()),
+        stderr: ByteBuf::new(),
+        artifacts: None,
+        missing_artifacts: vec![],
+        elapsed_us: 1,
+    };
+    TaskResult { ran_on: "fake".into(), outcome }
+}
+
+/// A scheduler state with a clock.
+struct Fake {
+    state: State,
+    now: Instant,
+}
+
+impl Fake {
+    fn new(policy: FallbackPolicy) -> Fake {
+        Fake { state: State::new(policy, MemoryQueue::default()), now: Instant::now() }
+    }
+
+    fn join(&mut self, workers: u32) -> (ProviderId, Vec<Effect>) {
+        self.state.join(joining(workers, false), self.now)
+    }
+
+    fn join_local(&mut self, workers: u32) -> (ProviderId, Vec<Effect>) {
+        self.state.join(joining(workers, true), self.now)
+    }
+
+    fn submit(&mut self, module: &str) -> (TaskId, Vec<Effect>) {
+        self.state.submit(prepared(module), self.now)
+    }
+
+    fn answer(&mut self, provider: ProviderId, task: TaskId) -> Vec<Effect> {
+        self.state.result(provider, task, exited("done"), self.now)
+    }
+}
+
+/// The runs in `effects`: (provider, task, whether the module's bytes go along).
+fn runs(effects: &[Effect]) -> Vec<(ProviderId, TaskId, bool)> {
+    effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Send { provider, command: Command::Run { task, send_module, .. } } => Some((*provider, *task, *send_module)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The tasks run in `effects`, in order.
+fn tasks_run(effects: &[Effect]) -> Vec<TaskId> {
+    runs(effects).into_iter().map(|(_, task, _)| task).collect()
+}
+
+fn cancels(effects: &[Effect]) -> Vec<(ProviderId, TaskId)> {
+    effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Send { provider, command: Command::Cancel { task } } => Some((*provider, *task)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn replies(effects: &[Effect]) -> Vec<(TaskId, TaskResult)> {
+    effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Reply { task, result } => Some((*task, result.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ids(numbers: &[u64]) -> Vec<TaskId> {
+    numbers.iter().map(|n| TaskId(*n)).collect()
+}
+
+#[test]
+fn tasks_are_dispatched_in_submission_order() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let submitted: Vec<TaskId> = (0..4).map(|i| fake.submit(&format!("module {}", i % 2)).0).collect();
+    assert_eq!(submitted, ids(&[1, 2, 3, 4]));
+    let (provider, effects) = fake.join(3);
+    assert_eq!(tasks_run(&effects), ids(&[1, 2, 3]));
+    assert_eq!(fake.state.queued(), 1);
+    let effects = fake.answer(provider, TaskId(2));
+    assert_eq!(tasks_run(&effects), ids(&[4]));
+    let (_, effects) = fake.submit("module 0");
+    assert!(effects.is_empty(), "no credit left");
+    let effects = fake.answer(provider, TaskId(1));
+    assert_eq!(tasks_run(&effects), ids(&[5]));
+}
+
+#[test]
+fn a_provider_never_gets_more_tasks_than_its_workers() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (provider, _) = fake.join(2);
+    let dispatched: Vec<TaskId> = (0..6).flat_map(|_| tasks_run(&fake.submit("m").1)).collect();
+    assert_eq!(dispatched, ids(&[1, 2]));
+    assert_eq!(tasks_run(&fake.state.set_workers(provider, 4, fake.now)), ids(&[3, 4]));
+    assert!(fake.state.set_workers(provider, 1, fake.now).is_empty());
+    assert!(tasks_run(&fake.answer(provider, TaskId(1))).is_empty(), "3 running, 1 worker");
+    assert!(tasks_run(&fake.answer(provider, TaskId(2))).is_empty(), "2 running, 1 worker");
+    assert!(tasks_run(&fake.answer(provider, TaskId(3))).is_empty(), "1 running, 1 worker");
+    assert_eq!(tasks_run(&fake.answer(provider, TaskId(4))), ids(&[5]));
+    assert_eq!(fake.state.providers()[0].busy, 1);
+    assert_eq!(fake.state.remote_workers(), 1);
+}
+
+#[test]
+fn a_provider_with_the_module_cached_is_preferred() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (first, _) = fake.join(1);
+    let (second, _) = fake.join(1);
+    assert_eq!(runs(&fake.submit("m").1), [(first, TaskId(1), true)]);
+    assert_eq!(runs(&fake.submit("n").1), [(second, TaskId(2), true)]);
+    fake.answer(first, TaskId(1));
+    fake.answer(second, TaskId(2));
+    assert_eq!(runs(&fake.submit("n").1), [(second, TaskId(3), false)], "the provider with n cached, not the lowest id");
+    assert_eq!(runs(&fake.submit("m").1), [(first, TaskId(4), false)]);
+}
+
+#[test]
+fn a_module_is_sent_once_per_provider_and_again_after_eviction() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (provider, _) = fake.join(1);
+    let mut sent = Vec::new();
+    for round in 0..4 {
+        if round == 2 {
+            fake.state.evicted(provider, &[Digest::of(b"m")]);
+        }
+        let (task, effects) = fake.submit("m");
+        sent.extend(runs(&effects).into_iter().map(|(_, _, send_module)| send_module));
+        fake.answer(provider, task);
+    }
+    assert_eq!(sent, [true, false, true, false]);
+    assert_eq!(fake.state.providers()[0].modules_cached, 1);
+}
+
+#[test]
+fn tasks_of_a_provider_that_leaves_go_back_to_the_front_of_the_queue() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (doomed, _) = fake.join(2);
+    for _ in 0..4 {
+        fake.submit("m");
+    }
+    let effects = fake.state.leave(doomed, "disconnected", fake.now);
+    assert!(effects.is_empty(), "nobody can take them");
+    assert_eq!(fake.state.queued(), 4);
+    let (heir, effects) = fake.join(4);
+    assert_eq!(runs(&effects), [(heir, TaskId(1), true), (heir, TaskId(2), false), (heir, TaskId(3), false), (heir, TaskId(4), false)]);
+    assert!(fake.answer(doomed, TaskId(1)).is_empty(), "a result from the provider that left is stale");
+    assert_eq!(replies(&fake.answer(heir, TaskId(1))).len(), 1);
+}
+
+#[test]
+fn a_task_lost_on_every_attempt_fails_with_internal() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (task, _) = fake.submit("m");
+    for attempt in 1..=MAX_ATTEMPTS {
+        let (provider, effects) = fake.join(1);
+        assert_eq!(tasks_run(&effects), [task], "attempt {attempt}");
+        let effects = fake.state.leave(provider, "disconnected", fake.now);
+        let failed = replies(&effects);
+        if attempt < MAX_ATTEMPTS {
+            assert!(failed.is_empty(), "attempt {attempt}");
+            continue;
+        }
+        let (failed_task, result) = failed.into_iter().next().unwrap();
+        let error = result.into_result().unwrap_err();
+        assert_eq!(failed_task, task);
+        assert_eq!(
+            (error.kind, error.message.as_str()),
+            (TaskErrorKind::Internal, "the task was lost on 3 providers; the last one disconnected")
+        );
+    }
+    assert_eq!(fake.state.queued(), 0);
+    let (_, effects) = fake.join(1);
+    assert!(effects.is_empty(), "the failed task is gone");
+}
+
+#[test]
+fn a_silent_provider_is_told_to_cancel_and_the_task_times_out() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (provider, _) = fake.join(1);
+    let (task, _) = fake.submit("m");
+    let (waiting, _) = fake.submit("m");
+    let deadline = fake.now + TIMEOUT + RESULT_GRACE;
+    assert_eq!(fake.state.next_deadline(), Some(deadline));
+    assert!(fake.state.expire(deadline - Duration::from_millis(1)).is_empty());
+    let effects = fake.state.expire(deadline);
+    assert_eq!(cancels(&effects), [(provider, task)]);
+    let timed_out = replies(&effects);
+    assert_eq!(timed_out.len(), 1);
+    let error = timed_out[0].1.clone().into_result().unwrap_err();
+    assert_eq!((timed_out[0].0, error.kind, error.message.as_str()), (task, TaskErrorKind::Timeout, TIMEOUT_MESSAGE));
+    assert_eq!(tasks_run(&effects), [waiting], "the freed worker takes the next task");
+    assert_eq!(fake.state.next_deadline(), Some(deadline + TIMEOUT + RESULT_GRACE), "the next task's deadline counts from its dispatch");
+    assert!(fake.state.result(provider, task, exited("late"), deadline).is_empty(), "a late result is dropped");
+}
+
+#[test]
+fn the_local_provider_has_no_broker_deadline() {
+    let mut fake = Fake::new(FallbackPolicy::WhenNoProviders);
+    let (local, _) = fake.join_local(1);
+    let (task, effects) = fake.submit("m");
+    assert_eq!(runs(&effects), [(local, task, false)], "the local runner needs no module bytes");
+    assert_eq!(fake.state.next_deadline(), None);
+    assert!(fake.state.expire(fake.now + Duration::from_secs(3600)).is_empty());
+    assert_eq!(replies(&fake.answer(local, task)).len(), 1);
+    assert_eq!(fake.state.local_done(), 1);
+    assert!(fake.state.providers().is_empty(), "the cluster view lists remote providers only");
+}
+
+#[test]
+fn cancelling_a_queued_task_removes_it() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (first, _) = fake.submit("m");
+    let (second, _) = fake.submit("m");
+    assert!(fake.state.cancel(first, fake.now).is_empty());
+    assert_eq!(fake.state.queued(), 1);
+    let (_, effects) = fake.join(2);
+    assert_eq!(tasks_run(&effects), [second]);
+}
+
+#[test]
+fn cancelling_a_running_task_tells_its_provider() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (provider, _) = fake.join(1);
+    let (running, _) = fake.submit("m");
+    let (next, _) = fake.submit("m");
+    let effects = fake.state.cancel(running, fake.now);
+    assert_eq!(cancels(&effects), [(provider, running)]);
+    assert_eq!(tasks_run(&effects), [next], "the freed worker takes the next task");
+    assert!(replies(&effects).is_empty(), "no result for a cancelled task");
+    assert!(fake.answer(provider, running).is_empty(), "a result after the cancel is dropped");
+    assert_eq!(fake.state.next_deadline(), Some(fake.now + TIMEOUT + RESULT_GRACE), "only the next task's deadline is left");
+}
+
+#[test]
+fn every_task_gets_exactly_one_result() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (provider, _) = fake.join(1);
+    let (other, _) = fake.join(1);
+    let (task, _) = fake.submit("m");
+    assert!(fake.answer(other, task).is_empty(), "a result from a provider that does not run the task");
+    assert_eq!(replies(&fake.answer(provider, task)), [(task, exited("done"))]);
+    assert!(fake.answer(provider, task).is_empty(), "a duplicate result");
+    assert!(fake.state.cancel(task, fake.now).is_empty(), "cancelling a finished task changes nothing");
+    assert_eq!(fake.state.providers()[0].tasks_done, 1);
+}
+
+#[test]
+fn when_no_providers_the_local_provider_runs_only_while_no_remote_one_is_connected() {
+    let mut fake = Fake::new(FallbackPolicy::WhenNoProviders);
+    let (local, _) = fake.join_local(2);
+    let (first, effects) = fake.submit("m");
+    assert_eq!(runs(&effects), [(local, first, false)]);
+    let (remote, _) = fake.join(1);
+    let (second, effects) = fake.submit("m");
+    assert_eq!(runs(&effects), [(remote, second, true)]);
+    let (third, effects) = fake.submit("m");
+    assert!(effects.is_empty(), "the local runner has a free slot but a provider is connected");
+    let effects = fake.state.leave(remote, "disconnected", fake.now);
+    assert_eq!(runs(&effects), [(local, second, false)], "the lost task first; the local runner has one slot left");
+    let effects = fake.answer(local, first);
+    assert_eq!(runs(&effects), [(local, third, false)]);
+}
+
+#[test]
+fn always_the_local_provider_runs_beside_remote_ones() {
+    let mut fake = Fake::new(FallbackPolicy::Always);
+    let (remote, _) = fake.join(1);
+    let (local, _) = fake.join_local(1);
+    let (first, effects) = fake.submit("m");
+    assert_eq!(runs(&effects), [(local, first, false)], "before a remote provider that lacks the module");
+    let (second, effects) = fake.submit("m");
+    assert_eq!(runs(&effects), [(remote, second, true)]);
+    fake.answer(local, first);
+    fake.answer(remote, second);
+    let (third, effects) = fake.submit("m");
+    assert_eq!(runs(&effects), [(remote, third, false)], "a remote provider with the module cached comes first");
+}
+
+#[test]
+fn never_the_local_provider_stays_idle() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (_, effects) = fake.join_local(4);
+    assert!(effects.is_empty());
+    let (task, effects) = fake.submit("m");
+    assert!(effects.is_empty());
+    assert_eq!(fake.state.queued(), 1);
+    let (remote, effects) = fake.join(1);
+    assert_eq!(runs(&effects), [(remote, task, true)]);
+    assert_eq!(fake.state.remote_count(), 1);
+}
+
+#[test]
+fn queued_tasks_and_results_serialise() {
+    let queued = QueuedTask { id: TaskId(7), task: prepared("m"), attempts: 2 };
+    let json = serde_json::to_string(&queued).unwrap();
+    assert_eq!(serde_json::from_str::<QueuedTask>(&json).unwrap(), queued);
+    let result = exited("out");
+    assert_eq!(serde_json::from_str::<TaskResult>(&serde_json::to_string(&result).unwrap()).unwrap(), result);
+}
