@@ -16,7 +16,7 @@ export PATH="$root/.cache/tools/bin:$PATH"
 # builds the same bytes, and keep file paths out of panic messages.
 src=/tmp/wasimoff-provider-build
 mkdir -p "$src/provider-js"
-for crate in protocol archive; do
+for crate in protocol archive provider-core; do
   mkdir -p "$src/$crate" && cp -p "$root/$crate/Cargo.toml" "$src/$crate/" && rm -rf "$src/$crate/src" && cp -rp "$root/$crate/src" "$src/$crate/"
 done
 cp -p "$here/Cargo.toml" "$here/Cargo.lock" "$src/provider-js/" && rm -rf "$src/provider-js/src" && cp -rp "$here/src" "$src/provider-js/"

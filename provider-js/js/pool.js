@@ -16,7 +16,7 @@ class Slot {
   spawn() {
     this.worker = new Worker(workerUrl, { type: "module", name: `wasimoff worker ${this.index}` });
     this.worker.onmessage = (event) => this.message(event.data);
-    this.worker.onerror = (event) => this.finish({ type: "failed", kind: "internal", message: `worker error: ${event.message}` });
+    this.worker.onerror = (event) => this.finish({ type: "failed", kind: this.pool.kinds.Internal, message: `worker error: ${event.message}` });
   }
 
   run(task, module) {
@@ -26,6 +26,7 @@ class Slot {
       type: "run",
       id: task.id,
       module,
+      kinds: this.pool.kinds,
       task: { args: task.args, envs: task.envs, stdin: task.stdin, files: task.files, artifacts: task.artifacts, limits: task.limits },
     };
     this.worker.postMessage(message);
@@ -40,7 +41,7 @@ class Slot {
   timeout() {
     const ms = this.task.limits.timeoutMs;
     this.restart(`task ${this.task.id} passed its timeout`);
-    this.finish({ type: "failed", kind: "timeout", message: `the task ran longer than its timeout of ${ms} ms and was stopped` });
+    this.finish({ type: "failed", kind: this.pool.kinds.Timeout, message: `the task ran longer than its timeout of ${ms} ms and was stopped` });
   }
 
   /** Stops whatever runs: the worker is terminated and replaced. */
@@ -78,10 +79,14 @@ function concat(chunks) {
   return out;
 }
 
-/** Workers that run tasks; `ondone(task, result)` gets every finished task. */
+/**
+ * Workers that run tasks; `ondone(task, result)` gets every finished task. `kinds` are the
+ * core's task error kinds (`errorKinds()`), handed on to every worker.
+ */
 export class WorkerPool {
-  constructor({ size, ondone, onlog, onchange }) {
+  constructor({ size, kinds, ondone, onlog, onchange }) {
     this.slots = [];
+    this.kinds = kinds;
     this.restarts = 0;
     this.ondone = ondone;
     this.log = onlog;

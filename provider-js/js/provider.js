@@ -3,7 +3,7 @@
 // Options as data attributes on that tag (data-broker, data-workers, data-paused, data-consent,
 // data-autostart="false") or through `start({...})` when imported. See docs/API.md.
 
-import initCore, { Session } from "../pkg/wasimoff_provider_core.js";
+import initCore, { Session, errorKinds } from "../pkg/wasimoff_provider_core.js";
 import { connectWebSocket, connectWebTransport, hasWebTransport } from "./transport.js";
 import { WorkerPool } from "./pool.js";
 import { askConsent } from "./consent.js";
@@ -61,9 +61,11 @@ export class Provider extends EventTarget {
     if (this.consent && !(await askConsent(this.broker))) return this.set("declined", "the visitor declined");
     if (navigator.locks) await this.takeLock();
     await loadCore();
+    this.kinds = errorKinds();
     this.session = new Session(CACHED_MODULES);
     this.pool = new WorkerPool({
       size: this.wanted,
+      kinds: this.kinds,
       ondone: (task, result) => this.finished(task, result),
       onlog: (line) => this.log(line),
       onchange: () => this.emit(),
@@ -128,7 +130,7 @@ export class Provider extends EventTarget {
       this.receive(frame);
     };
     socket.onclose = (reason) => socket === this.socket && this.closed(reason);
-    this.send(Session.hello(navigator.userAgent, this.announced()));
+    this.send(this.session.hello(navigator.userAgent, this.announced()));
   }
 
   /**
@@ -213,26 +215,27 @@ export class Provider extends EventTarget {
 
   /** Runs a task on an idle worker once its module (compiled once, shared by every worker) is ready. */
   async run(task) {
-    const fail = (kind, message) => this.send(Session.failed(task.id, kind, message, NO_OUTPUT, NO_OUTPUT));
+    const kinds = this.kinds;
+    const fail = (kind, message) => this.send(this.session.failed(task.id, kind, message, NO_OUTPUT, NO_OUTPUT));
     const compiling = this.modules.get(task.module);
-    if (!compiling) return fail("internal", `module ${task.module} is not cached`);
+    if (!compiling) return fail(kinds.Internal, `module ${task.module} is not cached`);
     let module;
     try {
       module = await compiling;
     } catch (error) {
       this.modules.delete(task.module);
       this.send(this.session.forget(task.module));
-      return fail("invalid_module", error.message);
+      return fail(kinds.InvalidModule, error.message);
     }
-    if (!this.pool.run(task, module)) fail("internal", "no idle worker on this provider");
+    if (!this.pool.run(task, module)) fail(kinds.Internal, "no idle worker on this provider");
   }
 
   finished(task, result) {
     const frame =
       result.type === "exited"
-        ? Session.exited(task.id, result.status, result.stdout, result.stderr, task.artifacts.length ? result.artifacts : null,
+        ? this.session.exited(task.id, result.status, result.stdout, result.stderr, task.artifacts.length ? result.artifacts : null,
             result.missing, task.limits.artifactBytes, result.elapsedUs)
-        : Session.failed(task.id, result.kind, result.message, result.stdout, result.stderr);
+        : this.session.failed(task.id, result.kind, result.message, result.stdout, result.stderr);
     this.send(frame);
     this.log(`task ${task.id}: ${result.type === "exited" ? `exit ${result.status}` : result.kind}`);
     this.tasksDone += 1;

@@ -182,35 +182,36 @@ function importsFor(shim, args) {
 }
 
 const failed = (kind, message) => ({ type: "failed", kind, message });
-const memoryLimit = (bytes) => failed("memory_limit", `the task tried to grow its memory past the limit of ${bytes} bytes`);
+const memoryLimit = (kinds, bytes) => failed(kinds.MemoryLimit, `the task tried to grow its memory past the limit of ${bytes} bytes`);
 
 /** Sorts an exception out of instantiation or `_start` in execute.rs's order. */
-function failure(error, limitHit, memoryBytes) {
-  if (error instanceof OutputLimitExceeded) return failed("output_limit", error.message);
-  if (limitHit?.value === 1) return memoryLimit(memoryBytes);
-  if (error instanceof WebAssembly.LinkError) return failed("internal", `cannot link the module: ${error.message}`);
+function failure(kinds, error, limitHit, memoryBytes) {
+  if (error instanceof OutputLimitExceeded) return failed(kinds.OutputLimit, error.message);
+  if (limitHit?.value === 1) return memoryLimit(kinds, memoryBytes);
+  if (error instanceof WebAssembly.LinkError) return failed(kinds.Internal, `cannot link the module: ${error.message}`);
   // wasmtime's proc_exit refuses statuses outside [0, 126) with an error, not an exit.
-  if (error instanceof WASIProcExit) return failed("trap", "exit with invalid exit status outside of [0..126)");
-  return failed("trap", error instanceof Error ? error.message : String(error));
+  if (error instanceof WASIProcExit) return failed(kinds.Trap, "exit with invalid exit status outside of [0..126)");
+  return failed(kinds.Trap, error instanceof Error ? error.message : String(error));
 }
 
 /**
  * Runs `task` with the compiled `module`, synchronously, and returns its result:
  * `{type: "exited", status, artifacts: [{path, data: Uint8Array|null}], missing: [requested], elapsedUs}`
- * or `{type: "failed", kind: "trap"|"output_limit"|"memory_limit"|"missing_start"|"internal", message}`.
+ * or `{type: "failed", kind, message}` with `kind` one of `kinds` (the core's `errorKinds()`):
+ * Trap, OutputLimit, MemoryLimit, MissingStart or Internal.
  * `onOutput(stream, bytes)` (stream 1 or 2) gets every write's kept bytes as a fresh copy, as it
  * happens; empty writes are not reported.
  */
-export function runTask(module, task, onOutput) {
+export function runTask(module, task, kinds, onOutput) {
   const { args, envs, stdin, files, artifacts, limits } = task;
   if (!WebAssembly.Module.exports(module).some((e) => e.name === "_start" && e.kind === "function")) {
-    return failed("missing_start", "the module exports no `_start` function: it is not a WASI command");
+    return failed(kinds.MissingStart, "the module exports no `_start` function: it is not a WASI command");
   }
   let root;
   try {
     root = new PreopenDirectory("/", buildRoot(files).contents);
   } catch (error) {
-    return failed("internal", error.message);
+    return failed(kinds.Internal, error.message);
   }
   const fds = [
     new OpenFile(new File(stdin, { readonly: true })),
@@ -225,7 +226,7 @@ export function runTask(module, task, onOutput) {
   try {
     const instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: importsFor(shim, args) });
     const { memory, wasimoff_memory_limit_pages: limitPages, wasimoff_memory_limit_hit: hit } = instance.exports;
-    if (memory instanceof WebAssembly.Memory && memory.buffer.byteLength > limits.memoryBytes) return memoryLimit(limits.memoryBytes);
+    if (memory instanceof WebAssembly.Memory && memory.buffer.byteLength > limits.memoryBytes) return memoryLimit(kinds, limits.memoryBytes);
     // Instrumented by the Rust core: its memory.grow fails past `limitPages` and sets `hit`.
     if (limitPages instanceof WebAssembly.Global && hit instanceof WebAssembly.Global) {
       limitPages.value = Math.min(Math.floor(limits.memoryBytes / PAGE_BYTES), MAX_PAGES);
@@ -234,7 +235,7 @@ export function runTask(module, task, onOutput) {
     shim.inst = instance;
     instance.exports._start();
   } catch (error) {
-    if (!(error instanceof WASIProcExit) || error.code >>> 0 >= 126) return failure(error, limitHit, limits.memoryBytes);
+    if (!(error instanceof WASIProcExit) || error.code >>> 0 >= 126) return failure(kinds, error, limitHit, limits.memoryBytes);
     status = error.code;
   }
   const elapsedUs = Math.round((performance.now() - started) * 1000);

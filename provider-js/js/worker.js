@@ -1,5 +1,5 @@
 // The Web Worker (module worker) that runs tasks, one at a time, with task_runner.js.
-// In:  {type: "run", id, module: WebAssembly.Module, task}
+// In:  {type: "run", id, module: WebAssembly.Module, kinds: the core's errorKinds(), task}
 // Out: {type: "output", id, stream: 1|2, data: Uint8Array} per write, then exactly one
 //      {type: "result", id, result} with runTask's result. Buffers are transferred, not copied.
 // Timeouts are the main thread's job: it terminates this worker.
@@ -13,10 +13,10 @@ function postResult(id, result) {
 
 self.onmessage = ({ data: message }) => {
   if (message?.type !== "run") return;
-  const { id, module, task } = message;
+  const { id, module, kinds, task } = message;
   try {
-    postResult(id, runTask(module, task, (stream, data) => self.postMessage({ type: "output", id, stream, data }, [data.buffer])));
+    postResult(id, runTask(module, task, kinds, (stream, data) => self.postMessage({ type: "output", id, stream, data }, [data.buffer])));
   } catch (error) {
-    postResult(id, { type: "failed", kind: "internal", message: error instanceof Error ? error.message : String(error) });
+    postResult(id, { type: "failed", kind: kinds.Internal, message: error instanceof Error ? error.message : String(error) });
   }
 };

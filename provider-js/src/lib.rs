@@ -1,14 +1,9 @@
-//! The browser provider's core, compiled to wasm by wasm-pack and driven by `provider.js`:
-//! it speaks the one broker protocol ([`wasimoff_protocol`]) for the JavaScript glue, keeps
-//! the module cache bookkeeping, unpacks a task's rootfs, zips its artifacts and rewrites
-//! modules so the browser can enforce memory limits. Transport, Web Workers and WASI stay in
-//! JavaScript (`js/`).
+//! The browser provider's wasm face, built by wasm-pack and driven by `provider.js`: the
+//! provider core ([`wasimoff_provider_core`]) with its actions and results as plain JavaScript
+//! values (through serde-wasm-bindgen), and the task error kinds as a frozen object so the
+//! JavaScript glue names no kind itself. Transport, Web Workers and WASI stay in JavaScript
+//! (`js/`).
 
-mod action;
-pub mod artifacts;
-pub mod memory_limit;
-pub mod module_cache;
-pub mod rootfs;
-pub mod session;
+mod session;
 
-pub use action::Session;
+pub use session::{Session, error_kinds};

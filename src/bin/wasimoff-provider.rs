@@ -1,12 +1,14 @@
-//! `wasimoff-provider URL [--workers N] [--name NAME]`: joins a broker as a native provider
-//! and runs its tasks with wasmtime. URL is the broker's provider endpoint, for example
-//! `ws://127.0.0.1:4080/wasimoff/provider/ws`. Reconnects with backoff when the connection
-//! drops; exits when the broker refuses it.
+//! `wasimoff-provider URL [--workers N] [--name NAME] [--transport auto|websocket|webtransport]`:
+//! joins a broker as a native provider and runs its tasks with wasmtime. URL is the broker's
+//! WebSocket endpoint, for example `ws://127.0.0.1:4080/wasimoff/provider/ws`; with the
+//! default transport `auto` the provider asks `…/provider/info` next to it whether the broker
+//! offers WebTransport, uses it if so and falls back to WebSocket. Reconnects with backoff when
+//! the connection drops; exits when the broker refuses it.
 
 use std::time::Duration;
-use wasimoff::native::{NativeProvider, ProviderError};
+use wasimoff::native::{NativeProvider, ProviderError, TransportChoice};
 
-const USAGE: &str = "usage: wasimoff-provider URL [--workers N] [--name NAME]";
+const USAGE: &str = "usage: wasimoff-provider URL [--workers N] [--name NAME] [--transport auto|websocket|webtransport]";
 
 fn parse() -> Result<NativeProvider, String> {
     let mut args = std::env::args().skip(1);
@@ -17,6 +19,7 @@ fn parse() -> Result<NativeProvider, String> {
         provider = match flag.as_str() {
             "--workers" => provider.workers(value.parse().map_err(|_| format!("--workers takes a number, not {value:?}"))?),
             "--name" => provider.name(value),
+            "--transport" => provider.transport(value.parse::<TransportChoice>()?),
             _ => return Err(USAGE.into()),
         };
     }

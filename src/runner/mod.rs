@@ -93,6 +93,11 @@ impl LocalRunner {
         self.shared.slots
     }
 
+    /// Drops the compiled module of `digest` (a provider's cache evicted it).
+    pub(crate) fn forget(&self, digest: &crate::digest::Digest) {
+        self.shared.modules.remove(digest);
+    }
+
     /// Runs a task on the runner's threads. Dropping the returned future stops the task.
     pub(crate) async fn run(&self, task: PreparedTask) -> Result<TaskOutput, TaskError> {
         let shared = self.shared.clone();

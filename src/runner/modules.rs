@@ -61,6 +61,13 @@ impl ModuleCache {
         cell
     }
 
+    /// Drops the compiled module of `digest`; tasks already holding it finish with it.
+    pub(crate) fn remove(&self, digest: &Digest) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.cells.remove(digest);
+        entries.order.retain(|d| d != digest);
+    }
+
     /// The module ready to instantiate, compiling (or loading from disk) on first use.
     pub(crate) async fn get(&self, source: &ModuleSource, store: &Store) -> Compiled {
         let cell = self.cell(source.digest);

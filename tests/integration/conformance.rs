@@ -1,4 +1,5 @@
-//! Runs the conformance table (`tests/conformance/cases.json`) against the local runner.
+//! Runs the conformance table (`tests/conformance/cases.json`) against the local runner and a
+//! native provider over both transports.
 //! Every case runs at the same time, hostile ones among the rest, and every mismatch is
 //! reported before the test fails.
 
@@ -8,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use wasimoff::native::{NativeProvider, TransportChoice};
 use wasimoff::{FileSource, Task, TaskLimits, Wasimoff};
 
 #[derive(Deserialize)]
@@ -181,13 +183,27 @@ async fn conformance_table_on_the_local_runner() {
     run_table(support::broker().await, wasimoff::LOCAL).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conformance_table_on_a_native_provider() {
-    let (broker, base) = support::http_broker().await;
+/// Runs the table on a native provider joined to the broker at `base` over `transport`.
+async fn run_table_on_a_native_provider(broker: Wasimoff, base: &str, transport: TransportChoice) {
     let url = format!("{}/wasimoff/provider/ws", base.replace("http://", "ws://"));
-    let provider = tokio::spawn(wasimoff::native::NativeProvider::new(url).workers(2).name("conformance").run());
-    let state = crate::providers::wait_for_providers(&base, 1).await;
+    let provider = tokio::spawn(NativeProvider::new(url).workers(2).name("conformance").transport(transport).run());
+    let state = crate::providers::wait_for_providers(base, 1).await;
+    assert_eq!(state["providers"][0]["transport"], transport.as_str(), "{state}");
     let id = state["providers"][0]["id"].as_str().unwrap().to_string();
     run_table(broker, &id).await;
     provider.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_table_on_a_native_provider() {
+    let (broker, base) = support::http_broker().await;
+    run_table_on_a_native_provider(broker, &base, TransportChoice::WebSocket).await;
+}
+
+#[cfg(feature = "webtransport")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_table_on_a_native_provider_over_webtransport() {
+    let (broker, base) = support::http_broker().await;
+    broker.start_webtransport(base.trim_start_matches("http://").parse().expect("an address")).expect("start WebTransport");
+    run_table_on_a_native_provider(broker, &base, TransportChoice::WebTransport).await;
 }

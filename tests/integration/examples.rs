@@ -101,7 +101,7 @@ async fn the_native_provider_binary_joins_and_runs_tasks() {
     let host = start("axum-host", 17, &[]);
     let url = format!("{}/wasimoff/provider/ws", host.base.replace("http://", "ws://"));
     let mut provider = Command::new(env!("CARGO_BIN_EXE_wasimoff-provider"))
-        .args([url.as_str(), "--workers", "2", "--name", "bin-test"])
+        .args([url.as_str(), "--workers", "2", "--name", "bin-test", "--transport", "webtransport"])
         .stderr(Stdio::null())
         .spawn()
         .expect("start wasimoff-provider");
@@ -116,6 +116,7 @@ async fn the_native_provider_binary_joins_and_runs_tasks() {
     }
     assert_eq!(joined["providers"][0]["name"], "bin-test", "{joined}");
     assert_eq!(joined["providers"][0]["workers"], 2);
+    assert_eq!(joined["providers"][0]["transport"], "webtransport", "the axum host offers WebTransport: {joined}");
     let id = joined["providers"][0]["id"].as_str().unwrap().to_string();
     let task = json!({"binary": {"blob": crate::support::to_b64(&fixture("echo"))}, "args": ["echo", "remote"]});
     let result: Value =
@@ -130,5 +131,8 @@ async fn the_native_provider_binary_joins_and_runs_tasks() {
 fn the_native_provider_binary_explains_its_usage() {
     let output = Command::new(env!("CARGO_BIN_EXE_wasimoff-provider")).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert_eq!(String::from_utf8_lossy(&output.stderr), "usage: wasimoff-provider URL [--workers N] [--name NAME]\n");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "usage: wasimoff-provider URL [--workers N] [--name NAME] [--transport auto|websocket|webtransport]\n"
+    );
 }

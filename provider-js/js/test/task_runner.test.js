@@ -1,19 +1,23 @@
 // Runs the conformance table (tests/conformance/cases.json) through runTask in node and checks
 // each result like tests/integration/conformance.rs; then a few behaviours checked against the
 // wasmtime runner by hand, the memory-limit contract, and worker.js's message protocol.
-// Run: cd provider-js && node --test js/test/
+// Run: cd provider-js && node --test js/test/ (after build.sh, which builds the core into pkg/)
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runTask } from "../task_runner.js";
+import { initSync, errorKinds } from "../../pkg/wasimoff_provider_core.js";
 
 const repo = new URL("../../../", import.meta.url);
 const { cases } = JSON.parse(readFileSync(new URL("tests/conformance/cases.json", repo), "utf8"));
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const MIB = 1 << 20;
+
+initSync({ module: readFileSync(new URL("../../pkg/wasimoff_provider_core_bg.wasm", import.meta.url)) });
+const kinds = errorKinds();
 
 const fixture = (name) => WebAssembly.compile(readFileSync(new URL(`fixtures/target/wasm32-wasip1/release/${name}.wasm`, repo)));
 const base64 = (text) => new Uint8Array(Buffer.from(text, "base64"));
@@ -38,7 +42,7 @@ function buildTask(c) {
 /** Runs `task` and gathers its output the way a worker's main thread would. */
 function run(module, task) {
   const chunks = { 1: [], 2: [] };
-  const result = runTask(module, task, (stream, bytes) => chunks[stream].push(bytes));
+  const result = runTask(module, task, kinds, (stream, bytes) => chunks[stream].push(bytes));
   const join = (parts) => Buffer.concat(parts);
   return { result, stdout: join(chunks[1]), stderr: join(chunks[2]) };
 }
@@ -223,8 +227,8 @@ test("worker protocol: outputs, then one result, buffers transferred", async () 
   globalThis.self = { postMessage: (message, transfer) => posted.push(structuredClone(message, { transfer })) };
   await import("../worker.js");
   const c = cases.find((k) => k.name === "files-write-artifacts");
-  self.onmessage({ data: { type: "run", id: 7, module: await fixture("files"), task: buildTask(c) } });
-  self.onmessage({ data: { type: "run", id: 8, module: await fixture("files"), task: null } });
+  self.onmessage({ data: { type: "run", id: 7, module: await fixture("files"), kinds, task: buildTask(c) } });
+  self.onmessage({ data: { type: "run", id: 8, module: await fixture("files"), kinds, task: null } });
   const outputs = posted.slice(0, -2);
   assert.deepEqual(posted.slice(-2).map((m) => [m.type, m.id]), [["result", 7], ["result", 8]]);
   assert.ok(outputs.every((m) => m.type === "output" && m.id === 7 && m.stream === 1));
@@ -235,4 +239,14 @@ test("worker protocol: outputs, then one result, buffers transferred", async () 
   assert.deepEqual(result.missing, ["missing.txt"]);
   assert.equal(posted.at(-1).result.type, "failed");
   assert.equal(posted.at(-1).result.kind, "internal");
+});
+
+test("the core names every error kind, frozen, and refuses an unknown one", async () => {
+  const { Session } = await import("../../pkg/wasimoff_provider_core.js");
+  assert.ok(Object.isFrozen(kinds));
+  assert.equal(kinds.MemoryLimit, "memory_limit");
+  assert.equal(Object.keys(kinds).length, 13);
+  const session = new Session(4);
+  assert.ok(session.failed(1, kinds.Timeout, "late", new Uint8Array(), new Uint8Array()) instanceof Uint8Array);
+  assert.throws(() => session.failed(1, "sleepy", "?", new Uint8Array(), new Uint8Array()), /unknown task error kind "sleepy"/);
 });
