@@ -5,6 +5,7 @@
 //! 2. TSP `rand 8` in the runner against the very same solver source compiled natively and
 //!    called in-process, in the same run.
 
+mod support;
 #[path = "../fixtures/src/tsp.rs"]
 #[allow(dead_code)] // the CSV reader is used by the fixture program, not here
 mod tsp;
@@ -45,23 +46,12 @@ fn bare_wasmtime(module_bytes: &[u8], iterations: usize) -> Vec<Duration> {
         .collect()
 }
 
-fn tsp_fixture() -> bytes::Bytes {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip1", "--manifest-path"])
-        .arg(root.join("fixtures/Cargo.toml"))
-        .status()
-        .expect("run cargo");
-    assert!(status.success(), "building the fixtures failed");
-    std::fs::read(root.join("fixtures/target/wasm32-wasip1/release/tsp.wasm")).expect("tsp.wasm").into()
-}
-
 #[tokio::main]
 async fn main() {
     let broker = Wasimoff::builder().build().expect("broker");
     let trivial = wat::parse_str(TRIVIAL_WAT).expect("wat");
     broker.store().put(trivial.clone().into(), Upload::new().alias("trivial.wasm")).await.expect("upload");
-    broker.store().put(tsp_fixture(), Upload::new().alias("tsp.wasm")).await.expect("upload");
+    broker.store().put(support::tsp_wasm(), Upload::new().alias("tsp.wasm")).await.expect("upload");
     let trivial_task = Task::new(FileSource::reference("trivial.wasm"));
 
     const TRIVIAL_RUNS: usize = 3000;

@@ -2,10 +2,20 @@
 //! running guest code yields to the async executor regularly.
 //!
 //! Why fuel and not epoch interruption: both insert a check at every loop header and function
-//! entry, but on tight numeric loops the epoch check cost 40–50 % and fuel 25–30 % over
-//! unchecked code (see docs/BENCHMARKS.md). Fuel is never allowed to run out; it only makes
-//! the guest yield every [`YIELD_INTERVAL_FUEL`] units, and the wall-clock timeout around
-//! the call stops the task at the next yield.
+//! entry whose slow path is a call, so values live across the check are spilled to the stack
+//! in the hot loop. On the TSP fixture fuel cost 1.27× and epoch checks 1.45× of unchecked
+//! code (`cargo bench --bench engine`, docs/BENCHMARKS.md). Fuel is never allowed to run out;
+//! it only makes the guest yield every [`YIELD_INTERVAL_FUEL`] units, and the wall-clock
+//! timeout around the call stops the task at the next yield.
+//!
+//! Wasmtime's intra-module inlining (`Config::compiler_inlining`) is left off: it removes a
+//! function-entry check per inlined call (TSP with fuel 1.27× → 1.21× of native) but made
+//! compiling 3–3.5× slower, which a large module pays on its first task.
+//!
+//! Linear memories keep wasmtime's default 4 GiB reservation per pool slot (virtual address
+//! space only), so compiled code needs no explicit bounds checks: a 256 MiB reservation made
+//! TSP 1.20× slower. The memory limit is enforced by the pool's `max_memory_size` and the
+//! store's limiter, not by the reservation.
 
 use crate::limits::Limits;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
