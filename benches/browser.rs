@@ -119,8 +119,8 @@ impl Path {
         assert_eq!(state["transport"], browser.transport, "{}: the page uses another transport: {state}", self.name);
         assert_eq!(state["providerId"], self.ran_on.as_str(), "{}: the page reconnected: {state}", self.name);
         let providers = self.broker.cluster().providers;
-        let seen: Vec<_> = providers.iter().map(|p| (p.id.as_str(), p.transport.as_str())).collect();
-        assert_eq!(seen, [(self.ran_on.as_str(), browser.transport)], "{}: the broker sees other providers", self.name);
+        let seen: Vec<_> = providers.iter().map(|p| (p.id.to_string(), p.transport.as_str())).collect();
+        assert_eq!(seen, [(self.ran_on.clone(), browser.transport)], "{}: the broker sees other providers", self.name);
     }
 
     fn p(&self, p: f64) -> f64 {
