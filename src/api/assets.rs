@@ -5,7 +5,7 @@
 //! bundle is cached. Clients that accept gzip get the files compressed (the core shrinks from
 //! about 2 MB to about 0.55 MB); `build.rs` compresses and hashes them at compile time.
 
-use super::reply;
+use super::{ApiError, reply};
 use crate::layers::Body;
 use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, ETAG, IF_NONE_MATCH, LOCATION, VARY, X_CONTENT_TYPE_OPTIONS};
@@ -65,7 +65,7 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 pub(super) fn respond(path: &str, request: &Request<Body>) -> Option<Response<Body>> {
     let index = ASSETS.iter().position(|asset| asset.path == path)?;
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        return Some(reply::method_not_allowed(&[Method::GET, Method::HEAD]));
+        return Some(ApiError::method_not_allowed(vec![Method::GET, Method::HEAD]).into_response());
     }
     let uri_path = request.uri().path();
     if path == "/" && !uri_path.ends_with('/') {

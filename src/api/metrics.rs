@@ -1,52 +1,70 @@
-//! `GET /api/v1/metrics`: the cluster state and task counters in the Prometheus text
-//! exposition format (version 0.0.4). The format is a few lines of text, so it is written
-//! here rather than pulling in a metrics registry.
+//! `GET /api/v1/metrics`: the cluster state and task counters for Prometheus, in its text
+//! exposition format (version 0.0.4) written by `prometheus-client`. The values live in the
+//! broker ([`Wasimoff::cluster`], [`Wasimoff::outcome_counts`]); a collector reads them at
+//! each scrape, so nothing is counted twice.
 
 use super::reply;
 use crate::Wasimoff;
 use crate::layers::Body;
 use http::{Response, StatusCode};
-use std::fmt::Write;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::prometheus_text::{self, CONTENT_TYPE};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
 
-fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, f64)]) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    for (labels, value) in samples {
-        let _ = writeln!(out, "{name}{labels} {value}");
+/// The broker's metrics, read when scraped.
+#[derive(Debug)]
+struct BrokerCollector(Wasimoff);
+
+impl Collector for BrokerCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let broker = &self.0;
+        let help = "Tasks finished, by outcome (exited or an error kind).";
+        let mut family = encoder.encode_descriptor("wasimoff_tasks", help, None, MetricType::Counter)?;
+        for (outcome, count) in broker.outcome_counts() {
+            ConstCounter::new(count).encode(family.encode_family(&[("outcome", outcome)])?)?;
+        }
+
+        let cluster = broker.cluster();
+        gauge(&mut encoder, "wasimoff_queued_tasks", "Tasks waiting for a worker.", cluster.queued)?;
+        gauge(&mut encoder, "wasimoff_providers", "Connected providers.", cluster.providers.len())?;
+        let provider_workers: usize = cluster.providers.iter().map(|p| p.workers).sum();
+        let provider_busy: usize = cluster.providers.iter().map(|p| p.busy).sum();
+        by_runner(&mut encoder, "wasimoff_workers", "Workers, local runner and providers.", cluster.local.workers, provider_workers)?;
+        by_runner(&mut encoder, "wasimoff_busy_workers", "Workers running a task.", cluster.local.busy, provider_busy)?;
+        gauge(&mut encoder, "wasimoff_tasks_per_second", "Tasks finished per second over the last 10 s.", cluster.tasks_per_second)
     }
+}
+
+/// A gauge without labels.
+fn gauge<N>(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: N) -> std::fmt::Result
+where
+    ConstGauge<N>: EncodeMetric,
+{
+    ConstGauge::new(value).encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)
+}
+
+/// A gauge with one value for the local runner and one for the providers (label `runner`).
+fn by_runner(encoder: &mut DescriptorEncoder, name: &str, help: &str, local: usize, providers: usize) -> std::fmt::Result {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (runner, value) in [("local", local), ("providers", providers)] {
+        ConstGauge::new(value).encode(family.encode_family(&[("runner", runner)])?)?;
+    }
+    Ok(())
 }
 
 /// The metrics page.
 pub(super) fn metrics(broker: &Wasimoff) -> Response<Body> {
-    let cluster = broker.cluster();
-    let provider_workers: usize = cluster.providers.iter().map(|p| p.workers).sum();
-    let provider_busy: usize = cluster.providers.iter().map(|p| p.busy).sum();
-    let mut out = String::new();
-    let outcomes: Vec<(String, f64)> =
-        broker.outcome_counts().into_iter().map(|(outcome, count)| (format!("{{outcome=\"{outcome}\"}}"), count as f64)).collect();
-    let outcomes: Vec<(&str, f64)> = outcomes.iter().map(|(labels, count)| (labels.as_str(), *count)).collect();
-    metric(&mut out, "wasimoff_tasks_total", "counter", "Tasks finished, by outcome (exited or an error kind).", &outcomes);
-    metric(&mut out, "wasimoff_queued_tasks", "gauge", "Tasks waiting for a worker.", &[("", cluster.queued as f64)]);
-    metric(&mut out, "wasimoff_providers", "gauge", "Connected providers.", &[("", cluster.providers.len() as f64)]);
-    metric(
-        &mut out,
-        "wasimoff_workers",
-        "gauge",
-        "Workers, local runner and providers.",
-        &[("{runner=\"local\"}", cluster.local.workers as f64), ("{runner=\"providers\"}", provider_workers as f64)],
-    );
-    metric(
-        &mut out,
-        "wasimoff_busy_workers",
-        "gauge",
-        "Workers running a task.",
-        &[("{runner=\"local\"}", cluster.local.busy as f64), ("{runner=\"providers\"}", provider_busy as f64)],
-    );
-    metric(
-        &mut out,
-        "wasimoff_tasks_per_second",
-        "gauge",
-        "Tasks finished per second over the last 10 s.",
-        &[("", cluster.tasks_per_second)],
-    );
-    reply::with_type(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", out)
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(BrokerCollector(broker.clone())));
+    let mut text = String::new();
+    match prometheus_text::encode(&mut text, &registry) {
+        Ok(()) => reply::with_type(StatusCode::OK, CONTENT_TYPE, text),
+        Err(error) => {
+            reply::with_type(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", format!("cannot encode the metrics: {error}"))
+        }
+    }
 }

@@ -1,15 +1,20 @@
-//! The broker's HTTP API: routing below the mount prefix to the seed-compatible handlers
-//! (`/api/broker/v1/…`, [`seed`]) and the modern ones (`/api/v1/…`, [`v1`]).
+//! The broker's HTTP API: routing below the mount prefix to the client routes (the
+//! seed-compatible `/api/broker/v1/…`, [`seed`], and the modern `/api/v1/…`, [`v1`], in one
+//! table, [`routes`]), the provider endpoints and the browser provider's files.
 //! Documented in docs/API.md.
 
 mod assets;
+mod error;
 mod metrics;
 mod reply;
-
-pub(crate) use reply::problem;
 mod request;
+mod results;
+mod routes;
 mod seed;
 mod v1;
+
+pub(crate) use error::{ApiError, ApiErrorKind};
+pub use routes::ROUTES;
 
 use crate::Wasimoff;
 use crate::layers::Body;
@@ -24,20 +29,6 @@ use tower::{Service, ServiceExt};
 /// The client routes as one boxed service, so a host can wrap them in its own layers (for
 /// example authentication) with [`Builder::client_layer`](crate::Builder::client_layer).
 pub type ClientRoutes = tower::util::BoxCloneService<Request<Body>, Response<Body>, Infallible>;
-
-/// Every route of the client API: method, path below the prefix, what it does.
-pub const ROUTES: &[(&str, &str, &str)] = &[
-    ("GET", "/api/broker/v1/healthz", "seed: liveness, 200 OK"),
-    ("POST", "/api/broker/v1/upload?name=NAME", "seed: store the raw body under NAME"),
-    ("POST", "/api/broker/v1/run", "seed: run a run configuration, results in order"),
-    ("POST", "/api/v1/files?alias=NAME", "store the raw body, answer its sha256 ref"),
-    ("GET", "/api/v1/files", "list aliases"),
-    ("GET", "/api/v1/files/{ref-or-alias}", "download a file"),
-    ("POST", "/api/v1/tasks", "run one task"),
-    ("POST", "/api/v1/jobs", "run a job; Accept: application/x-ndjson streams results"),
-    ("GET", "/api/v1/cluster", "runners, busy workers, queue, tasks/s"),
-    ("GET", "/api/v1/metrics", "the same and task counters for Prometheus"),
-];
 
 /// The request path below the mount prefix, carried to the client routes.
 #[derive(Clone, Debug)]
@@ -55,20 +46,20 @@ pub(crate) async fn respond(broker: Wasimoff, path: String, mut request: Request
     }
     if path == PROVIDER_INFO {
         if !matches!(*request.method(), Method::GET | Method::HEAD) {
-            return reply::method_not_allowed(&[Method::GET, Method::HEAD]);
+            return ApiError::method_not_allowed(vec![Method::GET, Method::HEAD]).into_response();
         }
         return provider_info(&broker, &request);
     }
     if path == PROVIDER_WEBSOCKET {
         if request.method() != Method::GET {
-            return reply::method_not_allowed(&[Method::GET]);
+            return ApiError::method_not_allowed(vec![Method::GET]).into_response();
         }
         return crate::providers::upgrade(broker, request);
     }
     if let Some(response) = assets::respond(&path, &request) {
         return response;
     }
-    reply::problem(StatusCode::NOT_FOUND, "not_found", format!("no broker route at {path}"))
+    ApiError::new(ApiErrorKind::NotFound, format!("no broker route at {path}")).into_response()
 }
 
 /// Where providers connect over WebSocket, below the prefix. Not a client route: a host's
@@ -114,64 +105,7 @@ impl Service<Request<Body>> for ClientApi {
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let broker = self.broker.clone();
-        async move { Ok(route(broker, request).await) }.boxed()
-    }
-}
-
-enum Route {
-    SeedHealthz,
-    SeedUpload,
-    SeedRun,
-    Files,
-    File(String),
-    Tasks,
-    Jobs,
-    Cluster,
-    Metrics,
-}
-
-impl Route {
-    fn find(path: &str) -> Option<Route> {
-        Some(match path {
-            "/api/broker/v1/healthz" => Route::SeedHealthz,
-            "/api/broker/v1/upload" => Route::SeedUpload,
-            "/api/broker/v1/run" => Route::SeedRun,
-            "/api/v1/files" => Route::Files,
-            "/api/v1/tasks" => Route::Tasks,
-            "/api/v1/jobs" => Route::Jobs,
-            "/api/v1/cluster" => Route::Cluster,
-            "/api/v1/metrics" => Route::Metrics,
-            path => Route::File(path.strip_prefix("/api/v1/files/").filter(|name| !name.is_empty())?.to_string()),
-        })
-    }
-
-    fn methods(&self) -> &'static [Method] {
-        match self {
-            Route::SeedHealthz | Route::File(_) | Route::Cluster | Route::Metrics => &[Method::GET, Method::HEAD],
-            Route::Files => &[Method::GET, Method::HEAD, Method::POST],
-            Route::SeedUpload | Route::SeedRun | Route::Tasks | Route::Jobs => &[Method::POST],
-        }
-    }
-}
-
-async fn route(broker: Wasimoff, request: Request<Body>) -> Response<Body> {
-    let path = request.extensions().get::<ApiPath>().map(|p| p.0.clone()).unwrap_or_else(|| request.uri().path().to_string());
-    let Some(route) = Route::find(&path) else {
-        return reply::problem(StatusCode::NOT_FOUND, "not_found", format!("no API route at {path}"));
-    };
-    if !route.methods().contains(request.method()) {
-        return reply::method_not_allowed(route.methods());
-    }
-    match (route, request.method() == Method::POST) {
-        (Route::SeedHealthz, _) => seed::healthz(),
-        (Route::SeedUpload, _) => seed::upload(&broker, request).await,
-        (Route::SeedRun, _) => seed::run(&broker, request).await,
-        (Route::Files, true) => v1::upload(&broker, request).await,
-        (Route::Files, false) => v1::list_files(&broker),
-        (Route::File(name), _) => v1::download(&broker, &name).await,
-        (Route::Tasks, _) => v1::run_task(&broker, request).await,
-        (Route::Jobs, _) => v1::run_job(&broker, request).await,
-        (Route::Cluster, _) => reply::json(StatusCode::OK, &broker.cluster()),
-        (Route::Metrics, _) => metrics::metrics(&broker),
+        let path = request.extensions().get::<ApiPath>().map_or_else(|| request.uri().path().to_string(), |path| path.0.clone());
+        async move { Ok(routes::route(broker, &path, request).await) }.boxed()
     }
 }

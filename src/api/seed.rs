@@ -1,39 +1,43 @@
 //! The seed-compatible client API of the original Wasimoff broker: clients of the original
 //! system only change their base URL to `http://host/<prefix>`.
 
-use super::reply::{self, json, problem};
+use super::error::{ApiError, ApiErrorKind};
+use super::reply::{self, json};
 use super::request;
+use super::results::{AsText, Base64};
+use crate::layers::Body;
+use crate::store::FileKind;
 use crate::task::{FileSource, Job, MountedFile, Task, TaskError, TaskOutput};
-use crate::{Upload, Wasimoff, archive};
+use crate::{Digest, Upload, Wasimoff, archive};
 use futures_util::StreamExt;
 use http::{Request, Response, StatusCode};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use crate::layers::Body;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `GET /api/broker/v1/healthz`.
 pub(super) fn healthz() -> Response<Body> {
     reply::with_type(StatusCode::OK, "text/plain; charset=utf-8", "OK")
 }
 
+/// The answer to an upload: `{"name", "ref", "kind", "size"}`.
+#[derive(Serialize)]
+struct Uploaded {
+    name: String,
+    #[serde(rename = "ref")]
+    reference: AsText<Digest>,
+    kind: FileKind,
+    size: u64,
+}
+
 /// `POST /api/broker/v1/upload?name=NAME`: the raw body is stored under alias NAME.
-pub(super) async fn upload(broker: &Wasimoff, request: Request<Body>) -> Response<Body> {
+pub(super) async fn upload(broker: &Wasimoff, request: Request<Body>) -> Result<Response<Body>, ApiError> {
     let Some(name) = request::query_values(&request, "name").into_iter().next() else {
-        return problem(StatusCode::BAD_REQUEST, "bad_request", "missing query parameter ?name=");
+        return Err(ApiError::new(ApiErrorKind::BadRequest, "missing query parameter ?name="));
     };
-    let bytes = match request::body(request, broker.limits().upload_bytes).await {
-        Ok(bytes) => bytes,
-        Err(response) => return response,
-    };
-    match broker.store().put(bytes, Upload::new().alias(name.clone())).await {
-        Ok(stored) => json(
-            StatusCode::OK,
-            &json!({"name": name, "ref": stored.file.digest.to_string(), "kind": stored.file.kind, "size": stored.file.size}),
-        ),
-        Err(error) => super::v1::store_problem(error),
-    }
+    let bytes = request::body(request, broker.limits().upload_bytes).await?;
+    let file = broker.store().put(bytes, Upload::new().alias(name.clone())).await?.file;
+    Ok(json(StatusCode::OK, &Uploaded { name, reference: AsText(file.digest), kind: file.kind, size: file.size }))
 }
 
 /// The original run configuration.
@@ -84,62 +88,91 @@ impl Exec {
     }
 }
 
+/// One element of the answer: `{"result": {...}}` (also for a non-zero exit) or
+/// `{"error": TEXT}`.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum SeedResult<'a> {
+    Result(SeedOutput<'a>),
+    Error(String),
+}
+
+/// `{"status", "stdout", "stderr", "datafile"?, "trace"?}`, output as (lossy) text.
+#[derive(Serialize)]
+struct SeedOutput<'a> {
+    status: i32,
+    stdout: Cow<'a, str>,
+    stderr: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    datafile: Option<Base64<Vec<u8>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace: Option<[TraceEvent; 3]>,
+}
+
+/// A timestamp of `trace: true`.
+#[derive(Serialize)]
+struct TraceEvent {
+    event: TracePoint,
+    unixnano: u128,
+}
+
+/// What a trace timestamp marks.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum TracePoint {
+    Received,
+    Started,
+    Finished,
+}
+
+/// A task's outcome and when it was known.
+type Finished = (Result<TaskOutput, TaskError>, SystemTime);
+
 fn unix_nanos(time: SystemTime) -> u128 {
     time.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()
 }
 
-fn seed_result(exec: &Exec, result: &Result<TaskOutput, TaskError>, trace: Option<Vec<Value>>) -> Value {
-    let output = match result {
-        Ok(output) => output,
-        Err(error) => return json!({"error": error.to_string()}),
-    };
-    let mut object = json!({
-        "status": output.status,
-        "stdout": String::from_utf8_lossy(&output.stdout),
-        "stderr": String::from_utf8_lossy(&output.stderr),
-    });
-    let datafile = exec.datafile.as_deref().zip(output.artifacts.as_deref());
-    if let Some(content) = datafile.and_then(|(name, zip)| archive::read_file(zip, name)) {
-        object["datafile"] = reply::base64(&content).into();
+impl<'a> SeedResult<'a> {
+    fn new(exec: &Exec, finished: Option<&'a Finished>, received: Option<SystemTime>) -> SeedResult<'a> {
+        let Some((result, at)) = finished else { return SeedResult::Error("the task produced no result".into()) };
+        let output = match result {
+            Ok(output) => output,
+            Err(error) => return SeedResult::Error(error.to_string()),
+        };
+        let datafile = exec.datafile.as_deref().zip(output.artifacts.as_deref());
+        let trace = received.map(|received| {
+            let time = |event, at| TraceEvent { event, unixnano: unix_nanos(at) };
+            [
+                time(TracePoint::Received, received),
+                time(TracePoint::Started, at.checked_sub(output.elapsed).unwrap_or(*at)),
+                time(TracePoint::Finished, *at),
+            ]
+        });
+        SeedResult::Result(SeedOutput {
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout),
+            stderr: String::from_utf8_lossy(&output.stderr),
+            datafile: datafile.and_then(|(name, zip)| archive::read_file(zip, name)).map(Base64),
+            trace,
+        })
     }
-    if let Some(trace) = trace {
-        object["trace"] = trace.into();
-    }
-    json!({ "result": object })
 }
 
 /// `POST /api/broker/v1/run`: one task per `exec` entry; a JSON array of results in order.
-pub(super) async fn run(broker: &Wasimoff, request: Request<Body>) -> Response<Body> {
+pub(super) async fn run(broker: &Wasimoff, request: Request<Body>) -> Result<Response<Body>, ApiError> {
     let received = SystemTime::now();
-    let config: RunConfiguration = match request::json(request, broker.limits().request_bytes).await {
-        Ok(config) => config,
-        Err(response) => return response,
-    };
+    let config: RunConfiguration = request::json(request, broker.limits().request_bytes).await?;
     if broker.queue_is_full() {
-        return problem(StatusCode::TOO_MANY_REQUESTS, "queue_full", "the queue is full; try again later");
+        return Err(ApiError::queue_full());
     }
     let job = Job { parent: None, tasks: config.exec.iter().map(|exec| exec.task(&config)).collect() };
-    let mut finished: Vec<Option<(Result<TaskOutput, TaskError>, SystemTime)>> = vec![None; config.exec.len()];
+    let mut finished: Vec<Option<Finished>> = vec![None; config.exec.len()];
     let mut results = broker.run_job_unordered(job);
     while let Some((index, result)) = results.next().await {
         finished[index] = Some((result, SystemTime::now()));
     }
-    let array: Vec<Value> = config
-        .exec
-        .iter()
-        .zip(finished)
-        .map(|(exec, done)| {
-            let Some((result, at)) = done else { return json!({"error": "the task produced no result"}) };
-            let trace = config.trace.then(|| {
-                let elapsed = result.as_ref().map_or(Duration::ZERO, |output| output.elapsed);
-                vec![
-                    json!({"event": "received", "unixnano": unix_nanos(received)}),
-                    json!({"event": "started", "unixnano": unix_nanos(at - elapsed)}),
-                    json!({"event": "finished", "unixnano": unix_nanos(at)}),
-                ]
-            });
-            seed_result(exec, &result, trace)
-        })
-        .collect();
-    json(StatusCode::OK, &array)
+    let received = config.trace.then_some(received);
+    let answer: Vec<SeedResult> =
+        config.exec.iter().zip(&finished).map(|(exec, done)| SeedResult::new(exec, done.as_ref(), received)).collect();
+    Ok(json(StatusCode::OK, &answer))
 }

@@ -1,94 +1,82 @@
 //! The modern client API: content-addressed files, tasks, jobs (optionally streamed as
 //! NDJSON), and the cluster view.
 
-use super::reply::{self, json, problem};
+use super::error::{ApiError, ApiErrorKind, submission_status};
+use super::reply::{self, json};
 use super::request;
+use super::results::{AsText, IndexedResult, JobResults, TaskResult};
 use crate::layers::{Body, BodyError};
-use crate::store::{FileKind, StoreError};
+use crate::store::FileKind;
 use crate::task::{Job, Task};
-use crate::{Upload, Wasimoff};
+use crate::{Digest, Upload, Wasimoff};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::header::{ACCEPT, CACHE_CONTROL, ETAG};
+use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, ETAG};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
-use serde_json::{Map, Value, json};
+use serde::{Serialize, Serializer};
 
 /// The media type of streamed job results.
 const NDJSON: &str = "application/x-ndjson";
 
-pub(super) fn store_problem(error: StoreError) -> Response<Body> {
-    let status = match error {
-        StoreError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        StoreError::Invalid(_) | StoreError::InvalidAlias { .. } => StatusCode::BAD_REQUEST,
-        StoreError::NotFound(_) => StatusCode::NOT_FOUND,
-        StoreError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    let kind = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-        StatusCode::BAD_REQUEST => "invalid_file",
-        StatusCode::NOT_FOUND => "not_found",
-        _ => "internal",
-    };
-    problem(status, kind, error.to_string())
+/// The answer to an upload: `{"ref", "kind", "size", "aliases", "replaced": {alias: old ref}}`.
+#[derive(Serialize)]
+struct Uploaded {
+    #[serde(rename = "ref")]
+    reference: AsText<Digest>,
+    kind: FileKind,
+    size: u64,
+    aliases: Vec<String>,
+    #[serde(serialize_with = "digests_by_alias")]
+    replaced: Vec<(String, Digest)>,
+}
+
+/// The file list: `{"aliases": {alias: ref}}`.
+#[derive(Serialize)]
+struct FileList {
+    #[serde(serialize_with = "digests_by_alias")]
+    aliases: Vec<(String, Digest)>,
+}
+
+/// Alias and digest pairs as one JSON object.
+fn digests_by_alias<S: Serializer>(pairs: &[(String, Digest)], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(pairs.iter().map(|(alias, digest)| (alias, AsText(digest))))
+}
+
+/// The `kind` query parameter of an upload.
+fn file_kind(name: &str) -> Result<FileKind, ApiError> {
+    match name {
+        "wasm" => Ok(FileKind::Wasm),
+        "zip" => Ok(FileKind::Zip),
+        "data" => Ok(FileKind::Data),
+        other => Err(ApiError::new(ApiErrorKind::BadRequest, format!("unknown kind {other:?}: use wasm, zip or data"))),
+    }
 }
 
 /// `POST /api/v1/files?alias=NAME&alias=…&kind=wasm|zip|data`: stores the raw body.
-pub(super) async fn upload(broker: &Wasimoff, request: Request<Body>) -> Response<Body> {
+pub(super) async fn upload(broker: &Wasimoff, request: Request<Body>) -> Result<Response<Body>, ApiError> {
     let mut upload = Upload::new();
     upload.aliases = request::query_values(&request, "alias");
-    match request::query_values(&request, "kind").first().map(String::as_str) {
-        None => {}
-        Some("wasm") => upload.kind = Some(FileKind::Wasm),
-        Some("zip") => upload.kind = Some(FileKind::Zip),
-        Some("data") => upload.kind = Some(FileKind::Data),
-        Some(other) => {
-            return problem(StatusCode::BAD_REQUEST, "bad_request", format!("unknown kind {other:?}: use wasm, zip or data"));
-        }
-    }
+    upload.kind = request::query_values(&request, "kind").first().map(|name| file_kind(name)).transpose()?;
     let aliases = upload.aliases.clone();
-    let bytes = match request::body(request, broker.limits().upload_bytes).await {
-        Ok(bytes) => bytes,
-        Err(response) => return response,
-    };
-    match broker.store().put(bytes, upload).await {
-        Ok(stored) => {
-            let replaced: Map<String, Value> = stored.replaced.iter().map(|(alias, old)| (alias.clone(), old.to_string().into())).collect();
-            let status = if stored.created { StatusCode::CREATED } else { StatusCode::OK };
-            json(
-                status,
-                &json!({
-                    "ref": stored.file.digest.to_string(),
-                    "kind": stored.file.kind,
-                    "size": stored.file.size,
-                    "aliases": aliases,
-                    "replaced": replaced,
-                }),
-            )
-        }
-        Err(error) => store_problem(error),
-    }
+    let bytes = request::body(request, broker.limits().upload_bytes).await?;
+    let stored = broker.store().put(bytes, upload).await?;
+    let status = if stored.created { StatusCode::CREATED } else { StatusCode::OK };
+    let file = stored.file;
+    Ok(json(status, &Uploaded { reference: AsText(file.digest), kind: file.kind, size: file.size, aliases, replaced: stored.replaced }))
 }
 
 /// `GET /api/v1/files`: every alias and the digest it points at.
 pub(super) fn list_files(broker: &Wasimoff) -> Response<Body> {
-    let aliases: Map<String, Value> =
-        broker.store().aliases().into_iter().map(|(alias, digest)| (alias, digest.to_string().into())).collect();
-    json(StatusCode::OK, &json!({ "aliases": aliases }))
+    json(StatusCode::OK, &FileList { aliases: broker.store().aliases() })
 }
 
 /// `GET /api/v1/files/{digest or alias}`: the content, with its media type and digest as ETag.
-pub(super) async fn download(broker: &Wasimoff, name: &str) -> Response<Body> {
+pub(super) async fn download(broker: &Wasimoff, name: &str) -> Result<Response<Body>, ApiError> {
     let name = percent_decode(name);
-    let info = match broker.store().resolve(&name) {
-        Ok(info) => info,
-        Err(error) => return store_problem(error),
-    };
-    let bytes = match broker.store().get(&info.digest).await {
-        Ok(bytes) => bytes,
-        Err(error) => return store_problem(error),
-    };
+    let info = broker.store().resolve(&name)?;
+    let bytes = broker.store().get(&info.digest).await?;
     let mut response = reply::with_type(StatusCode::OK, info.kind.media_type(), bytes);
     let headers = response.headers_mut();
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", info.digest)) {
@@ -97,23 +85,21 @@ pub(super) async fn download(broker: &Wasimoff, name: &str) -> Response<Body> {
     let by_digest = name.starts_with(crate::DIGEST_PREFIX);
     let cache = if by_digest { "public, max-age=31536000, immutable" } else { "no-cache" };
     headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
-    response
+    Ok(response)
 }
 
 fn percent_decode(text: &str) -> String {
     form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
 }
 
-/// `POST /api/v1/tasks`: runs one task. Submission errors get their own status (400, 404,
-/// 429, 503); a task that ran and failed is a `200` with `{"error": …}`.
-pub(super) async fn run_task(broker: &Wasimoff, request: Request<Body>) -> Response<Body> {
-    let task: Task = match request::json(request, broker.limits().request_bytes).await {
-        Ok(task) => task,
-        Err(response) => return response,
-    };
-    let result = broker.run(task).await;
-    let status = result.as_ref().err().and_then(|error| reply::submission_status(error.kind)).unwrap_or(StatusCode::OK);
-    json(status, &reply::envelope(&result))
+/// `POST /api/v1/tasks`: runs one task. A task refused at submission gets its own status
+/// (400, 404, 429, 503); a task that ran and failed is a `200` with `{"error": …}`.
+pub(super) async fn run_task(broker: &Wasimoff, request: Request<Body>) -> Result<Response<Body>, ApiError> {
+    let task: Task = request::json(request, broker.limits().request_bytes).await?;
+    match broker.run(task).await {
+        Err(error) if submission_status(error.kind).is_some() => Err(error.into()),
+        result => Ok(json(StatusCode::OK, &TaskResult::new(&result))),
+    }
 }
 
 fn wants_stream(request: &Request<Body>) -> bool {
@@ -124,27 +110,22 @@ fn wants_stream(request: &Request<Body>) -> bool {
 /// `POST /api/v1/jobs`: runs a job. Results in order as `{"results": [...]}`, or with
 /// `Accept: application/x-ndjson` (or `?stream=ndjson`) one line per finished task,
 /// `{"index": I, "result"|"error": …}`, as each finishes.
-pub(super) async fn run_job(broker: &Wasimoff, request: Request<Body>) -> Response<Body> {
+pub(super) async fn run_job(broker: &Wasimoff, request: Request<Body>) -> Result<Response<Body>, ApiError> {
     let stream = wants_stream(&request);
-    let job: Job = match request::json(request, broker.limits().request_bytes).await {
-        Ok(job) => job,
-        Err(response) => return response,
-    };
+    let job: Job = request::json(request, broker.limits().request_bytes).await?;
     if broker.queue_is_full() {
-        return problem(StatusCode::TOO_MANY_REQUESTS, "queue_full", "the queue is full; try again later");
+        return Err(ApiError::queue_full());
     }
     if !stream {
-        let results: Vec<Value> = broker.run_job(job).await.iter().map(reply::envelope).collect();
-        return json(StatusCode::OK, &json!({ "results": results }));
+        let results = broker.run_job(job).await;
+        return Ok(json(StatusCode::OK, &JobResults { results: results.iter().map(TaskResult::new).collect() }));
     }
     let lines = broker.run_job_unordered(job).map(|(index, result)| {
-        let mut line = reply::envelope(&result);
-        line["index"] = index.into();
-        let mut bytes = serde_json::to_vec(&line).map_err(BodyError::new)?;
+        let mut bytes = serde_json::to_vec(&IndexedResult { index, result: TaskResult::new(&result) }).map_err(BodyError::new)?;
         bytes.push(b'\n');
         Ok::<_, BodyError>(Frame::data(Bytes::from(bytes)))
     });
     let mut response = Response::new(StreamBody::new(lines).boxed_unsync());
-    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
-    response
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(NDJSON));
+    Ok(response)
 }

@@ -26,20 +26,20 @@ fn has_token(headers: &HeaderMap, name: http::HeaderName, token: &str) -> bool {
 /// Answers `GET {prefix}/provider/ws`: checks origin, provider limit and the WebSocket
 /// handshake, answers `101 Switching Protocols`, and runs the session once upgraded.
 pub(crate) fn upgrade(broker: Wasimoff, request: Request<Body>) -> Response<Body> {
-    use crate::api::problem;
+    use crate::api::{ApiError, ApiErrorKind};
     let headers = request.headers();
     match admit(&broker, headers) {
         Ok(()) => {}
-        Err(refusal @ Refusal::Origin(_)) => return problem(StatusCode::FORBIDDEN, "origin_refused", refusal.to_string()),
-        Err(refusal @ Refusal::Full(_)) => return problem(StatusCode::SERVICE_UNAVAILABLE, "provider_limit", refusal.to_string()),
+        Err(refusal @ Refusal::Origin(_)) => return ApiError::new(ApiErrorKind::OriginRefused, refusal.to_string()).into_response(),
+        Err(refusal @ Refusal::Full(_)) => return ApiError::new(ApiErrorKind::ProviderLimit, refusal.to_string()).into_response(),
     }
     let key = headers.get(SEC_WEBSOCKET_KEY).cloned();
     let upgrade_requested = has_token(headers, UPGRADE, "websocket") && has_token(headers, CONNECTION, "upgrade");
     let Some(key) = key.filter(|_| upgrade_requested) else {
-        return problem(StatusCode::UPGRADE_REQUIRED, "upgrade_required", "this endpoint speaks WebSocket only");
+        return ApiError::new(ApiErrorKind::UpgradeRequired, "this endpoint speaks WebSocket only").into_response();
     };
     if headers.get(SEC_WEBSOCKET_VERSION).is_none_or(|v| v != "13") {
-        return problem(StatusCode::BAD_REQUEST, "bad_request", "unsupported WebSocket version; use 13");
+        return ApiError::new(ApiErrorKind::BadRequest, "unsupported WebSocket version; use 13").into_response();
     }
     let on_upgrade = hyper::upgrade::on(request);
     let sessions = broker.clone();
