@@ -1810,24 +1810,24 @@ function importsFor(shim, args) {
   return imports;
 }
 var failed = (kind, message) => ({ type: "failed", kind, message });
-var memoryLimit = (bytes) => failed("memory_limit", `the task tried to grow its memory past the limit of ${bytes} bytes`);
-function failure(error, limitHit, memoryBytes) {
-  if (error instanceof OutputLimitExceeded) return failed("output_limit", error.message);
-  if (limitHit?.value === 1) return memoryLimit(memoryBytes);
-  if (error instanceof WebAssembly.LinkError) return failed("internal", `cannot link the module: ${error.message}`);
-  if (error instanceof WASIProcExit) return failed("trap", "exit with invalid exit status outside of [0..126)");
-  return failed("trap", error instanceof Error ? error.message : String(error));
+var memoryLimit = (kinds, bytes) => failed(kinds.MemoryLimit, `the task tried to grow its memory past the limit of ${bytes} bytes`);
+function failure(kinds, error, limitHit, memoryBytes) {
+  if (error instanceof OutputLimitExceeded) return failed(kinds.OutputLimit, error.message);
+  if (limitHit?.value === 1) return memoryLimit(kinds, memoryBytes);
+  if (error instanceof WebAssembly.LinkError) return failed(kinds.Internal, `cannot link the module: ${error.message}`);
+  if (error instanceof WASIProcExit) return failed(kinds.Trap, "exit with invalid exit status outside of [0..126)");
+  return failed(kinds.Trap, error instanceof Error ? error.message : String(error));
 }
-function runTask(module, task, onOutput) {
+function runTask(module, task, kinds, onOutput) {
   const { args, envs, stdin, files, artifacts, limits } = task;
   if (!WebAssembly.Module.exports(module).some((e) => e.name === "_start" && e.kind === "function")) {
-    return failed("missing_start", "the module exports no `_start` function: it is not a WASI command");
+    return failed(kinds.MissingStart, "the module exports no `_start` function: it is not a WASI command");
   }
   let root;
   try {
     root = new PreopenDirectory("/", buildRoot(files).contents);
   } catch (error) {
-    return failed("internal", error.message);
+    return failed(kinds.Internal, error.message);
   }
   const fds = [
     new OpenFile(new File(stdin, { readonly: true })),
@@ -1842,7 +1842,7 @@ function runTask(module, task, onOutput) {
   try {
     const instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: importsFor(shim, args) });
     const { memory, wasimoff_memory_limit_pages: limitPages, wasimoff_memory_limit_hit: hit } = instance.exports;
-    if (memory instanceof WebAssembly.Memory && memory.buffer.byteLength > limits.memoryBytes) return memoryLimit(limits.memoryBytes);
+    if (memory instanceof WebAssembly.Memory && memory.buffer.byteLength > limits.memoryBytes) return memoryLimit(kinds, limits.memoryBytes);
     if (limitPages instanceof WebAssembly.Global && hit instanceof WebAssembly.Global) {
       limitPages.value = Math.min(Math.floor(limits.memoryBytes / PAGE_BYTES), MAX_PAGES);
       limitHit = hit;
@@ -1850,7 +1850,7 @@ function runTask(module, task, onOutput) {
     shim.inst = instance;
     instance.exports._start();
   } catch (error) {
-    if (!(error instanceof WASIProcExit) || error.code >>> 0 >= 126) return failure(error, limitHit, limits.memoryBytes);
+    if (!(error instanceof WASIProcExit) || error.code >>> 0 >= 126) return failure(kinds, error, limitHit, limits.memoryBytes);
     status = error.code;
   }
   const elapsedUs = Math.round((performance.now() - started) * 1e3);
@@ -1864,10 +1864,10 @@ function postResult(id, result) {
 }
 self.onmessage = ({ data: message }) => {
   if (message?.type !== "run") return;
-  const { id, module, task } = message;
+  const { id, module, kinds, task } = message;
   try {
-    postResult(id, runTask(module, task, (stream, data) => self.postMessage({ type: "output", id, stream, data }, [data.buffer])));
+    postResult(id, runTask(module, task, kinds, (stream, data) => self.postMessage({ type: "output", id, stream, data }, [data.buffer])));
   } catch (error) {
-    postResult(id, { type: "failed", kind: "internal", message: error instanceof Error ? error.message : String(error) });
+    postResult(id, { type: "failed", kind: kinds.Internal, message: error instanceof Error ? error.message : String(error) });
   }
 };

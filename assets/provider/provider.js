@@ -23,7 +23,7 @@ var Session = class {
    * @param {number} elapsed_us
    * @returns {Uint8Array}
    */
-  static exited(id, status, stdout, stderr, artifacts, missing, artifact_limit, elapsed_us) {
+  exited(id, status, stdout, stderr, artifacts, missing, artifact_limit, elapsed_us) {
     const val4 = +id;
     const val5 = +status;
     const val6 = +artifact_limit;
@@ -49,14 +49,17 @@ var Session = class {
       }
       throw e;
     }
-    const ret = wasm.session_exited(val4, val5, ptr0, len0, ptr1, len1, artifacts, ptr2, len2, val6, val7);
+    const ret = wasm.session_exited(this.__wbg_ptr, val4, val5, ptr0, len0, ptr1, len1, artifacts, ptr2, len2, val6, val7);
+    if (ret[3]) {
+      throw takeFromExternrefTable0(ret[2]);
+    }
     var v8 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
     wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
     return v8;
   }
   /**
-   * The result frame of a task that did not run to an exit status; `kind` is a broker error
-   * kind such as `timeout` or `trap`.
+   * The result frame of a task that did not run to an exit status; `kind` is one of
+   * [`error_kinds`]' values, anything else is an error.
    * @param {number} id
    * @param {string} kind
    * @param {string} message
@@ -64,7 +67,7 @@ var Session = class {
    * @param {Uint8Array | number[]} stderr
    * @returns {Uint8Array}
    */
-  static failed(id, kind, message, stdout, stderr) {
+  failed(id, kind, message, stdout, stderr) {
     const val5 = +id;
     let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3;
     try {
@@ -91,7 +94,10 @@ var Session = class {
       }
       throw e;
     }
-    const ret = wasm.session_failed(val5, ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3);
+    const ret = wasm.session_failed(this.__wbg_ptr, val5, ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3);
+    if (ret[3]) {
+      throw takeFromExternrefTable0(ret[2]);
+    }
     var v6 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
     wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
     return v6;
@@ -115,11 +121,11 @@ var Session = class {
    * @param {number} workers
    * @returns {Uint8Array}
    */
-  static hello(name, workers) {
+  hello(name, workers) {
     const val2 = +workers;
     const ptr0 = passStringToWasm0(name, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
     const len0 = WASM_VECTOR_LEN;
-    const ret = wasm.session_hello(ptr0, len0, val2);
+    const ret = wasm.session_hello(this.__wbg_ptr, ptr0, len0, val2);
     var v3 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
     wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
     return v3;
@@ -138,7 +144,7 @@ var Session = class {
    * Handles a frame from the broker: an array of actions
    * (`welcome`, `refused`, `send`, `cancel`, `evict`, `module`, `run`) to carry out in order.
    * @param {Uint8Array | number[]} frame
-   * @returns {Array<any>}
+   * @returns {any}
    */
   receive(frame) {
     const ptr0 = passArray8ToWasm0(frame, wasm.__wbindgen_malloc);
@@ -162,6 +168,13 @@ var Session = class {
   }
 };
 if (Symbol.dispose) Session.prototype[Symbol.dispose] = Session.prototype.free;
+function errorKinds() {
+  const ret = wasm.errorKinds();
+  if (ret[2]) {
+    throw takeFromExternrefTable0(ret[1]);
+  }
+  return takeFromExternrefTable0(ret[0]);
+}
 function __wbg_get_imports() {
   const import0 = {
     __proto__: null,
@@ -169,13 +182,59 @@ function __wbg_get_imports() {
       const ret = Error(getStringFromWasm0(arg0, arg1));
       return ret;
     },
-    __wbg___wbindgen_is_null_c22311b1cc228e3a: function(arg0) {
-      const ret = arg0 === null;
+    __wbg_Number_ff192a72a0dcdf6d: function(arg0) {
+      const ret = Number(arg0);
+      return ret;
+    },
+    __wbg_String_8564e559799eccda: function(arg0, arg1) {
+      const ret = String(arg1);
+      const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+      const len1 = WASM_VECTOR_LEN;
+      getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
+      getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
+    },
+    __wbg___wbindgen_boolean_get_4f1baf9a00be3c74: function(arg0) {
+      const v = arg0;
+      const ret = typeof v === "boolean" ? v : void 0;
+      return isLikeNone(ret) ? 16777215 : ret ? 1 : 0;
+    },
+    __wbg___wbindgen_debug_string_f249a2a76caa9a55: function(arg0, arg1) {
+      const ret = debugString(arg1);
+      const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+      const len1 = WASM_VECTOR_LEN;
+      getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
+      getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
+    },
+    __wbg___wbindgen_in_3f58a9d3b3a7eed2: function(arg0, arg1) {
+      const ret = arg0 in arg1;
+      return ret;
+    },
+    __wbg___wbindgen_is_function_741ff2bb612836f5: function(arg0) {
+      const ret = typeof arg0 === "function";
+      return ret;
+    },
+    __wbg___wbindgen_is_object_8b968c3ab8e96595: function(arg0) {
+      const val = arg0;
+      const ret = typeof val === "object" && val !== null;
+      return ret;
+    },
+    __wbg___wbindgen_is_string_fc456fee5d3317de: function(arg0) {
+      const ret = typeof arg0 === "string";
       return ret;
     },
     __wbg___wbindgen_is_undefined_be5b34249ff1fc15: function(arg0) {
       const ret = arg0 === void 0;
       return ret;
+    },
+    __wbg___wbindgen_jsval_loose_eq_b2f214e2e4b30e36: function(arg0, arg1) {
+      const ret = arg0 == arg1;
+      return ret;
+    },
+    __wbg___wbindgen_number_get_934b640d0889af78: function(arg0, arg1) {
+      const obj = arg1;
+      const ret = typeof obj === "number" ? obj : void 0;
+      getDataViewMemory0().setFloat64((arg0 >>> 0) + 8 * 1, isLikeNone(ret) ? 0 : ret, true);
+      getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, !isLikeNone(ret), true);
     },
     __wbg___wbindgen_string_get_7ce8eee7fd327545: function(arg0, arg1) {
       const obj = arg1;
@@ -188,6 +247,20 @@ function __wbg_get_imports() {
     __wbg___wbindgen_throw_4c88d8bf264fd984: function(arg0, arg1) {
       throw new Error(getStringFromWasm0(arg0, arg1));
     },
+    __wbg_call_40b008ba32f73991: function() {
+      return handleError(function(arg0, arg1) {
+        const ret = arg0.call(arg1);
+        return ret;
+      }, arguments);
+    },
+    __wbg_done_57e08d0be6e30c02: function(arg0) {
+      const ret = arg0.done;
+      return ret;
+    },
+    __wbg_freeze_4ee197e8446c892f: function(arg0) {
+      const ret = Object.freeze(arg0);
+      return ret;
+    },
     __wbg_from_eac91875c8a5ffa4: function(arg0) {
       const ret = Array.from(arg0);
       return ret;
@@ -197,7 +270,7 @@ function __wbg_get_imports() {
         globalThis.crypto.getRandomValues(getArrayU8FromWasm0(arg0, arg1));
       }, arguments);
     },
-    __wbg_get_2080c49015e35254: function() {
+    __wbg_get_635eea311fa1a291: function() {
       return handleError(function(arg0, arg1) {
         const ret = Reflect.get(arg0, arg1);
         return ret;
@@ -207,8 +280,40 @@ function __wbg_get_imports() {
       const ret = arg0[arg1 >>> 0];
       return ret;
     },
+    __wbg_get_with_ref_key_fc601247060b7204: function(arg0, arg1) {
+      const ret = arg0[arg1];
+      return ret;
+    },
+    __wbg_instanceof_ArrayBuffer_12cdaa4161423e6b: function(arg0) {
+      let result;
+      try {
+        result = arg0 instanceof ArrayBuffer;
+      } catch (_) {
+        result = false;
+      }
+      const ret = result;
+      return ret;
+    },
+    __wbg_instanceof_Uint8Array_d7aeb0dcb3108fea: function(arg0) {
+      let result;
+      try {
+        result = arg0 instanceof Uint8Array;
+      } catch (_) {
+        result = false;
+      }
+      const ret = result;
+      return ret;
+    },
     __wbg_isArray_bcf1376d0d732d08: function(arg0) {
       const ret = Array.isArray(arg0);
+      return ret;
+    },
+    __wbg_isSafeInteger_1a35ba4d31e71d38: function(arg0) {
+      const ret = Number.isSafeInteger(arg0);
+      return ret;
+    },
+    __wbg_iterator_e4c5e8f68ada7b58: function() {
+      const ret = Symbol.iterator;
       return ret;
     },
     __wbg_length_186163212ffe79c3: function(arg0) {
@@ -227,37 +332,55 @@ function __wbg_get_imports() {
       const ret = new Array();
       return ret;
     },
+    __wbg_new_7075786089b89c5e: function() {
+      const ret = /* @__PURE__ */ new Map();
+      return ret;
+    },
     __wbg_new_cd4348290afae586: function() {
       const ret = new Object();
       return ret;
     },
-    __wbg_new_from_slice_b8daf545a41c6aa0: function(arg0, arg1) {
-      const ret = new Uint8Array(getArrayU8FromWasm0(arg0, arg1));
+    __wbg_next_178c1651c11432b3: function(arg0) {
+      const ret = arg0.next;
       return ret;
     },
-    __wbg_of_e7ea0fcd535c1444: function(arg0, arg1) {
-      const ret = Array.of(arg0, arg1);
-      return ret;
+    __wbg_next_af5ac6a08bb0a717: function() {
+      return handleError(function(arg0) {
+        const ret = arg0.next();
+        return ret;
+      }, arguments);
     },
     __wbg_prototypesetcall_13162965d1fe7aa3: function(arg0, arg1, arg2) {
       Uint8Array.prototype.set.call(getArrayU8FromWasm0(arg0, arg1), arg2);
     },
-    __wbg_push_c9f4893fc209f768: function(arg0, arg1) {
-      const ret = arg0.push(arg1);
+    __wbg_set_8282f7e0d2d01336: function(arg0, arg1, arg2) {
+      const ret = arg0.set(arg1, arg2);
       return ret;
     },
-    __wbg_set_2793479888329cb6: function() {
-      return handleError(function(arg0, arg1, arg2) {
-        const ret = Reflect.set(arg0, arg1, arg2);
-        return ret;
-      }, arguments);
+    __wbg_set_d2d33b52458e984a: function(arg0, arg1, arg2) {
+      arg0[arg1 >>> 0] = arg2;
+    },
+    __wbg_set_e4b9a833d288759a: function(arg0, arg1, arg2) {
+      arg0[arg1] = arg2;
+    },
+    __wbg_value_e0f328965e184931: function(arg0) {
+      const ret = arg0.value;
+      return ret;
     },
     __wbindgen_generic_0000000000000001: function(arg0) {
       const ret = arg0;
       return ret;
     },
     __wbindgen_generic_0000000000000002: function(arg0, arg1) {
+      const ret = getArrayU8FromWasm0(arg0, arg1);
+      return ret;
+    },
+    __wbindgen_generic_0000000000000003: function(arg0, arg1) {
       const ret = getStringFromWasm0(arg0, arg1);
+      return ret;
+    },
+    __wbindgen_generic_0000000000000004: function(arg0) {
+      const ret = BigInt.asUintN(64, arg0);
       return ret;
     },
     __wbindgen_init_externref_table: function() {
@@ -281,6 +404,48 @@ function addToExternrefTable0(obj) {
   const idx = wasm.__externref_table_alloc();
   wasm.__wbindgen_externrefs.set(idx, obj);
   return idx;
+}
+function debugString(val) {
+  switch (typeof val) {
+    // primitive types
+    case "number":
+    case "boolean":
+    case "undefined":
+      return `${val}`;
+    case "string":
+      return JSON.stringify(val);
+    case "bigint":
+      return `${val}n`;
+    case "symbol":
+      return val.description !== void 0 ? `Symbol(${val.description})` : "Symbol";
+    case "function":
+      return typeof val.name === "string" && val.name !== "" ? `Function(${val.name})` : "Function";
+    case "object": {
+      if (val === null) {
+        return "null";
+      }
+      if (Array.isArray(val)) {
+        return "[" + Array.from(val, debugString).join(", ") + "]";
+      }
+      if (val instanceof Error) {
+        return `${val.name}: ${val.message}
+${val.stack}`;
+      }
+      const toStringOutput = toString.call(val);
+      const className = /\[object ([^\]]+)\]/.exec(toStringOutput)?.[1];
+      if (className === void 0) {
+        return toStringOutput;
+      }
+      if (className === "Object") {
+        try {
+          return "Object(" + JSON.stringify(val) + ")";
+        } catch (_) {
+          return "Object";
+        }
+      }
+      return className;
+    }
+  }
 }
 function getArrayU8FromWasm0(ptr, len) {
   ptr = ptr >>> 0;
@@ -584,7 +749,7 @@ var Slot = class {
   spawn() {
     this.worker = new Worker(workerUrl, { type: "module", name: `wasimoff worker ${this.index}` });
     this.worker.onmessage = (event) => this.message(event.data);
-    this.worker.onerror = (event) => this.finish({ type: "failed", kind: "internal", message: `worker error: ${event.message}` });
+    this.worker.onerror = (event) => this.finish({ type: "failed", kind: this.pool.kinds.Internal, message: `worker error: ${event.message}` });
   }
   run(task, module) {
     this.task = { ...task, stdout: [], stderr: [], timer: null };
@@ -593,6 +758,7 @@ var Slot = class {
       type: "run",
       id: task.id,
       module,
+      kinds: this.pool.kinds,
       task: { args: task.args, envs: task.envs, stdin: task.stdin, files: task.files, artifacts: task.artifacts, limits: task.limits }
     };
     this.worker.postMessage(message);
@@ -605,7 +771,7 @@ var Slot = class {
   timeout() {
     const ms = this.task.limits.timeoutMs;
     this.restart(`task ${this.task.id} passed its timeout`);
-    this.finish({ type: "failed", kind: "timeout", message: `the task ran longer than its timeout of ${ms} ms and was stopped` });
+    this.finish({ type: "failed", kind: this.pool.kinds.Timeout, message: `the task ran longer than its timeout of ${ms} ms and was stopped` });
   }
   /** Stops whatever runs: the worker is terminated and replaced. */
   restart(why) {
@@ -639,8 +805,9 @@ function concat(chunks) {
   return out;
 }
 var WorkerPool = class {
-  constructor({ size, ondone, onlog, onchange }) {
+  constructor({ size, kinds, ondone, onlog, onchange }) {
     this.slots = [];
+    this.kinds = kinds;
     this.restarts = 0;
     this.ondone = ondone;
     this.log = onlog;
@@ -813,9 +980,11 @@ var Provider = class extends EventTarget {
     if (this.consent && !await askConsent(this.broker)) return this.set("declined", "the visitor declined");
     if (navigator.locks) await this.takeLock();
     await loadCore();
+    this.kinds = errorKinds();
     this.session = new Session(CACHED_MODULES);
     this.pool = new WorkerPool({
       size: this.wanted,
+      kinds: this.kinds,
       ondone: (task, result) => this.finished(task, result),
       onlog: (line) => this.log(line),
       onchange: () => this.emit()
@@ -876,7 +1045,7 @@ var Provider = class extends EventTarget {
       this.receive(frame);
     };
     socket.onclose = (reason) => socket === this.socket && this.closed(reason);
-    this.send(Session.hello(navigator.userAgent, this.announced()));
+    this.send(this.session.hello(navigator.userAgent, this.announced()));
   }
   /**
    * Notices a broker that vanished without closing the connection (a restarted broker never
@@ -953,21 +1122,22 @@ var Provider = class extends EventTarget {
   }
   /** Runs a task on an idle worker once its module (compiled once, shared by every worker) is ready. */
   async run(task) {
-    const fail = (kind, message) => this.send(Session.failed(task.id, kind, message, NO_OUTPUT, NO_OUTPUT));
+    const kinds = this.kinds;
+    const fail = (kind, message) => this.send(this.session.failed(task.id, kind, message, NO_OUTPUT, NO_OUTPUT));
     const compiling = this.modules.get(task.module);
-    if (!compiling) return fail("internal", `module ${task.module} is not cached`);
+    if (!compiling) return fail(kinds.Internal, `module ${task.module} is not cached`);
     let module;
     try {
       module = await compiling;
     } catch (error) {
       this.modules.delete(task.module);
       this.send(this.session.forget(task.module));
-      return fail("invalid_module", error.message);
+      return fail(kinds.InvalidModule, error.message);
     }
-    if (!this.pool.run(task, module)) fail("internal", "no idle worker on this provider");
+    if (!this.pool.run(task, module)) fail(kinds.Internal, "no idle worker on this provider");
   }
   finished(task, result) {
-    const frame = result.type === "exited" ? Session.exited(
+    const frame = result.type === "exited" ? this.session.exited(
       task.id,
       result.status,
       result.stdout,
@@ -976,7 +1146,7 @@ var Provider = class extends EventTarget {
       result.missing,
       task.limits.artifactBytes,
       result.elapsedUs
-    ) : Session.failed(task.id, result.kind, result.message, result.stdout, result.stderr);
+    ) : this.session.failed(task.id, result.kind, result.message, result.stdout, result.stderr);
     this.send(frame);
     this.log(`task ${task.id}: ${result.type === "exited" ? `exit ${result.status}` : result.kind}`);
     this.tasksDone += 1;

@@ -3,10 +3,12 @@
 
 use super::link::{self, Link};
 use super::{ProviderError, TransportChoice};
+#[cfg(feature = "webtransport")]
 use std::time::Duration;
 
 /// How long the WebTransport attempt (the info request, the session and its stream) may take
 /// before WebSocket is tried: blocked UDP never answers.
+#[cfg(feature = "webtransport")]
 pub(super) const WEBTRANSPORT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Connects to the broker whose WebSocket endpoint is `url` over the chosen transport.
