@@ -1801,6 +1801,9 @@ function importsFor(shim, args) {
       return errno;
     };
   }
+  for (const name of ["sock_accept", "sock_recv", "sock_send", "sock_shutdown"]) {
+    imports[name] = (fd) => shim.fds[fd] === void 0 ? wasi_defs_exports.ERRNO_BADF : wasi_defs_exports.ERRNO_NOTSOCK;
+  }
   imports.args_sizes_get = (argc, bufSize) => {
     const view = new DataView(memory());
     view.setUint32(argc, args.length, true);

@@ -171,6 +171,11 @@ function importsFor(shim, args) {
       return errno;
     };
   }
+  // Tasks have no sockets: the shim throws on every socket call, wasmtime answers EBADF for a
+  // descriptor that is not open and ENOTSOCK for any other.
+  for (const name of ["sock_accept", "sock_recv", "sock_send", "sock_shutdown"]) {
+    imports[name] = (fd) => (shim.fds[fd] === undefined ? wasi.ERRNO_BADF : wasi.ERRNO_NOTSOCK);
+  }
   // The shim sizes argv in UTF-16 units but writes UTF-8; count UTF-8 bytes like wasmtime.
   imports.args_sizes_get = (argc, bufSize) => {
     const view = new DataView(memory());

@@ -9,6 +9,7 @@ mod examples;
 mod handle;
 mod http_seed;
 mod http_v1;
+mod layering;
 mod native_provider;
 mod provider_assets;
 mod providers;
