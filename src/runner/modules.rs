@@ -97,7 +97,7 @@ fn invalid(message: String) -> TaskError {
 /// command: a module without a runnable `_start` is refused before any compilation.
 fn compile(engine: &Engine, linker: &Linker<TaskState>, bytes: &[u8], cached: Option<PathBuf>) -> Compiled {
     if !bytes.starts_with(b"\0asm") {
-        return Err(invalid("not a WebAssembly module: it does not start with \\0asm".into()));
+        return Err(invalid(crate::store::NOT_WASM.into()));
     }
     check_command(bytes).map_err(not_a_command)?;
     // SAFETY: the file was written by `serialize` below into the store's own directory, and

@@ -32,7 +32,7 @@ use std::time::Instant;
 use tokio::sync::{Notify, mpsc, oneshot};
 use wasimoff_protocol::ProviderId;
 
-/// When the broker runs tasks on its own wasmtime runner.
+/// When the broker runs tasks on its own local runner.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FallbackPolicy {
     /// Only while no provider is connected. The default.

@@ -39,6 +39,9 @@ impl FileKind {
     }
 }
 
+/// Why bytes said to be a module are refused before parsing them.
+pub(crate) const NOT_WASM: &str = "not a WebAssembly module: it does not start with \\0asm";
+
 /// Decides the kind of an upload and checks it: wasm must validate, zip must pass the archive
 /// checks. `declared` is what the uploader says it is (for instance from a `.wasm` name).
 pub(crate) fn classify(bytes: &[u8], declared: Option<FileKind>, limits: ArchiveLimits) -> Result<FileKind, String> {
@@ -46,7 +49,7 @@ pub(crate) fn classify(bytes: &[u8], declared: Option<FileKind>, limits: Archive
     let kind = match declared {
         Some(FileKind::Data) | None => sniffed,
         Some(declared) if declared == sniffed => declared,
-        Some(FileKind::Wasm) => return Err("not a WebAssembly module: it does not start with \\0asm".into()),
+        Some(FileKind::Wasm) => return Err(NOT_WASM.into()),
         Some(FileKind::Zip) => return Err("not a zip archive: it does not start with PK".into()),
     };
     match kind {
@@ -78,6 +81,9 @@ const READ_CHUNK: usize = 64 << 10;
 /// sections before the code are read, so this takes microseconds even for a module of many
 /// megabytes; function bodies are left to validation or compilation.
 pub(crate) fn check_command(bytes: &[u8]) -> Result<(), NotACommand> {
+    if FileKind::sniff(bytes) != FileKind::Wasm {
+        return Err(NotACommand::Invalid(NOT_WASM.into()));
+    }
     let mut exports = StartSearch::default();
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(invalid)?;

@@ -10,7 +10,7 @@ mod directory;
 mod kind;
 
 pub use kind::{FileKind, validate_wasm};
-pub(crate) use kind::{NotACommand, check_command};
+pub(crate) use kind::{NOT_WASM, NotACommand, check_command};
 
 use crate::archive::ArchiveLimits;
 use crate::digest::{DIGEST_PREFIX, Digest};
