@@ -80,7 +80,10 @@ async fn drive_with(url: &str, body: &'static str, expect: &Arc<Vec<u8>>, client
                     let response = client.post(&url).body(body).send().await.expect("request");
                     assert!(response.status().is_success());
                     let bytes = response.bytes().await.expect("body");
-                    assert!(bytes.windows(expect.len()).any(|w| w == expect.as_slice()), "unexpected response {bytes:?}");
+                    assert!(
+                        expect.is_empty() || bytes.windows(expect.len()).any(|w| w == expect.as_slice()),
+                        "unexpected response {bytes:?}"
+                    );
                     latencies.push(sent.elapsed());
                 }
                 latencies
