@@ -12,7 +12,11 @@ mod support;
 mod tsp;
 
 use std::time::{Duration, Instant};
-use wasmtime::{Config, Engine, Inlining, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig, Store};
+use wasimoff_provider_core::interrupt;
+use wasmtime::{
+    Config, Engine, Inlining, InstanceAllocationStrategy, InstancePre, Linker, MemoryType, Module, PoolingAllocationConfig, SharedMemory,
+    Store, Val,
+};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -30,6 +34,10 @@ enum Interruption {
     Fuel,
     /// Epoch checks with a deadline of one tick; a thread ticks every 10 ms.
     Epoch,
+    /// The runner's own checks (`wasimoff_provider_core::interrupt`): a flag byte in a shared
+    /// memory read at loop headers and call-making function entries, trapping when set (here
+    /// it never is, as for every task that ends before its deadline).
+    Checks,
 }
 
 struct Variant {
@@ -56,13 +64,23 @@ fn pool() -> PoolingAllocationConfig {
 fn variant(name: &'static str, wasm: &[u8], interruption: Interruption, configure: impl FnOnce(&mut Config)) -> Variant {
     let mut config = Config::new();
     config.consume_fuel(interruption == Interruption::Fuel).epoch_interruption(interruption == Interruption::Epoch);
+    config.wasm_threads(interruption == Interruption::Checks).shared_memory(interruption == Interruption::Checks);
     configure(&mut config);
     let engine = Engine::new(&config).expect("engine");
     let started = Instant::now();
-    let module = Module::new(&engine, wasm).expect("compile");
+    let module = if interruption == Interruption::Checks {
+        Module::new(&engine, interrupt::instrument(wasm).expect("instrument")).expect("compile")
+    } else {
+        Module::new(&engine, wasm).expect("compile")
+    };
     let compile = started.elapsed();
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p1::add_to_linker_async(&mut linker, |ctx: &mut WasiP1Ctx| ctx).expect("link");
+    if interruption == Interruption::Checks {
+        let flags = SharedMemory::new(&engine, MemoryType::shared(1, 1)).expect("flags memory");
+        let store = Store::new(&engine, WasiCtxBuilder::new().build_p1());
+        linker.define(&store, interrupt::IMPORT_MODULE, interrupt::FLAGS_IMPORT, flags).expect("define flags");
+    }
     let pre = linker.instantiate_pre(&module).expect("instantiate_pre");
     Variant { name, engine, pre, interruption, compile, samples: Vec::new() }
 }
@@ -84,8 +102,12 @@ async fn run_once(variant: &Variant) -> (Duration, Vec<u8>) {
             store.set_epoch_deadline(1);
             store.epoch_deadline_async_yield_and_update(1);
         }
+        Interruption::Checks => {}
     }
     let instance = variant.pre.instantiate_async(&mut store).await.expect("instantiate");
+    if let Some(slot) = instance.get_global(&mut store, interrupt::SLOT_EXPORT) {
+        slot.set(&mut store, Val::I32(1)).expect("slot");
+    }
     let start = instance.get_typed_func::<(), ()>(&mut store, "_start").expect("_start");
     start.call_async(&mut store, ()).await.expect("call");
     let spent = support::thread_cpu() - started;
@@ -105,8 +127,9 @@ async fn main() {
     let mut variants = vec![
         variant("on-demand allocator, no interruption", &wasm, Interruption::None, |_| {}),
         variant("pooling, no interruption", &wasm, Interruption::None, pooling),
-        variant("pooling, fuel (the runner)", &wasm, Interruption::Fuel, pooling),
+        variant("pooling, fuel (the runner's fallback)", &wasm, Interruption::Fuel, pooling),
         variant("pooling, epoch", &wasm, Interruption::Epoch, pooling),
+        variant("pooling, own checks (the runner)", &wasm, Interruption::Checks, pooling),
         variant("pooling, fuel, inlining", &wasm, Interruption::Fuel, |config| {
             pooling(config);
             config.compiler_inlining(Inlining::Yes);

@@ -1,12 +1,16 @@
-//! The one wasmtime [`Engine`] of a runner: pooling allocator, and fuel metering so that
-//! running guest code yields to the async executor regularly.
+//! The wasmtime [`Engine`]s of a runner: pooling allocator, and a way to make running guest
+//! code yield to the async executor regularly, where the wall-clock timeout around the call
+//! and a cancellation stop the task.
 //!
-//! Why fuel and not epoch interruption: both insert a check at every loop header and function
-//! entry whose slow path is a call, so values live across the check are spilled to the stack
-//! in the hot loop. On the TSP fixture fuel cost 1.27× and epoch checks 1.45× of unchecked
-//! code (`cargo bench --bench engine`, docs/BENCHMARKS.md). Fuel is never allowed to run out;
-//! it only makes the guest yield every [`YIELD_INTERVAL_FUEL`] units, and the wall-clock
-//! timeout around the call stops the task at the next yield.
+//! Modules run on the engine built for [`Interruption::Checks`]: rewritten with the runner's
+//! own checks (`wasimoff_provider_core::interrupt`, host side in `super::interrupt`), which
+//! cost next to nothing. The rare module that cannot be rewritten (shared memory or atomics
+//! of its own, a start function) runs on an engine built for [`Interruption::Fuel`]: fuel is
+//! never allowed to run out, it only makes the guest yield every [`YIELD_INTERVAL_FUEL`]
+//! units. Why not wasmtime's own checks everywhere: fuel and epoch checks have a slow path
+//! that calls a runtime builtin, and the hot loop spills its values around it; on the TSP
+//! fixture fuel cost 1.27× and epoch checks 1.45× of unchecked code (`cargo bench --bench
+//! engine`, docs/BENCHMARKS.md).
 //!
 //! Wasmtime's intra-module inlining (`Config::compiler_inlining`) is left off: it removes a
 //! function-entry check per inlined call (TSP with fuel 1.27× → 1.21× of native) but made
@@ -37,8 +41,17 @@ const LINEAR_MEMORY_KEEP_RESIDENT: usize = 64 << 10;
 /// Instance slots beyond the concurrency, for tasks that are finishing while others start.
 const SPARE_SLOTS: usize = 2;
 
-/// Builds the engine: a pool sized to the concurrency, memories up to the memory limit.
-pub(crate) fn build_engine(limits: &Limits) -> wasmtime::Result<Engine> {
+/// How an engine's compiled code gives control back to the runner.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interruption {
+    /// Modules rewritten with the runner's checks; the engine imports shared memory for them.
+    Checks,
+    /// Fuel metering, for modules that cannot be rewritten.
+    Fuel,
+}
+
+/// Builds an engine: a pool sized to the concurrency, memories up to the memory limit.
+pub(crate) fn build_engine(limits: &Limits, interruption: Interruption) -> wasmtime::Result<Engine> {
     let slots = u32::try_from(limits.concurrency.max(1) + SPARE_SLOTS).unwrap_or(u32::MAX);
     let max_memory = limits.memory_bytes.min(WASM32_MAX_MEMORY);
     let mut pool = PoolingAllocationConfig::new();
@@ -49,6 +62,11 @@ pub(crate) fn build_engine(limits: &Limits) -> wasmtime::Result<Engine> {
         .max_memory_size(usize::try_from(max_memory).unwrap_or(usize::MAX))
         .linear_memory_keep_resident(LINEAR_MEMORY_KEEP_RESIDENT);
     let mut config = Config::new();
-    config.consume_fuel(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    match interruption {
+        // Threads only for the flags memory: a module's own shared memory is never rewritten.
+        Interruption::Checks => config.wasm_threads(true).shared_memory(true),
+        Interruption::Fuel => config.wasm_threads(false).consume_fuel(true),
+    };
     Engine::new(&config)
 }

@@ -1,15 +1,20 @@
 //! Runs one prepared task: a fresh wasmtime `Store` with WASI preview 1, its own directory as
 //! `/`, capped output, a memory limit and a wall-clock deadline; then sorts the outcome into
-//! an exit status or a [`TaskError`]. The wall-clock timeout wraps the whole call; the guest
-//! yields every few milliseconds of fuel, so even an endless loop is stopped on time.
+//! an exit status or a [`TaskError`]. The wall-clock timeout is kept twice: the deadline thread
+//! raises the task's interruption flag (a rewritten guest traps at its next check, see
+//! `super::interrupt`), and a tokio timeout wraps the whole call for time spent waiting in
+//! host calls. A module on the fuel engine yields every few milliseconds of fuel instead, so
+//! the tokio timeout stops it too.
 
 use super::engine::YIELD_INTERVAL_FUEL;
+use super::interrupt::{Armed, Stop};
+use super::modules::Runnable;
 use super::output::{CappedPipe, OutputLimitExceeded};
 use super::sandbox::Sandbox;
 use crate::prepare::PreparedTask;
 use crate::task::{TaskError, TaskErrorKind, TaskOutput};
 use std::time::Instant;
-use wasmtime::{Engine, InstancePre, ResourceLimiter, Store, Trap};
+use wasmtime::{Extern, ResourceLimiter, Store, Trap, Val};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
@@ -24,6 +29,11 @@ pub(crate) struct TaskState {
 }
 
 impl TaskState {
+    /// A state with no task, for the store that linker definitions need.
+    pub(crate) fn empty() -> TaskState {
+        TaskState { wasi: WasiCtxBuilder::new().build_p1(), limiter: MemoryLimiter { limit: 0, exceeded: false } }
+    }
+
     pub(crate) fn wasi(&mut self) -> &mut WasiP1Ctx {
         &mut self.wasi
     }
@@ -53,13 +63,8 @@ fn internal(error: impl std::fmt::Display) -> TaskError {
     TaskError::new(TaskErrorKind::Internal, error.to_string())
 }
 
-/// Runs `task` to its end in `sandbox`.
-pub(crate) async fn execute(
-    engine: &Engine,
-    pre: &InstancePre<TaskState>,
-    task: &PreparedTask,
-    sandbox: &Sandbox,
-) -> Result<TaskOutput, TaskError> {
+/// Runs `task` to its end in `sandbox`; `stop` ends it early.
+pub(crate) async fn execute(stop: &Stop, runnable: &Runnable, task: &PreparedTask, sandbox: &Sandbox) -> Result<TaskOutput, TaskError> {
     let limits = &task.limits;
     let stdout = CappedPipe::new("stdout", limits.output_bytes);
     let stderr = CappedPipe::new("stderr", limits.output_bytes);
@@ -72,14 +77,25 @@ pub(crate) async fn execute(
         .allow_blocking_current_thread(true);
     wasi.preopened_dir(sandbox.root(), "/", FsPerms::ReadWrite).map_err(internal)?;
     let limiter = MemoryLimiter { limit: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX), exceeded: false };
-    let mut store = Store::new(engine, TaskState { wasi: wasi.build_p1(), limiter });
+    let pre = &runnable.pre;
+    let mut store = Store::new(pre.module().engine(), TaskState { wasi: wasi.build_p1(), limiter });
     store.limiter(|state| &mut state.limiter);
-
-    store.set_fuel(u64::MAX).map_err(internal)?;
-    store.fuel_async_yield_interval(Some(YIELD_INTERVAL_FUEL)).map_err(internal)?;
+    let armed: Option<Armed> = match runnable.slot_global {
+        Some(_) => Some(stop.arm(limits.timeout).ok_or_else(|| internal("the task was stopped before it started"))?),
+        None => {
+            store.set_fuel(u64::MAX).map_err(internal)?;
+            store.fuel_async_yield_interval(Some(YIELD_INTERVAL_FUEL)).map_err(internal)?;
+            None
+        }
+    };
     let started = Instant::now();
     let run = async {
         let instance = pre.instantiate_async(&mut store).await?;
+        if let (Some(slot_global), Some(armed)) = (&runnable.slot_global, &armed)
+            && let Some(Extern::Global(global)) = instance.get_module_export(&mut store, slot_global)
+        {
+            global.set(&mut store, Val::I32(i32::try_from(armed.slot())?))?;
+        }
         let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
         start.call_async(&mut store, ()).await
     };
@@ -89,6 +105,9 @@ pub(crate) async fn execute(
     let status = match outcome {
         Err(_) => return Err(failed(TaskErrorKind::Timeout, timeout_message(limits.timeout))),
         Ok(Ok(())) => 0,
+        Ok(Err(_)) if armed.as_ref().is_some_and(Armed::raised) => {
+            return Err(failed(TaskErrorKind::Timeout, timeout_message(limits.timeout)));
+        }
         Ok(Err(error)) => {
             if let Some(exit) = error.downcast_ref::<I32Exit>() {
                 exit.0

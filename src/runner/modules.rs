@@ -1,5 +1,7 @@
-//! Compiled modules cached by digest, ready to instantiate ([`InstancePre`]). With a directory
-//! store, compiled code is also serialised to disk so a restart does not compile again.
+//! Compiled modules cached by digest, ready to instantiate ([`InstancePre`]). A module is
+//! compiled rewritten with the runner's interruption checks when it can be, else as it is on
+//! the fuel engine (see `super::engine`). With a directory store, compiled code is also
+//! serialised to disk so a restart does not compile again.
 
 use super::execute::TaskState;
 use crate::digest::Digest;
@@ -8,12 +10,59 @@ use crate::store::{Store, check_command};
 use crate::task::{TaskError, TaskErrorKind};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use tokio::sync::OnceCell;
-use wasmtime::{Engine, InstancePre, Linker, Module};
+use wasimoff_provider_core::interrupt;
+use wasmtime::{Engine, InstancePre, Linker, Module, ModuleExport};
 
-type Compiled = Result<InstancePre<TaskState>, TaskError>;
+/// A compiled module and how to make it yield.
+#[derive(Clone)]
+pub(crate) struct Runnable {
+    /// The module linked to WASI (and to the interruption imports when rewritten).
+    pub(crate) pre: InstancePre<TaskState>,
+    /// The slot global of a rewritten module; `None` for a module that runs on fuel.
+    pub(crate) slot_global: Option<ModuleExport>,
+}
+
+type Compiled = Result<Runnable, TaskError>;
+
+/// An engine with the linker of its modules.
+pub(crate) struct Linked {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<TaskState>,
+    disk_tag: String,
+}
+
+impl Linked {
+    pub(crate) fn new(engine: Engine, linker: Linker<TaskState>) -> Linked {
+        let mut hasher = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        Linked { engine, linker, disk_tag: format!("{:016x}", hasher.finish()) }
+    }
+
+    /// Where `digest` compiled by this engine is kept in `dir`.
+    fn cached(&self, dir: Option<&Path>, digest: &Digest) -> Option<PathBuf> {
+        dir.map(|dir| dir.join(format!("{}-{}.cwasm", digest.hex(), self.disk_tag)))
+    }
+}
+
+/// The runner's two engines; the fuel engine is built when a module first needs it.
+pub(crate) struct Engines {
+    pub(crate) checked: Linked,
+    fuel: OnceLock<Result<Linked, String>>,
+    build_fuel: Box<dyn Fn() -> Result<Linked, String> + Send + Sync>,
+}
+
+impl Engines {
+    pub(crate) fn new(checked: Linked, build_fuel: impl Fn() -> Result<Linked, String> + Send + Sync + 'static) -> Engines {
+        Engines { checked, fuel: OnceLock::new(), build_fuel: Box::new(build_fuel) }
+    }
+
+    fn fuel(&self) -> Result<&Linked, TaskError> {
+        self.fuel.get_or_init(&self.build_fuel).as_ref().map_err(|e| TaskError::new(TaskErrorKind::Internal, e.clone()))
+    }
+}
 
 #[derive(Default)]
 struct Entries {
@@ -24,26 +73,15 @@ struct Entries {
 /// The module cache. Compilation of one digest happens once even when many tasks ask at once;
 /// a module that fails to compile is remembered as failed.
 pub(crate) struct ModuleCache {
-    engine: Engine,
-    linker: Arc<Linker<TaskState>>,
+    engines: Arc<Engines>,
     entries: Mutex<Entries>,
     capacity: usize,
     disk: Option<PathBuf>,
-    disk_tag: String,
 }
 
 impl ModuleCache {
-    pub(crate) fn new(engine: Engine, linker: Linker<TaskState>, capacity: usize, disk: Option<PathBuf>) -> ModuleCache {
-        let mut hasher = DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
-        ModuleCache {
-            engine,
-            linker: Arc::new(linker),
-            entries: Mutex::default(),
-            capacity: capacity.max(1),
-            disk,
-            disk_tag: format!("{:016x}", hasher.finish()),
-        }
+    pub(crate) fn new(engines: Engines, capacity: usize, disk: Option<PathBuf>) -> ModuleCache {
+        ModuleCache { engines: Arc::new(engines), entries: Mutex::default(), capacity: capacity.max(1), disk }
     }
 
     fn cell(&self, digest: Digest) -> Arc<OnceCell<Compiled>> {
@@ -77,10 +115,9 @@ impl ModuleCache {
                     Some(bytes) => bytes.clone(),
                     None => store.get(&source.digest).await.map_err(|e| TaskError::new(TaskErrorKind::NotFound, e.to_string()))?,
                 };
-                let engine = self.engine.clone();
-                let linker = self.linker.clone();
-                let cached = self.disk.as_ref().map(|dir| dir.join(format!("{}-{}.cwasm", source.digest.hex(), self.disk_tag)));
-                tokio::task::spawn_blocking(move || Ok(compile(&engine, &linker, &bytes, cached)))
+                let engines = self.engines.clone();
+                let (disk, digest) = (self.disk.clone(), source.digest);
+                tokio::task::spawn_blocking(move || Ok(compile(&engines, &bytes, disk.as_deref(), &digest)))
                     .await
                     .map_err(|e| TaskError::new(TaskErrorKind::Internal, format!("compiler task failed: {e}")))?
             })
@@ -93,27 +130,46 @@ fn invalid(message: String) -> TaskError {
     TaskError::new(TaskErrorKind::InvalidModule, message)
 }
 
-/// Compiles `bytes` (or loads them compiled from `cached`) once they are known to be a WASI
-/// command: a module without a runnable `_start` is refused before any compilation.
-fn compile(engine: &Engine, linker: &Linker<TaskState>, bytes: &[u8], cached: Option<PathBuf>) -> Compiled {
+/// Compiles `bytes` once they are known to be a WASI command (a module without a runnable
+/// `_start` is refused before any compilation): rewritten with interruption checks on the
+/// checked engine when the rewrite and its compilation succeed, else as they are on the fuel
+/// engine, which also gives an invalid module its error message.
+fn compile(engines: &Engines, bytes: &[u8], disk: Option<&Path>, digest: &Digest) -> Compiled {
     if !bytes.starts_with(b"\0asm") {
         return Err(invalid(crate::store::NOT_WASM.into()));
     }
     check_command(bytes).map_err(not_a_command)?;
-    // SAFETY: the file was written by `serialize` below into the store's own directory, and
-    // `deserialize_file` checks it was produced by a compatible engine; on any error we compile.
-    let loaded = cached.as_ref().filter(|path| path.exists()).and_then(|path| unsafe { Module::deserialize_file(engine, path) }.ok());
-    let module = match loaded {
+    let checked = &engines.checked;
+    let module = load(checked, disk, digest)
+        .or_else(|| interrupt::instrument(bytes).ok().and_then(|rewritten| compile_and_save(checked, &rewritten, disk, digest).ok()));
+    if let Some(module) = module {
+        let slot_global = module.get_export_index(interrupt::SLOT_EXPORT);
+        let pre = checked.linker.instantiate_pre(&module).map_err(|e| invalid(format!("cannot link the module: {e}")))?;
+        return Ok(Runnable { pre, slot_global });
+    }
+    let fuel = engines.fuel()?;
+    let module = match load(fuel, disk, digest) {
         Some(module) => module,
-        None => {
-            let module = Module::new(engine, bytes).map_err(|e| invalid(format!("invalid WebAssembly module: {e}")))?;
-            if let Some(path) = cached {
-                save(&module, &path);
-            }
-            module
-        }
+        None => compile_and_save(fuel, bytes, disk, digest).map_err(|e| invalid(format!("invalid WebAssembly module: {e}")))?,
     };
-    linker.instantiate_pre(&module).map_err(|e| invalid(format!("cannot link the module: {e}")))
+    let pre = fuel.linker.instantiate_pre(&module).map_err(|e| invalid(format!("cannot link the module: {e}")))?;
+    Ok(Runnable { pre, slot_global: None })
+}
+
+/// The module compiled earlier by this engine, if the store's directory has it.
+fn load(linked: &Linked, disk: Option<&Path>, digest: &Digest) -> Option<Module> {
+    let path = linked.cached(disk, digest).filter(|path| path.exists())?;
+    // SAFETY: the file was written by `save` below into the store's own directory, and
+    // `deserialize_file` checks it was produced by a compatible engine; on any error we compile.
+    unsafe { Module::deserialize_file(&linked.engine, path) }.ok()
+}
+
+fn compile_and_save(linked: &Linked, bytes: &[u8], disk: Option<&Path>, digest: &Digest) -> wasmtime::Result<Module> {
+    let module = Module::new(&linked.engine, bytes)?;
+    if let Some(path) = linked.cached(disk, digest) {
+        save(&module, &path);
+    }
+    Ok(module)
 }
 
 /// Writes the compiled module next to its final name, then renames it into place. A failure

@@ -1,0 +1,78 @@
+//! The runner's interruption through the public API: modules rewritten with checks and modules
+//! that fall back to fuel are both stopped at their timeout, the rewrite keeps what the module
+//! computes, and modules the runner refused before are refused the same way.
+
+use crate::{FileSource, Task, TaskErrorKind, TaskLimits, Wasimoff};
+
+const TIMEOUT_MESSAGE: &str = "the task ran longer than its timeout of 200 ms and was stopped";
+
+fn broker() -> Wasimoff {
+    Wasimoff::builder().build().expect("build broker")
+}
+
+fn task(wat: &str) -> Task {
+    let wasm = wat::parse_str(wat).expect("wat");
+    Task::new(FileSource::blob(wasm)).limits(TaskLimits { timeout_ms: Some(200), ..Default::default() })
+}
+
+async fn assert_times_out(broker: &Wasimoff, wat: &str) {
+    let error = broker.run(task(wat)).await.expect_err("the task cannot end by itself");
+    assert_eq!((error.kind, error.message.as_str()), (TaskErrorKind::Timeout, TIMEOUT_MESSAGE), "{wat}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runner_stops_endless_loops_and_tail_calls_with_checks_or_fuel() {
+    let broker = broker();
+    let cases = [
+        // A loop: rewritten, the check at the loop header traps once the deadline passed.
+        r#"(module (memory 1) (func (export "_start") (loop (i32.store (i32.const 0) (i32.const 1)) (br 0))))"#,
+        // No loop, endless tail calls: the check at the entry of a function that calls.
+        r#"(module (func $f (export "_start") (return_call $f)))"#,
+        // A start function: not rewritten, runs on the fuel engine.
+        r#"(module (func $init) (start $init) (func (export "_start") (loop (br 0))))"#,
+    ];
+    for wat in cases {
+        assert_times_out(&broker, wat).await;
+    }
+    let output = broker.run(task(r#"(module (func (export "_start")))"#)).await.expect("the runner still runs tasks");
+    assert_eq!(output.status, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runner_keeps_the_module_memory_apart_from_the_flags_in_rewritten_modules() {
+    let broker = broker();
+    // The module's memory becomes memory 1 in the rewrite (the flags are memory 0); WASI reads
+    // the exported memory, so stdout is right only if the guest's stores reached it too.
+    let wat = r#"(module
+        (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 16) "flags apart\n")
+        (func $iovec (param $at i32) (param $len i32)
+            (i32.store (local.get $at) (i32.const 16))
+            (i32.store (i32.add (local.get $at) (i32.const 4)) (local.get $len)))
+        (func (export "_start")
+            (local $i i32)
+            (loop $again
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br_if $again (i32.lt_u (local.get $i) (i32.const 1000))))
+            (call $iovec (i32.const 0) (i32.const 12))
+            (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+            (call $exit (i32.load8_u (i32.const 8)))))"#;
+    let output = broker.run(task(wat)).await.expect("runs");
+    assert_eq!((output.status, String::from_utf8_lossy(&output.stdout).as_ref()), (12, "flags apart\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runner_refuses_shared_or_several_memories_as_before() {
+    let broker = broker();
+    let shared = r#"(module (memory 1 1 shared) (func (export "_start")))"#;
+    let error = broker.run(task(shared)).await.expect_err("threads are off");
+    assert_eq!(error.kind, TaskErrorKind::InvalidModule, "{}", error.message);
+    let two = r#"(module (memory 1) (memory 1) (func (export "_start")))"#;
+    let error = broker.run(task(two)).await.expect_err("one memory per instance");
+    assert_eq!(
+        (error.kind, error.message.as_str()),
+        (TaskErrorKind::InvalidModule, "invalid WebAssembly module: module memory does not fit in pooling allocator requirements")
+    );
+}
