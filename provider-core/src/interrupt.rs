@@ -11,7 +11,7 @@
 //!
 //! ```wat
 //! global.get $slot          ;; this task's byte in the flags memory, set by the runner
-//! i32.load8_u $flags        ;; 1 once the runner wants the task stopped
+//! i32.atomic.load8_u $flags ;; 1 once the runner wants the task stopped
 //! if  unreachable  end      ;; the trap ends the task; the runner reports why it stopped it
 //! ```
 //!
@@ -146,7 +146,7 @@ impl Instrumenter {
         let flags = MemArg { offset: 0, align: 0, target: MemArgTarget::Memory(self.imported_memories), ordering: None };
         [
             Instruction::GlobalGet(self.slot),
-            Instruction::I32Load8U(flags),
+            Instruction::I32AtomicLoad8U(flags),
             Instruction::If(wasm_encoder::BlockType::Empty),
             Instruction::Unreachable,
             Instruction::End,
@@ -300,7 +300,7 @@ mod tests {
         let counts: Vec<usize> = inspection.bodies.iter().map(|body| checks(body)).collect();
         assert_eq!(counts, [0, 1, 3], "leaf: none; one loop; entry and two loops");
         let start = &inspection.bodies[2];
-        let check = ["GlobalGet { global_index: 0 }", "I32Load8U", "If { blockty: Empty }", "Unreachable", "End"];
+        let check = ["GlobalGet { global_index: 0 }", "I32AtomicLoad8U", "If { blockty: Empty }", "Unreachable", "End"];
         assert!(start.iter().zip(check).all(|(op, expected)| op.starts_with(expected)), "entry check first: {start:?}");
         assert!(start[1].contains("target: Memory(0)"), "the flags memory is the first memory: {start:?}");
         let exports: Vec<_> = inspection.exports.iter().map(|(name, kind, index)| (name.as_str(), *kind, *index)).collect();

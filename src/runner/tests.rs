@@ -26,6 +26,9 @@ async fn runner_stops_endless_loops_and_tail_calls_with_checks_or_fuel() {
     let cases = [
         // A loop: rewritten, the check at the loop header traps once the deadline passed.
         r#"(module (memory 1) (func (export "_start") (loop (i32.store (i32.const 0) (i32.const 1)) (br 0))))"#,
+        // A loop without memory access after a check at function entry: the loop's own check
+        // must read the flag again (an atomic load, which the compiler cannot merge with the first).
+        r#"(module (func $g) (func (export "_start") (call $g) (loop (br 0))))"#,
         // No loop, endless tail calls: the check at the entry of a function that calls.
         r#"(module (func $f (export "_start") (return_call $f)))"#,
         // A start function: not rewritten, runs on the fuel engine.
