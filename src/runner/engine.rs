@@ -22,7 +22,7 @@
 //! store's limiter, not by the reservation.
 
 use crate::limits::Limits;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Fuel (roughly, wasm instructions) between two yields: a few milliseconds of guest code.
 pub(crate) const YIELD_INTERVAL_FUEL: u64 = 10_000_000;
@@ -30,13 +30,21 @@ pub(crate) const YIELD_INTERVAL_FUEL: u64 = 10_000_000;
 /// Largest linear memory of a wasm32 module.
 const WASM32_MAX_MEMORY: u64 = 4 << 30;
 
-/// Linear memory bytes kept mapped between tasks (zeroed with `memset` when a task ends, not
-/// unmapped): one wasm page, all of a small module's memory. A larger amount can cost a
-/// `memset` of all of it per task whether the guest touched it or not (with 1 MiB the TSP
-/// profile showed ~50 µs of `memset` per task; a Rust guest's 1 MiB stack sits there and is
-/// barely used), while pages past it are handed back with `madvise` and refaulted only if
-/// touched. Async stacks are not zeroed (wasmtime's default), so they need no such setting.
+/// Linear memory bytes kept mapped between tasks where the kernel has the `PAGEMAP_SCAN` ioctl
+/// (Linux 6.7): wasmtime then finds the pages a task wrote and zeroes only those with
+/// `memset`, so a slot's next task takes no page faults there and no `madvise` (with its
+/// TLB-shootdown interrupts to the other runner threads) is needed; pages past this are handed
+/// back with `madvise`. A Rust guest's 1 MiB stack and its heap lie in the first few MiB.
+const LINEAR_MEMORY_KEEP_RESIDENT_SCANNED: usize = 4 << 20;
+
+/// The same without the ioctl, where everything up to it is zeroed whether touched or not:
+/// one wasm page (with 1 MiB the TSP profile showed ~50 µs of `memset` per task).
 const LINEAR_MEMORY_KEEP_RESIDENT: usize = 64 << 10;
+
+/// Table bytes kept mapped between tasks, for the same reason: a table handed back with
+/// `madvise` faulted on the next task's first indirect call, and the copy-on-write fault
+/// flushed the TLB of every runner thread (~25 µs per TSP task in `perf`).
+const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
 /// Instance slots beyond the concurrency, for tasks that are finishing while others start.
 const SPARE_SLOTS: usize = 2;
@@ -60,7 +68,12 @@ pub(crate) fn build_engine(limits: &Limits, interruption: Interruption) -> wasmt
         .total_tables(slots)
         .total_stacks(slots)
         .max_memory_size(usize::try_from(max_memory).unwrap_or(usize::MAX))
-        .linear_memory_keep_resident(LINEAR_MEMORY_KEEP_RESIDENT);
+        .table_keep_resident(TABLE_KEEP_RESIDENT);
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
+        pool.pagemap_scan(Enabled::Yes).linear_memory_keep_resident(LINEAR_MEMORY_KEEP_RESIDENT_SCANNED);
+    } else {
+        pool.linear_memory_keep_resident(LINEAR_MEMORY_KEEP_RESIDENT);
+    }
     let mut config = Config::new();
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     match interruption {
