@@ -183,7 +183,11 @@ fn raise_at_deadlines(inner: &Inner) {
             }
             !passed
         });
-        state.wake_at = state.deadlines.iter().map(|&(_, deadline)| deadline).min();
+        // With no deadline left, keep sleeping until the last planned wake-up if it is still
+        // ahead: tasks armed meanwhile with a later deadline then need no wake-up call (back to
+        // back tasks would otherwise wake this thread once each).
+        let next = state.deadlines.iter().map(|&(_, deadline)| deadline).min();
+        state.wake_at = next.or(state.wake_at.filter(|&wake_at| wake_at > now));
         state = match state.wake_at {
             Some(wake_at) => inner.wake.wait_timeout(state, wake_at - now).unwrap_or_else(PoisonError::into_inner).0,
             None => inner.wake.wait(state).unwrap_or_else(PoisonError::into_inner),
