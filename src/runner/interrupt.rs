@@ -55,6 +55,7 @@ enum StopState {
     Idle,
     Armed(u32),
     Stopped,
+    Ended,
 }
 
 /// Stops a task from outside: raises its flag if it runs now, or keeps it from starting.
@@ -137,10 +138,32 @@ impl Stop {
     /// Stops the task: raises its flag if it is armed, and keeps it from being armed later.
     pub(crate) fn stop(&self) {
         let mut stop = self.lock();
-        if let StopState::Armed(slot) = *stop {
-            self.inner.flag(slot).store(1, Ordering::Relaxed);
+        match *stop {
+            StopState::Armed(slot) => self.inner.flag(slot).store(1, Ordering::Relaxed),
+            StopState::Ended => return,
+            StopState::Idle | StopState::Stopped => {}
         }
         *stop = StopState::Stopped;
+    }
+
+    /// Marks the task ended, unless it was stopped first (then `false`: its result is unwanted).
+    pub(crate) fn end(&self) -> bool {
+        let mut stop = self.lock();
+        if let StopState::Stopped = *stop {
+            return false;
+        }
+        *stop = StopState::Ended;
+        true
+    }
+
+    /// Whether the task was stopped.
+    pub(crate) fn is_stopped(&self) -> bool {
+        matches!(*self.lock(), StopState::Stopped)
+    }
+
+    /// Whether the task was stopped or ended.
+    pub(crate) fn is_over(&self) -> bool {
+        matches!(*self.lock(), StopState::Stopped | StopState::Ended)
     }
 }
 

@@ -6,10 +6,12 @@
 //! runtime; a semaphore bounds the tasks running at once.
 //!
 //! A rewritten guest never yields: it keeps its thread until it ends or its flag is raised.
-//! So the pool has one thread more than the concurrency, which stays free for the runner's
-//! other work (the local provider's commands, timers, cancellations), and every task runs as
-//! its own spawned task whose waiter raises the flag (with [`interrupt::Stop`]) when it stops
-//! waiting: a cancellation then stops a computing guest at once, which aborting the task alone
+//! So the guest pool has exactly one thread per slot and runs guests only (and the loop that
+//! spawns the tasks of [`LocalRunner::start_task`] there, in batches), and a second runtime of
+//! one thread (the runner's [`LocalRunner::handle`]) takes the runner's other work, such as
+//! the scheduler's timer. Every task runs as its own spawned task on the guest pool; whoever
+//! waits for it, or started it, raises its flag (with [`interrupt::Stop`]) to stop it, from
+//! any thread: a cancellation stops a computing guest at once, which aborting the task alone
 //! could not.
 
 mod engine;
@@ -32,7 +34,7 @@ use interrupt::Interrupts;
 use modules::{Engines, Linked, ModuleCache};
 use sandbox::{Sandbox, TaskDirs};
 use std::sync::Arc;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::task::AbortOnDropHandle;
 use wasmtime::{Engine, Linker};
 
@@ -61,8 +63,35 @@ impl Drop for OwnedRuntime {
 #[derive(Clone)]
 pub(crate) struct LocalRunner {
     shared: Arc<Shared>,
-    handle: tokio::runtime::Handle,
-    _runtime: Arc<OwnedRuntime>,
+    guests: tokio::runtime::Handle,
+    control: tokio::runtime::Handle,
+    starts: mpsc::UnboundedSender<Start>,
+    _runtimes: Arc<[OwnedRuntime; 2]>,
+}
+
+/// What receives the result of a task started with [`LocalRunner::start_task`].
+type Done = Box<dyn FnOnce(Result<TaskOutput, TaskError>) + Send>;
+
+/// A task for the loop on the guest pool to spawn.
+struct Start {
+    task: Arc<PreparedTask>,
+    stop: interrupt::Stop,
+    done: Done,
+}
+
+/// A task started with [`LocalRunner::start_task`].
+pub(crate) struct Running(interrupt::Stop);
+
+impl Running {
+    /// Stops the task, even while its guest computes; its result is not reported.
+    pub(crate) fn stop(&self) {
+        self.0.stop();
+    }
+
+    /// Whether the task ended (and reported its result) or was stopped.
+    pub(crate) fn is_over(&self) -> bool {
+        self.0.is_over()
+    }
 }
 
 impl LocalRunner {
@@ -79,12 +108,8 @@ impl LocalRunner {
             let linker = wasi_linker(&engine)?;
             Ok(Linked::new(engine, linker))
         };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(limits.concurrency.max(1) + 1)
-            .thread_name("wasimoff-runner")
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start runner threads: {e}"))?;
+        let guests = runtime(limits.concurrency.max(1), "wasimoff-runner")?;
+        let control = runtime(1, "wasimoff-runner-control")?;
         let task_dirs = TaskDirs::new(limits.concurrency.max(1) * 2).map_err(|e| format!("cannot create the task directory: {e}"))?;
         let shared = Shared {
             task_dirs: Arc::new(task_dirs),
@@ -99,13 +124,21 @@ impl LocalRunner {
             store,
             rootfs_limits: ArchiveLimits { unpacked_bytes: limits.rootfs_bytes, entries: limits.rootfs_entries },
         };
-        let handle = runtime.handle().clone();
-        Ok(LocalRunner { shared: Arc::new(shared), handle, _runtime: Arc::new(OwnedRuntime(Some(runtime))) })
+        let shared = Arc::new(shared);
+        let (starts, receiver) = mpsc::unbounded_channel();
+        guests.spawn(start_tasks(shared.clone(), receiver));
+        Ok(LocalRunner {
+            shared,
+            guests: guests.handle().clone(),
+            control: control.handle().clone(),
+            starts,
+            _runtimes: Arc::new([OwnedRuntime(Some(guests)), OwnedRuntime(Some(control))]),
+        })
     }
 
-    /// The runtime that owns the runner's threads, for work that belongs on them.
+    /// The runner's control thread, for its work other than guests (never blocked by a guest).
     pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
-        &self.handle
+        &self.control
     }
 
     /// Tasks running now.
@@ -129,14 +162,42 @@ impl LocalRunner {
         let shared = self.shared.clone();
         let stop = self.shared.interrupts.stop();
         let _stop_on_drop = StopOnDrop(stop.clone());
-        let result = AbortOnDropHandle::new(self.handle.spawn(async move { shared.run(&task, &stop).await })).await;
+        let result = AbortOnDropHandle::new(self.guests.spawn(async move { shared.run(&task, &stop).await })).await;
         result.unwrap_or_else(|e| Err(TaskError::new(TaskErrorKind::Internal, format!("runner task failed: {e}"))))
     }
 
-    /// [`LocalRunner::run`] for a caller on the runner's threads (see [`LocalRunner::handle`]).
-    pub(crate) async fn run_here(&self, task: &PreparedTask) -> Result<TaskOutput, TaskError> {
-        self.run(task.clone()).await
+    /// Starts `task` on the runner's threads once one of its slots is free and hands its result
+    /// to `done` there, without a waiter: [`Running::stop`] stops it.
+    pub(crate) fn start_task(&self, task: Arc<PreparedTask>, done: impl FnOnce(Result<TaskOutput, TaskError>) + Send + 'static) -> Running {
+        let stop = self.shared.interrupts.stop();
+        let _ = self.starts.send(Start { task, stop: stop.clone(), done: Box::new(done) });
+        Running(stop)
     }
+}
+
+/// Spawns the started tasks on the guest pool. Running there, it takes every start that
+/// arrived while it waited in one wake-up and spawns them onto its own thread's queue (the
+/// other threads steal from it), which spawning each from the sender's thread would not.
+async fn start_tasks(shared: Arc<Shared>, mut starts: mpsc::UnboundedReceiver<Start>) {
+    while let Some(Start { task, stop, done }) = starts.recv().await {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let result = shared.run(&task, &stop).await;
+            if stop.end() {
+                done(result);
+            }
+        });
+    }
+}
+
+/// A multi-threaded runtime of `threads` threads named `name`.
+fn runtime(threads: usize, name: &str) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start runner threads: {e}"))
 }
 
 /// Stops a task when its waiter is dropped (after the task ended, that changes nothing).
@@ -151,6 +212,9 @@ impl Drop for StopOnDrop {
 impl Shared {
     async fn run(&self, task: &PreparedTask, stop: &interrupt::Stop) -> Result<TaskOutput, TaskError> {
         let _permit = self.permits.acquire().await.map_err(|e| TaskError::new(TaskErrorKind::Internal, e.to_string()))?;
+        if stop.is_stopped() {
+            return Err(TaskError::new(TaskErrorKind::Internal, "the task was stopped before it started"));
+        }
         self.execute(task, stop).await
     }
 
