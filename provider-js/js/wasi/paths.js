@@ -96,6 +96,25 @@ export function existing(start, path, follow) {
   return found.node;
 }
 
+/**
+ * The inode path_filestat_get describes. wasmtime on Linux stats a lone name (as Rust's Path
+ * sees it: trailing `/` and `.` dropped) directly with AT_SYMLINK_NOFOLLOW, so `link/` is the
+ * link itself; other paths are opened with O_PATH (a lookup).
+ */
+export function statAt(start, path, follow) {
+  checkPath(path);
+  if (!follow && !path.startsWith("/") && !path.startsWith("./") && path !== ".") {
+    const names = path.split("/").filter((name) => name !== "" && name !== ".");
+    if (names.length === 1 && names[0] !== "..") {
+      checkName(names[0]);
+      const node = start.entries.get(names[0]);
+      if (node === undefined) fail(ERRNO.NOENT);
+      return node;
+    }
+  }
+  return existing(start, path, follow);
+}
+
 /** Opens `path` as a directory (cap-std open_dir: links followed, ENOTDIR for others). */
 export function openDirectory(start, path) {
   const node = existing(start, path, true);

@@ -26,7 +26,7 @@ import {
 } from "./constants.js";
 import { monotonicNs, realtimeNs, sleepUntil } from "./clock.js";
 import { Directory, File } from "./fs.js";
-import { existing, lookup, parentAndName, stripTrailingSlashes } from "./paths.js";
+import { existing, lookup, parentAndName, statAt, stripTrailingSlashes } from "./paths.js";
 import { makeDirectory, makeHardLink, makeSymlink, readSymlink, removeDirectory, rename, unlinkFile } from "./dirops.js";
 import { DirectoryDescriptor, FileDescriptor, OutputDescriptor, StdinDescriptor } from "./fds.js";
 
@@ -50,13 +50,16 @@ const ASCII_FAST_PATH = 64;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** Wiggle refuses flag values with unknown bits before the call runs. */
-function checkFlags(value, all) {
-  if ((value & ~all) !== 0) fail(ERRNO.INVAL);
+/**
+ * Wiggle checks flags and enum arguments before the call runs: an unknown value traps the
+ * guest (inside a struct in memory, such as a subscription, it is EINVAL instead).
+ */
+function checkArgument(name, value, valid) {
+  if (!valid) throw new Error(`invalid value for the WASI argument \`${name}\`: ${value}`);
 }
-function checkRights(value) {
-  if ((value & ~ALL_RIGHTS) !== 0n) fail(ERRNO.INVAL);
-}
+const checkFlags = (name, value, all) => checkArgument(name, value, (value & ~all) === 0);
+const checkEnum = (name, value, max) => checkArgument(name, value, value >>> 0 <= max);
+const checkRights = (name, value) => checkArgument(name, value, (value & ~ALL_RIGHTS) === 0n);
 
 /** wasmtime's systimespec: a time and "now" for the same field is EINVAL. */
 function newTime(flags, set, now, value) {
@@ -221,7 +224,7 @@ export function preview1(table, args, envs) {
       if (id > CLOCK.THREAD_CPUTIME) fail(ERRNO.INVAL);
       const timeout = view.getBigUint64(at + 24, true);
       const flags = view.getUint16(at + 40, true);
-      checkFlags(flags, SUBSCRIPTION_CLOCK_ABSTIME);
+      if (flags & ~SUBSCRIPTION_CLOCK_ABSTIME) fail(ERRNO.INVAL);
       return { tag, id, timeout, absolute: (flags & SUBSCRIPTION_CLOCK_ABSTIME) !== 0 };
     }
     if (tag === EVENTTYPE.FD_READ || tag === EVENTTYPE.FD_WRITE) return { tag, fd: view.getUint32(at + 16, true) };
@@ -254,17 +257,17 @@ export function preview1(table, args, envs) {
       writeU32(size, encodedSize(envs));
     },
     clock_res_get: (id, out) => {
-      if (id >>> 0 > CLOCK.THREAD_CPUTIME) fail(ERRNO.INVAL);
+      checkEnum("clockid", id, CLOCK.THREAD_CPUTIME);
       if (id >= CLOCK.PROCESS_CPUTIME) fail(ERRNO.BADF);
       writeU64(out, 1n);
     },
     clock_time_get: (id, _precision, out) => {
-      if (id >>> 0 > CLOCK.THREAD_CPUTIME) fail(ERRNO.INVAL);
+      checkEnum("clockid", id, CLOCK.THREAD_CPUTIME);
       if (id >= CLOCK.PROCESS_CPUTIME) fail(ERRNO.BADF);
       writeU64(out, id === CLOCK.REALTIME ? realtimeNs() : monotonicNs());
     },
     fd_advise: (fd, _offset, _len, advice) => {
-      if (advice >>> 0 > ADVICE_MAX) fail(ERRNO.INVAL);
+      checkEnum("advice", advice, ADVICE_MAX);
       fileOf(fd);
     },
     fd_allocate: (fd) => {
@@ -285,15 +288,15 @@ export function preview1(table, args, envs) {
       view.setBigUint64(at + 16, stat.inheriting, true);
     },
     fd_fdstat_set_flags: (fd, flags) => {
-      checkFlags(flags, FDFLAGS.ALL);
+      checkFlags("fdflags", flags, FDFLAGS.ALL);
       const d = fileOf(fd);
       if (flags & (FDFLAGS.DSYNC | FDFLAGS.SYNC | FDFLAGS.RSYNC)) fail(ERRNO.INVAL);
       d.append = (flags & FDFLAGS.APPEND) !== 0;
       d.nonblocking = (flags & FDFLAGS.NONBLOCK) !== 0;
     },
     fd_fdstat_set_rights: (fd, base, inheriting) => {
-      checkRights(base);
-      checkRights(inheriting);
+      checkRights("fs_rights_base", base);
+      checkRights("fs_rights_inheriting", inheriting);
       nodeOf(fd);
       fail(ERRNO.NOTSUP);
     },
@@ -309,9 +312,12 @@ export function preview1(table, args, envs) {
       d.file.resize(offsetOf(size));
     },
     fd_filestat_set_times: (fd, atim, mtim, flags) => {
-      checkFlags(flags, FSTFLAGS.ALL);
+      checkFlags("fstflags", flags, FSTFLAGS.ALL);
       const a = newTime(flags, FSTFLAGS.ATIM, FSTFLAGS.ATIM_NOW, atim);
       const m = newTime(flags, FSTFLAGS.MTIM, FSTFLAGS.MTIM_NOW, mtim);
+      const d = descriptor(fd);
+      // The preopened directory is an O_PATH handle in wasmtime: futimens answers EBADF.
+      if (d instanceof DirectoryDescriptor && d.preopen !== null) fail(ERRNO.BADF);
       setTimes(nodeOf(fd), a, m);
     },
     fd_pread: (fd, iovs, count, offset, out) => {
@@ -403,7 +409,7 @@ export function preview1(table, args, envs) {
     },
     fd_renumber: (from, to) => table.renumber(from >>> 0, to >>> 0),
     fd_seek: (fd, offset, whence, out) => {
-      if (whence >>> 0 > WHENCE.END) fail(ERRNO.INVAL);
+      checkEnum("whence", whence, WHENCE.END);
       const d = seekable(fd);
       const base = whence === WHENCE.SET ? 0n : whence === WHENCE.CUR ? BigInt(d.position) : BigInt(d.file.size);
       if (whence === WHENCE.SET && offset < 0n) fail(ERRNO.INVAL);
@@ -419,13 +425,13 @@ export function preview1(table, args, envs) {
       makeDirectory(dir, name);
     },
     path_filestat_get: (fd, flags, ptr, len, out) => {
-      checkFlags(flags, LOOKUP_SYMLINK_FOLLOW);
+      checkFlags("lookupflags", flags, LOOKUP_SYMLINK_FOLLOW);
       const start = dirOf(fd);
-      writeFilestat(out, existing(start, text(ptr, len), (flags & LOOKUP_SYMLINK_FOLLOW) !== 0));
+      writeFilestat(out, statAt(start, text(ptr, len), (flags & LOOKUP_SYMLINK_FOLLOW) !== 0));
     },
     path_filestat_set_times: (fd, flags, ptr, len, atim, mtim, fstFlags) => {
-      checkFlags(flags, LOOKUP_SYMLINK_FOLLOW);
-      checkFlags(fstFlags, FSTFLAGS.ALL);
+      checkFlags("lookupflags", flags, LOOKUP_SYMLINK_FOLLOW);
+      checkFlags("fstflags", fstFlags, FSTFLAGS.ALL);
       const a = newTime(fstFlags, FSTFLAGS.ATIM, FSTFLAGS.ATIM_NOW, atim);
       const m = newTime(fstFlags, FSTFLAGS.MTIM, FSTFLAGS.MTIM_NOW, mtim);
       const start = dirOf(fd);
@@ -440,7 +446,7 @@ export function preview1(table, args, envs) {
       }
     },
     path_link: (oldFd, oldFlags, oldPtr, oldLen, newFd, newPtr, newLen) => {
-      checkFlags(oldFlags, LOOKUP_SYMLINK_FOLLOW);
+      checkFlags("lookupflags", oldFlags, LOOKUP_SYMLINK_FOLLOW);
       const oldStart = dirOf(oldFd);
       const newStart = dirOf(newFd);
       const oldPath = text(oldPtr, oldLen);
@@ -451,11 +457,11 @@ export function preview1(table, args, envs) {
       makeHardLink(from.dir, from.name, to.dir, to.name);
     },
     path_open: (fd, dirflags, ptr, len, oflags, base, inheriting, fdflags, out) => {
-      checkFlags(dirflags, LOOKUP_SYMLINK_FOLLOW);
-      checkFlags(oflags, OFLAGS.ALL);
-      checkRights(base);
-      checkRights(inheriting);
-      checkFlags(fdflags, FDFLAGS.ALL);
+      checkFlags("lookupflags", dirflags, LOOKUP_SYMLINK_FOLLOW);
+      checkFlags("oflags", oflags, OFLAGS.ALL);
+      checkRights("fs_rights_base", base);
+      checkRights("fs_rights_inheriting", inheriting);
+      checkFlags("fdflags", fdflags, FDFLAGS.ALL);
       const path = text(ptr, len);
       const d = descriptor(fd);
       if (d instanceof FileDescriptor) fail(ERRNO.NOTDIR);
@@ -564,7 +570,10 @@ export function preview1(table, args, envs) {
     proc_exit: (code) => {
       throw new ProcExit(code >>> 0);
     },
-    proc_raise: (signal) => fail(signal >>> 0 > SIGNAL_MAX ? ERRNO.INVAL : ERRNO.NOTSUP),
+    proc_raise: (signal) => {
+      checkEnum("signal", signal, SIGNAL_MAX);
+      fail(ERRNO.NOTSUP);
+    },
     sched_yield: () => {},
     random_get: (ptr, len) => {
       refresh();
@@ -573,12 +582,12 @@ export function preview1(table, args, envs) {
     },
     // Tasks have no sockets: EBADF for a number that is not open, ENOTSOCK for any other.
     sock_accept: (fd, flags) => {
-      checkFlags(flags, FDFLAGS.ALL);
+      checkFlags("fdflags", flags, FDFLAGS.ALL);
       descriptor(fd);
       fail(ERRNO.NOTSOCK);
     },
     sock_recv: (fd, _data, _count, flags) => {
-      checkFlags(flags, RIFLAGS_ALL);
+      checkFlags("riflags", flags, RIFLAGS_ALL);
       descriptor(fd);
       fail(ERRNO.NOTSOCK);
     },
@@ -587,7 +596,7 @@ export function preview1(table, args, envs) {
       fail(ERRNO.NOTSOCK);
     },
     sock_shutdown: (fd, how) => {
-      checkFlags(how, SDFLAGS_ALL);
+      checkFlags("sdflags", how, SDFLAGS_ALL);
       descriptor(fd);
       fail(ERRNO.NOTSOCK);
     },
