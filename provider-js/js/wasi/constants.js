@@ -4,7 +4,6 @@
 /** Error numbers (`errno`). */
 export const ERRNO = Object.freeze({
   SUCCESS: 0,
-  ACCES: 2,
   BADF: 8,
   BUSY: 10,
   EXIST: 20,
@@ -21,7 +20,6 @@ export const ERRNO = Object.freeze({
   NOTEMPTY: 55,
   NOTSOCK: 57,
   NOTSUP: 58,
-  OVERFLOW: 61,
   PERM: 63,
   SPIPE: 70,
 });
@@ -69,8 +67,6 @@ export const RIGHTS = Object.freeze({
   PATH_REMOVE_DIRECTORY: 1n << 25n,
   PATH_UNLINK_FILE: 1n << 26n,
   POLL_FD_READWRITE: 1n << 27n,
-  SOCK_SHUTDOWN: 1n << 28n,
-  SOCK_ACCEPT: 1n << 29n,
 });
 
 /** Every right there is. */
