@@ -23,17 +23,29 @@ class Inode {
     this.mtim = now;
     // wasmtime reports the birth time as `ctim` (Metadata::created), so it never changes.
     this.birth = now;
+    // An access time taken from the clock during the task cannot be a day old yet.
+    this.atimFromClock = true;
   }
 
   /** Marks a read: relatime refreshes atime if it is not newer than mtime, or a day old. */
   accessed() {
-    const now = realtimeNs();
-    if (this.atim <= this.mtim || now - this.atim >= RELATIME_NS) this.atim = now;
+    if (this.atim > this.mtim && (this.atimFromClock || realtimeNs() - this.atim < RELATIME_NS)) return;
+    this.atim = realtimeNs();
+    this.atimFromClock = true;
   }
 
   /** Marks a change of the contents. */
   modified() {
     this.mtim = realtimeNs();
+  }
+
+  /** utimensat: sets the times given (null leaves one as it is). */
+  setTimes(atim, mtim) {
+    if (atim !== null) {
+      this.atim = atim;
+      this.atimFromClock = false;
+    }
+    if (mtim !== null) this.mtim = mtim;
   }
 }
 

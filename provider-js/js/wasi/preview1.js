@@ -69,12 +69,6 @@ function newTime(flags, set, now, value) {
   return null;
 }
 
-/** Sets the given times of `node` (utimensat). */
-function setTimes(node, atim, mtim) {
-  if (atim !== null) node.atim = atim;
-  if (mtim !== null) node.mtim = mtim;
-}
-
 /**
  * The imports for one task. `table` is its DescriptorTable; `args` and `envs` its argv and
  * environment strings (`KEY=value`). Call `bind(memory)` with the instance's memory before
@@ -318,7 +312,7 @@ export function preview1(table, args, envs) {
       const d = descriptor(fd);
       // The preopened directory is an O_PATH handle in wasmtime: futimens answers EBADF.
       if (d instanceof DirectoryDescriptor && d.preopen !== null) fail(ERRNO.BADF);
-      setTimes(nodeOf(fd), a, m);
+      nodeOf(fd).setTimes(a, m);
     },
     fd_pread: (fd, iovs, count, offset, out) => {
       const target = firstBuffer(iovs, count);
@@ -437,12 +431,12 @@ export function preview1(table, args, envs) {
       const start = dirOf(fd);
       const path = text(ptr, len);
       if (flags & LOOKUP_SYMLINK_FOLLOW) {
-        setTimes(existing(start, path, true), a, m);
+        existing(start, path, true).setTimes(a, m);
       } else {
         const { dir, name } = parentAndName(start, path);
         const node = name === "." ? dir : dir.entries.get(name);
         if (node === undefined) fail(ERRNO.NOENT);
-        setTimes(node, a, m);
+        node.setTimes(a, m);
       }
     },
     path_link: (oldFd, oldFlags, oldPtr, oldLen, newFd, newPtr, newLen) => {
