@@ -101,15 +101,25 @@ var Inode = class {
     this.atim = now;
     this.mtim = now;
     this.birth = now;
+    this.atimFromClock = true;
   }
   /** Marks a read: relatime refreshes atime if it is not newer than mtime, or a day old. */
   accessed() {
-    const now = realtimeNs();
-    if (this.atim <= this.mtim || now - this.atim >= RELATIME_NS) this.atim = now;
+    if (this.atim > this.mtim && (this.atimFromClock || realtimeNs() - this.atim < RELATIME_NS)) return;
+    this.atim = realtimeNs();
+    this.atimFromClock = true;
   }
   /** Marks a change of the contents. */
   modified() {
     this.mtim = realtimeNs();
+  }
+  /** utimensat: sets the times given (null leaves one as it is). */
+  setTimes(atim, mtim) {
+    if (atim !== null) {
+      this.atim = atim;
+      this.atimFromClock = false;
+    }
+    if (mtim !== null) this.mtim = mtim;
   }
 };
 var File = class extends Inode {
@@ -516,10 +526,6 @@ function newTime(flags, set, now, value) {
   if (flags & now) return realtimeNs();
   return null;
 }
-function setTimes(node, atim, mtim) {
-  if (atim !== null) node.atim = atim;
-  if (mtim !== null) node.mtim = mtim;
-}
 function preview1(table, args, envs) {
   let memory = null;
   let buffer = null;
@@ -746,7 +752,7 @@ function preview1(table, args, envs) {
       const m = newTime(flags, FSTFLAGS.MTIM, FSTFLAGS.MTIM_NOW, mtim);
       const d = descriptor(fd);
       if (d instanceof DirectoryDescriptor && d.preopen !== null) fail(ERRNO.BADF);
-      setTimes(nodeOf(fd), a, m);
+      nodeOf(fd).setTimes(a, m);
     },
     fd_pread: (fd, iovs, count, offset, out) => {
       const target = firstBuffer(iovs, count);
@@ -866,12 +872,12 @@ function preview1(table, args, envs) {
       const start = dirOf(fd);
       const path = text(ptr, len);
       if (flags & LOOKUP_SYMLINK_FOLLOW) {
-        setTimes(existing(start, path, true), a, m);
+        existing(start, path, true).setTimes(a, m);
       } else {
         const { dir, name } = parentAndName(start, path);
         const node = name === "." ? dir : dir.entries.get(name);
         if (node === void 0) fail(ERRNO.NOENT);
-        setTimes(node, a, m);
+        node.setTimes(a, m);
       }
     },
     path_link: (oldFd, oldFlags, oldPtr, oldLen, newFd, newPtr, newLen) => {
