@@ -470,10 +470,12 @@ var DescriptorTable = class {
   add(descriptor) {
     let fd;
     if (this.free.length > 0) {
-      fd = Math.max(...this.free);
-      this.free.splice(this.free.indexOf(fd), 1);
+      let at = 0;
+      for (let i = 1; i < this.free.length; i++) if (this.free[i] > this.free[at]) at = i;
+      fd = this.free[at];
+      this.free.splice(at, 1);
     } else {
-      fd = this.used.size === 0 ? 0 : Math.max(...this.used.keys()) + 1;
+      fd = this.used.size;
     }
     this.used.set(fd, descriptor);
     return fd;
@@ -519,7 +521,8 @@ function checkArgument(name, value, valid) {
 }
 var checkFlags = (name, value, all) => checkArgument(name, value, (value & ~all) === 0);
 var checkEnum = (name, value, max) => checkArgument(name, value, value >>> 0 <= max);
-var checkRights = (name, value) => checkArgument(name, value, (value & ~ALL_RIGHTS) === 0n);
+var NOT_RIGHTS = ~ALL_RIGHTS;
+var checkRights = (name, value) => checkArgument(name, value, (value & NOT_RIGHTS) === 0n);
 function newTime(flags, set, now, value) {
   if (flags & set && flags & now) fail(ERRNO.INVAL);
   if (flags & set) return value;
@@ -542,7 +545,11 @@ function preview1(table, args, envs) {
   const text = (ptr, len) => {
     refresh();
     const raw = slice(ptr, len);
-    if (raw.length <= ASCII_FAST_PATH && raw.every((byte) => byte < 128)) return String.fromCharCode(...raw);
+    if (raw.length <= ASCII_FAST_PATH) {
+      let ascii = "";
+      for (let i = 0; i < raw.length && raw[i] < 128; i++) ascii += String.fromCharCode(raw[i]);
+      if (ascii.length === raw.length) return ascii;
+    }
     try {
       return decoder.decode(raw);
     } catch {

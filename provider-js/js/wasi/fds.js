@@ -125,10 +125,12 @@ export class DescriptorTable {
   add(descriptor) {
     let fd;
     if (this.free.length > 0) {
-      fd = Math.max(...this.free);
-      this.free.splice(this.free.indexOf(fd), 1);
+      let at = 0;
+      for (let i = 1; i < this.free.length; i++) if (this.free[i] > this.free[at]) at = i;
+      fd = this.free[at];
+      this.free.splice(at, 1);
     } else {
-      fd = this.used.size === 0 ? 0 : Math.max(...this.used.keys()) + 1;
+      fd = this.used.size; // numbers in use and free ones always make up 0..n-1
     }
     this.used.set(fd, descriptor);
     return fd;

@@ -59,7 +59,8 @@ function checkArgument(name, value, valid) {
 }
 const checkFlags = (name, value, all) => checkArgument(name, value, (value & ~all) === 0);
 const checkEnum = (name, value, max) => checkArgument(name, value, value >>> 0 <= max);
-const checkRights = (name, value) => checkArgument(name, value, (value & ~ALL_RIGHTS) === 0n);
+const NOT_RIGHTS = ~ALL_RIGHTS;
+const checkRights = (name, value) => checkArgument(name, value, (value & NOT_RIGHTS) === 0n);
 
 /** wasmtime's systimespec: a time and "now" for the same field is EINVAL. */
 function newTime(flags, set, now, value) {
@@ -91,7 +92,11 @@ export function preview1(table, args, envs) {
   const text = (ptr, len) => {
     refresh();
     const raw = slice(ptr, len);
-    if (raw.length <= ASCII_FAST_PATH && raw.every((byte) => byte < 0x80)) return String.fromCharCode(...raw);
+    if (raw.length <= ASCII_FAST_PATH) {
+      let ascii = "";
+      for (let i = 0; i < raw.length && raw[i] < 0x80; i++) ascii += String.fromCharCode(raw[i]);
+      if (ascii.length === raw.length) return ascii;
+    }
     try {
       return decoder.decode(raw);
     } catch {
