@@ -1,30 +1,28 @@
 // The `wasi_snapshot_preview1` imports: each call decodes its arguments from guest memory
-// (DataView, little-endian), acts on the descriptor table and the in-memory file system, and
-// answers an errno the way wasmtime-wasi's preview 1 adapter does (crates/wasi/src/p1.rs):
-// the same argument checks in the same order, and the same quirks (one iovec per read or
-// write, `.`/`..` first in fd_readdir, nbytes 1 for a lone relative sleep in poll_oneoff).
-// Out-of-bounds pointers throw a RangeError, which traps the guest as wasmtime does.
+// (memory.js), acts on the descriptor table and the in-memory file system, and answers an
+// errno the way wasmtime-wasi's preview 1 adapter does (crates/wasi/src/p1.rs): the same
+// argument checks in the same order, and the same quirks (one iovec per read or write,
+// `.`/`..` first in fd_readdir; poll_oneoff in poll.js).
 
 import {
   ADVICE_MAX,
+  ALL_RIGHTS,
   CLOCK,
   ERRNO,
-  EVENT_FD_READWRITE_HANGUP,
-  EVENTTYPE,
   FDFLAGS,
   FSTFLAGS,
   LOOKUP_SYMLINK_FOLLOW,
   OFLAGS,
-  ALL_RIGHTS,
-  RIGHTS,
   RIFLAGS_ALL,
+  RIGHTS,
   SDFLAGS_ALL,
-  SUBSCRIPTION_CLOCK_ABSTIME,
   WHENCE,
   WasiError,
   fail,
 } from "./constants.js";
-import { monotonicNs, realtimeNs, sleepUntil } from "./clock.js";
+import { monotonicNs, realtimeNs } from "./clock.js";
+import { GuestMemory } from "./memory.js";
+import { pollOneoff } from "./poll.js";
 import { Directory, File } from "./fs.js";
 import { existing, lookup, parentAndName, statAt, stripTrailingSlashes } from "./paths.js";
 import { makeDirectory, makeHardLink, makeSymlink, readSymlink, removeDirectory, rename, unlinkFile } from "./dirops.js";
@@ -40,15 +38,9 @@ export class ProcExit extends Error {
 
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MAX = (1n << 63n) - 1n;
-const FILESTAT_BYTES = 64;
 const DIRENT_BYTES = 24;
-const SUBSCRIPTION_BYTES = 48;
-const EVENT_BYTES = 32;
 const SIGNAL_MAX = 30;
-/** Paths up to this length that are all ASCII skip the TextDecoder. */
-const ASCII_FAST_PATH = 64;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Wiggle checks flags and enum arguments before the call runs: an unknown value traps the
@@ -76,76 +68,8 @@ function newTime(flags, set, now, value) {
  * the guest runs.
  */
 export function preview1(table, args, envs) {
-  let memory = null;
-  let buffer = null;
-  let view = null;
-  let bytes = null;
-  /** The current views of guest memory (renewed after the memory grew). */
-  const refresh = () => {
-    if (memory.buffer !== buffer) {
-      buffer = memory.buffer;
-      view = new DataView(buffer);
-      bytes = new Uint8Array(buffer);
-    }
-  };
-  const slice = (ptr, len) => new Uint8Array(buffer, ptr >>> 0, len >>> 0);
-  const text = (ptr, len) => {
-    refresh();
-    const raw = slice(ptr, len);
-    if (raw.length <= ASCII_FAST_PATH) {
-      let ascii = "";
-      for (let i = 0; i < raw.length && raw[i] < 0x80; i++) ascii += String.fromCharCode(raw[i]);
-      if (ascii.length === raw.length) return ascii;
-    }
-    try {
-      return decoder.decode(raw);
-    } catch {
-      return fail(ERRNO.ILSEQ);
-    }
-  };
-  /** wasmtime reads and writes only the first non-empty buffer of an iovec array. */
-  const firstBuffer = (iovs, count) => {
-    refresh();
-    for (let i = 0; i < count >>> 0; i++) {
-      const at = (iovs >>> 0) + i * 8;
-      const len = view.getUint32(at + 4, true);
-      if (len !== 0) return slice(view.getUint32(at, true), len);
-    }
-    return slice(0, 0);
-  };
-  const writeU32 = (ptr, value) => {
-    refresh();
-    view.setUint32(ptr >>> 0, value, true);
-  };
-  const writeU64 = (ptr, value) => {
-    refresh();
-    view.setBigUint64(ptr >>> 0, value, true);
-  };
-  const writeStrings = (pointers, out, strings) => {
-    refresh();
-    let at = out >>> 0;
-    strings.forEach((string, i) => {
-      view.setUint32((pointers >>> 0) + i * 4, at, true);
-      const { written } = encoder.encodeInto(string, slice(at, buffer.byteLength - at));
-      bytes[at + written] = 0;
-      at += written + 1;
-    });
-  };
+  const mem = new GuestMemory();
   const encodedSize = (strings) => strings.reduce((n, s) => n + encoder.encode(s).length + 1, 0);
-  const writeFilestat = (ptr, node) => {
-    refresh();
-    const at = ptr >>> 0;
-    slice(at, FILESTAT_BYTES).fill(0);
-    if (node === null) return; // stdio: all zero, type unknown
-    view.setBigUint64(at, 1n, true);
-    view.setBigUint64(at + 8, node.ino, true);
-    view.setUint8(at + 16, node.filetype);
-    view.setBigUint64(at + 24, node.nlink, true);
-    view.setBigUint64(at + 32, node.byteSize, true);
-    view.setBigUint64(at + 40, node.atim, true);
-    view.setBigUint64(at + 48, node.mtim, true);
-    view.setBigUint64(at + 56, node.birth, true);
-  };
 
   const descriptor = (fd) => table.get(fd >>> 0);
   const fileOf = (fd) => {
@@ -215,55 +139,26 @@ export function preview1(table, args, envs) {
     return node;
   };
 
-  /** poll_oneoff's decoding of one subscription: a deadline (monotonic ns) or an fd check. */
-  const subscription = (at) => {
-    const tag = view.getUint8(at + 8);
-    if (tag === EVENTTYPE.CLOCK) {
-      const id = view.getUint32(at + 16, true);
-      if (id > CLOCK.THREAD_CPUTIME) fail(ERRNO.INVAL);
-      const timeout = view.getBigUint64(at + 24, true);
-      const flags = view.getUint16(at + 40, true);
-      if (flags & ~SUBSCRIPTION_CLOCK_ABSTIME) fail(ERRNO.INVAL);
-      return { tag, id, timeout, absolute: (flags & SUBSCRIPTION_CLOCK_ABSTIME) !== 0 };
-    }
-    if (tag === EVENTTYPE.FD_READ || tag === EVENTTYPE.FD_WRITE) return { tag, fd: view.getUint32(at + 16, true) };
-    return fail(ERRNO.INVAL);
-  };
-  const deadline = ({ id, timeout, absolute }) => {
-    if (id === CLOCK.MONOTONIC) return absolute ? timeout : monotonicNs() + timeout;
-    if (id !== CLOCK.REALTIME) fail(ERRNO.INVAL);
-    if (!absolute) return monotonicNs() + timeout;
-    const left = timeout - realtimeNs();
-    return monotonicNs() + (left > 0n ? left : 0n);
-  };
-  const writeEvent = (at, userdata, type, nbytes, flags) => {
-    view.setBigUint64(at, userdata, true);
-    view.setUint16(at + 8, ERRNO.SUCCESS, true);
-    view.setUint8(at + 10, type);
-    view.setBigUint64(at + 16, nbytes, true);
-    view.setUint16(at + 24, flags, true);
-  };
-
   const calls = {
-    args_get: (argv, argvBuf) => writeStrings(argv, argvBuf, args),
+    args_get: (argv, argvBuf) => mem.strings(argv, argvBuf, args),
     args_sizes_get: (count, size) => {
-      writeU32(count, args.length);
-      writeU32(size, encodedSize(args));
+      mem.u32(count, args.length);
+      mem.u32(size, encodedSize(args));
     },
-    environ_get: (environ, environBuf) => writeStrings(environ, environBuf, envs),
+    environ_get: (environ, environBuf) => mem.strings(environ, environBuf, envs),
     environ_sizes_get: (count, size) => {
-      writeU32(count, envs.length);
-      writeU32(size, encodedSize(envs));
+      mem.u32(count, envs.length);
+      mem.u32(size, encodedSize(envs));
     },
     clock_res_get: (id, out) => {
       checkEnum("clockid", id, CLOCK.THREAD_CPUTIME);
       if (id >= CLOCK.PROCESS_CPUTIME) fail(ERRNO.BADF);
-      writeU64(out, 1n);
+      mem.u64(out, 1n);
     },
     clock_time_get: (id, _precision, out) => {
       checkEnum("clockid", id, CLOCK.THREAD_CPUTIME);
       if (id >= CLOCK.PROCESS_CPUTIME) fail(ERRNO.BADF);
-      writeU64(out, id === CLOCK.REALTIME ? realtimeNs() : monotonicNs());
+      mem.u64(out, id === CLOCK.REALTIME ? realtimeNs() : monotonicNs());
     },
     fd_advise: (fd, _offset, _len, advice) => {
       checkEnum("advice", advice, ADVICE_MAX);
@@ -278,13 +173,13 @@ export function preview1(table, args, envs) {
     fd_sync: (fd) => void fileOf(fd),
     fd_fdstat_get: (fd, out) => {
       const stat = descriptor(fd).fdstat();
-      refresh();
+      mem.refresh();
       const at = out >>> 0;
-      slice(at, 24).fill(0);
-      view.setUint8(at, stat.filetype);
-      view.setUint16(at + 2, stat.flags, true);
-      view.setBigUint64(at + 8, stat.base, true);
-      view.setBigUint64(at + 16, stat.inheriting, true);
+      mem.slice(at, 24).fill(0);
+      mem.view.setUint8(at, stat.filetype);
+      mem.view.setUint16(at + 2, stat.flags, true);
+      mem.view.setBigUint64(at + 8, stat.base, true);
+      mem.view.setBigUint64(at + 16, stat.inheriting, true);
     },
     fd_fdstat_set_flags: (fd, flags) => {
       checkFlags("fdflags", flags, FDFLAGS.ALL);
@@ -301,9 +196,9 @@ export function preview1(table, args, envs) {
     },
     fd_filestat_get: (fd, out) => {
       const d = descriptor(fd);
-      if (d instanceof FileDescriptor) writeFilestat(out, d.file);
-      else if (d instanceof DirectoryDescriptor) writeFilestat(out, d.dir);
-      else writeFilestat(out, null);
+      if (d instanceof FileDescriptor) mem.filestat(out, d.file);
+      else if (d instanceof DirectoryDescriptor) mem.filestat(out, d.dir);
+      else mem.filestat(out, null);
     },
     fd_filestat_set_size: (fd, size) => {
       const d = fileOf(fd);
@@ -320,21 +215,21 @@ export function preview1(table, args, envs) {
       nodeOf(fd).setTimes(a, m);
     },
     fd_pread: (fd, iovs, count, offset, out) => {
-      const target = firstBuffer(iovs, count);
+      const target = mem.firstBuffer(iovs, count);
       const d = descriptor(fd);
       if (d instanceof StdinDescriptor) fail(ERRNO.SPIPE);
       if (!(d instanceof FileDescriptor)) fail(ERRNO.BADF);
-      writeU32(out, readFile(d, target, offsetOf(offset)));
+      mem.u32(out, readFile(d, target, offsetOf(offset)));
     },
     fd_pwrite: (fd, iovs, count, offset, out) => {
-      const data = firstBuffer(iovs, count);
+      const data = mem.firstBuffer(iovs, count);
       const d = descriptor(fd);
       if (d instanceof OutputDescriptor) fail(ERRNO.SPIPE);
       if (!(d instanceof FileDescriptor)) fail(ERRNO.BADF);
-      writeU32(out, writeFile(d, data, offsetOf(offset)));
+      mem.u32(out, writeFile(d, data, offsetOf(offset)));
     },
     fd_read: (fd, iovs, count, out) => {
-      const target = firstBuffer(iovs, count);
+      const target = mem.firstBuffer(iovs, count);
       const d = descriptor(fd);
       let n;
       if (d instanceof FileDescriptor) {
@@ -345,10 +240,10 @@ export function preview1(table, args, envs) {
       } else {
         fail(ERRNO.BADF);
       }
-      writeU32(out, n);
+      mem.u32(out, n);
     },
     fd_write: (fd, iovs, count, out) => {
-      const data = firstBuffer(iovs, count);
+      const data = mem.firstBuffer(iovs, count);
       const d = descriptor(fd);
       let n;
       if (d instanceof OutputDescriptor) {
@@ -359,22 +254,22 @@ export function preview1(table, args, envs) {
       } else {
         fail(ERRNO.BADF);
       }
-      writeU32(out, n);
+      mem.u32(out, n);
     },
     fd_prestat_get: (fd, out) => {
       const d = descriptor(fd);
       if (!(d instanceof DirectoryDescriptor) || d.preopen === null) fail(ERRNO.BADF);
-      refresh();
-      view.setUint32(out >>> 0, 0, true); // tag 0: a directory
-      view.setUint32((out >>> 0) + 4, encoder.encode(d.preopen).length, true);
+      mem.refresh();
+      mem.view.setUint32(out >>> 0, 0, true); // tag 0: a directory
+      mem.view.setUint32((out >>> 0) + 4, encoder.encode(d.preopen).length, true);
     },
     fd_prestat_dir_name: (fd, out, len) => {
       const d = descriptor(fd);
       if (!(d instanceof DirectoryDescriptor) || d.preopen === null) fail(ERRNO.NOTDIR);
       const name = encoder.encode(d.preopen);
       if (name.length > len >>> 0) fail(ERRNO.NAMETOOLONG);
-      refresh();
-      slice(out, name.length).set(name);
+      mem.refresh();
+      mem.slice(out, name.length).set(name);
     },
     fd_readdir: (fd, out, len, cookie, used) => {
       const dir = dirOf(fd);
@@ -383,7 +278,7 @@ export function preview1(table, args, envs) {
         ["..", dir], // wasmtime gives `..` the inode number of the directory itself
         ...dir.entries,
       ];
-      refresh();
+      mem.refresh();
       let at = out >>> 0;
       let room = len >>> 0;
       const header = new DataView(new ArrayBuffer(DIRENT_BYTES));
@@ -395,16 +290,16 @@ export function preview1(table, args, envs) {
         header.setUint32(16, encoded.length, true);
         header.setUint8(20, node.filetype);
         const headerBytes = new Uint8Array(header.buffer, 0, Math.min(room, DIRENT_BYTES));
-        slice(at, headerBytes.length).set(headerBytes);
+        mem.slice(at, headerBytes.length).set(headerBytes);
         at += headerBytes.length;
         room -= headerBytes.length;
         const nameBytes = encoded.subarray(0, room);
-        slice(at, nameBytes.length).set(nameBytes);
+        mem.slice(at, nameBytes.length).set(nameBytes);
         at += nameBytes.length;
         room -= nameBytes.length;
       }
       dir.accessed();
-      writeU32(used, (len >>> 0) - room);
+      mem.u32(used, (len >>> 0) - room);
     },
     fd_renumber: (from, to) => table.renumber(from >>> 0, to >>> 0),
     fd_seek: (fd, offset, whence, out) => {
@@ -415,18 +310,18 @@ export function preview1(table, args, envs) {
       const position = base + offset;
       if (position < 0n || position > U64_MAX) fail(ERRNO.INVAL);
       d.position = offsetOf(position);
-      writeU64(out, position);
+      mem.u64(out, position);
     },
-    fd_tell: (fd, out) => writeU64(out, BigInt(seekable(fd).position)),
+    fd_tell: (fd, out) => mem.u64(out, BigInt(seekable(fd).position)),
     path_create_directory: (fd, ptr, len) => {
       const start = dirOf(fd);
-      const { dir, name } = parentAndName(start, stripTrailingSlashes(text(ptr, len)));
+      const { dir, name } = parentAndName(start, stripTrailingSlashes(mem.text(ptr, len)));
       makeDirectory(dir, name);
     },
     path_filestat_get: (fd, flags, ptr, len, out) => {
       checkFlags("lookupflags", flags, LOOKUP_SYMLINK_FOLLOW);
       const start = dirOf(fd);
-      writeFilestat(out, statAt(start, text(ptr, len), (flags & LOOKUP_SYMLINK_FOLLOW) !== 0));
+      mem.filestat(out, statAt(start, mem.text(ptr, len), (flags & LOOKUP_SYMLINK_FOLLOW) !== 0));
     },
     path_filestat_set_times: (fd, flags, ptr, len, atim, mtim, fstFlags) => {
       checkFlags("lookupflags", flags, LOOKUP_SYMLINK_FOLLOW);
@@ -434,7 +329,7 @@ export function preview1(table, args, envs) {
       const a = newTime(fstFlags, FSTFLAGS.ATIM, FSTFLAGS.ATIM_NOW, atim);
       const m = newTime(fstFlags, FSTFLAGS.MTIM, FSTFLAGS.MTIM_NOW, mtim);
       const start = dirOf(fd);
-      const path = text(ptr, len);
+      const path = mem.text(ptr, len);
       if (flags & LOOKUP_SYMLINK_FOLLOW) {
         existing(start, path, true).setTimes(a, m);
       } else {
@@ -448,8 +343,8 @@ export function preview1(table, args, envs) {
       checkFlags("lookupflags", oldFlags, LOOKUP_SYMLINK_FOLLOW);
       const oldStart = dirOf(oldFd);
       const newStart = dirOf(newFd);
-      const oldPath = text(oldPtr, oldLen);
-      const newPath = text(newPtr, newLen);
+      const oldPath = mem.text(oldPtr, oldLen);
+      const newPath = mem.text(newPtr, newLen);
       if (oldFlags & LOOKUP_SYMLINK_FOLLOW) fail(ERRNO.INVAL);
       const from = parentAndName(oldStart, oldPath);
       const to = parentAndName(newStart, newPath);
@@ -461,7 +356,7 @@ export function preview1(table, args, envs) {
       checkRights("fs_rights_base", base);
       checkRights("fs_rights_inheriting", inheriting);
       checkFlags("fdflags", fdflags, FDFLAGS.ALL);
-      const path = text(ptr, len);
+      const path = mem.text(ptr, len);
       const d = descriptor(fd);
       if (d instanceof FileDescriptor) fail(ERRNO.NOTDIR);
       if (!(d instanceof DirectoryDescriptor)) fail(ERRNO.BADF);
@@ -480,28 +375,28 @@ export function preview1(table, args, envs) {
               append: (fdflags & FDFLAGS.APPEND) !== 0,
               nonblocking: (fdflags & FDFLAGS.NONBLOCK) !== 0,
             });
-      writeU32(out, table.add(opened));
+      mem.u32(out, table.add(opened));
     },
     path_readlink: (fd, ptr, len, out, outLen, used) => {
       const start = dirOf(fd);
-      const { dir, name } = parentAndName(start, text(ptr, len));
+      const { dir, name } = parentAndName(start, mem.text(ptr, len));
       const target = readSymlink(dir, name);
       if (target.startsWith("/")) fail(ERRNO.PERM);
       const encoded = encoder.encode(target).subarray(0, outLen >>> 0);
-      refresh();
-      slice(out, encoded.length).set(encoded);
-      writeU32(used, encoded.length);
+      mem.refresh();
+      mem.slice(out, encoded.length).set(encoded);
+      mem.u32(used, encoded.length);
     },
     path_remove_directory: (fd, ptr, len) => {
       const start = dirOf(fd);
-      const { dir, name } = parentAndName(start, text(ptr, len));
+      const { dir, name } = parentAndName(start, mem.text(ptr, len));
       removeDirectory(dir, name);
     },
     path_rename: (oldFd, oldPtr, oldLen, newFd, newPtr, newLen) => {
       const oldStart = dirOf(oldFd);
       const newStart = dirOf(newFd);
-      const oldPath = text(oldPtr, oldLen);
-      const newPath = text(newPtr, newLen);
+      const oldPath = mem.text(oldPtr, oldLen);
+      const newPath = mem.text(newPtr, newLen);
       const mustBeDirectory = oldPath.endsWith("/") || newPath.endsWith("/");
       const from = parentAndName(oldStart, stripTrailingSlashes(oldPath));
       const to = parentAndName(newStart, stripTrailingSlashes(newPath));
@@ -509,63 +404,18 @@ export function preview1(table, args, envs) {
     },
     path_symlink: (oldPtr, oldLen, fd, newPtr, newLen) => {
       const start = dirOf(fd);
-      const target = text(oldPtr, oldLen);
-      const path = text(newPtr, newLen);
+      const target = mem.text(oldPtr, oldLen);
+      const path = mem.text(newPtr, newLen);
       if (target.startsWith("/")) fail(ERRNO.PERM);
       const { dir, name } = parentAndName(start, path);
       makeSymlink(target, dir, name);
     },
     path_unlink_file: (fd, ptr, len) => {
       const start = dirOf(fd);
-      const { dir, name } = parentAndName(start, text(ptr, len));
+      const { dir, name } = parentAndName(start, mem.text(ptr, len));
       unlinkFile(dir, name);
     },
-    poll_oneoff: (subscriptions, events, count, used) => {
-      const n = count >>> 0;
-      if (n === 0) fail(ERRNO.INVAL);
-      refresh();
-      const at = (i) => (subscriptions >>> 0) + i * SUBSCRIPTION_BYTES;
-      const userdata = (i) => view.getBigUint64(at(i), true);
-      if (n === 1) {
-        const sub = subscription(at(0));
-        if (sub.tag === EVENTTYPE.CLOCK && !sub.absolute) {
-          // wasmtime sleeps the thread for a lone relative clock and reports nbytes 1.
-          sleepUntil(monotonicNs() + sub.timeout);
-          refresh();
-          writeEvent(events >>> 0, userdata(0), EVENTTYPE.CLOCK, 1n, 0);
-          writeU32(used, 1);
-          return;
-        }
-      }
-      const subs = [];
-      const ready = [];
-      for (let i = 0; i < n; i++) {
-        const sub = subscription(at(i));
-        subs.push(sub);
-        if (sub.tag === EVENTTYPE.CLOCK) {
-          ready.push(deadline(sub));
-          continue;
-        }
-        const d = descriptor(sub.fd);
-        const fits = sub.tag === EVENTTYPE.FD_READ ? d instanceof StdinDescriptor : d instanceof OutputDescriptor;
-        if (!fits && !(d instanceof FileDescriptor)) fail(ERRNO.BADF);
-        ready.push(0n); // streams in memory are always ready
-      }
-      const first = ready.reduce((a, b) => (b < a ? b : a));
-      sleepUntil(first);
-      const now = monotonicNs();
-      refresh();
-      let written = 0;
-      subs.forEach((sub, i) => {
-        if (ready[i] > now) return;
-        const at = (events >>> 0) + written++ * EVENT_BYTES;
-        if (sub.tag === EVENTTYPE.CLOCK) return writeEvent(at, userdata(i), EVENTTYPE.CLOCK, 0n, 0);
-        const d = descriptor(sub.fd);
-        const atEnd = sub.tag === EVENTTYPE.FD_READ && d instanceof FileDescriptor && d.file.size <= d.position;
-        writeEvent(at, userdata(i), sub.tag, 1n, atEnd ? EVENT_FD_READWRITE_HANGUP : 0);
-      });
-      writeU32(used, written);
-    },
+    poll_oneoff: (subscriptions, events, count, used) => pollOneoff(mem, table, subscriptions, events, count, used),
     proc_exit: (code) => {
       throw new ProcExit(code >>> 0);
     },
@@ -575,8 +425,8 @@ export function preview1(table, args, envs) {
     },
     sched_yield: () => {},
     random_get: (ptr, len) => {
-      refresh();
-      const target = slice(ptr, len);
+      mem.refresh();
+      const target = mem.slice(ptr, len);
       for (let i = 0; i < target.length; i += 65536) crypto.getRandomValues(target.subarray(i, i + 65536));
     },
     // Tasks have no sockets: EBADF for a number that is not open, ENOTSOCK for any other.
@@ -616,8 +466,6 @@ export function preview1(table, args, envs) {
   }
   return {
     imports,
-    bind: (instanceMemory) => {
-      memory = instanceMemory;
-    },
+    bind: (memory) => mem.bind(memory),
   };
 }
