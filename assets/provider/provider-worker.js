@@ -89,6 +89,270 @@ function sleepUntil(deadlineNs) {
   }
 }
 
+// js/wasi/memory.js
+var FILESTAT_BYTES = 64;
+var ASCII_FAST_PATH = 64;
+var encoder = new TextEncoder();
+var decoder = new TextDecoder("utf-8", { fatal: true });
+var GuestMemory = class {
+  constructor() {
+    this.memory = null;
+    this.buffer = null;
+    this.view = null;
+    this.bytes = null;
+  }
+  bind(memory) {
+    this.memory = memory;
+  }
+  /** Renews the views if the memory grew; call before using `view` or `slice`. */
+  refresh() {
+    if (this.memory.buffer !== this.buffer) {
+      this.buffer = this.memory.buffer;
+      this.view = new DataView(this.buffer);
+      this.bytes = new Uint8Array(this.buffer);
+    }
+  }
+  /** `len` bytes at `ptr` (a view). */
+  slice(ptr, len) {
+    return new Uint8Array(this.buffer, ptr >>> 0, len >>> 0);
+  }
+  /** The UTF-8 string at `ptr`; EILSEQ if it is not UTF-8 (wiggle). */
+  text(ptr, len) {
+    this.refresh();
+    const raw = this.slice(ptr, len);
+    if (raw.length <= ASCII_FAST_PATH) {
+      let ascii = "";
+      for (let i = 0; i < raw.length && raw[i] < 128; i++) ascii += String.fromCharCode(raw[i]);
+      if (ascii.length === raw.length) return ascii;
+    }
+    try {
+      return decoder.decode(raw);
+    } catch {
+      return fail(ERRNO.ILSEQ);
+    }
+  }
+  /** wasmtime reads and writes only the first non-empty buffer of an iovec array. */
+  firstBuffer(iovs, count) {
+    this.refresh();
+    for (let i = 0; i < count >>> 0; i++) {
+      const at = (iovs >>> 0) + i * 8;
+      const len = this.view.getUint32(at + 4, true);
+      if (len !== 0) return this.slice(this.view.getUint32(at, true), len);
+    }
+    return this.slice(0, 0);
+  }
+  u32(ptr, value) {
+    this.refresh();
+    this.view.setUint32(ptr >>> 0, value, true);
+  }
+  u64(ptr, value) {
+    this.refresh();
+    this.view.setBigUint64(ptr >>> 0, value, true);
+  }
+  /** args_get/environ_get: NUL-terminated `strings` from `out`, their addresses at `pointers`. */
+  strings(pointers, out, strings) {
+    this.refresh();
+    let at = out >>> 0;
+    strings.forEach((string, i) => {
+      this.view.setUint32((pointers >>> 0) + i * 4, at, true);
+      const { written } = encoder.encodeInto(string, this.slice(at, this.buffer.byteLength - at));
+      this.bytes[at + written] = 0;
+      at += written + 1;
+    });
+  }
+  /** A `filestat` of `node` (dev 1, ctim the birth time, as wasmtime); null: stdio, all zero. */
+  filestat(ptr, node) {
+    this.refresh();
+    const at = ptr >>> 0;
+    this.slice(at, FILESTAT_BYTES).fill(0);
+    if (node === null) return;
+    const view = this.view;
+    view.setBigUint64(at, 1n, true);
+    view.setBigUint64(at + 8, node.ino, true);
+    view.setUint8(at + 16, node.filetype);
+    view.setBigUint64(at + 24, node.nlink, true);
+    view.setBigUint64(at + 32, node.byteSize, true);
+    view.setBigUint64(at + 40, node.atim, true);
+    view.setBigUint64(at + 48, node.mtim, true);
+    view.setBigUint64(at + 56, node.birth, true);
+  }
+};
+
+// js/wasi/fds.js
+var PREOPEN_BASE = RIGHTS.PATH_CREATE_DIRECTORY | RIGHTS.PATH_CREATE_FILE | RIGHTS.PATH_LINK_SOURCE | RIGHTS.PATH_LINK_TARGET | RIGHTS.PATH_OPEN | RIGHTS.FD_READDIR | RIGHTS.PATH_READLINK | RIGHTS.PATH_RENAME_SOURCE | RIGHTS.PATH_RENAME_TARGET | RIGHTS.PATH_SYMLINK | RIGHTS.PATH_REMOVE_DIRECTORY | RIGHTS.PATH_UNLINK_FILE | RIGHTS.PATH_FILESTAT_GET | RIGHTS.PATH_FILESTAT_SET_TIMES | RIGHTS.FD_FILESTAT_GET | RIGHTS.FD_FILESTAT_SET_TIMES;
+var PREOPEN_INHERITING = PREOPEN_BASE | RIGHTS.FD_DATASYNC | RIGHTS.FD_READ | RIGHTS.FD_SEEK | RIGHTS.FD_FDSTAT_SET_FLAGS | RIGHTS.FD_SYNC | RIGHTS.FD_TELL | RIGHTS.FD_WRITE | RIGHTS.FD_ADVISE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_GET | RIGHTS.FD_FILESTAT_SET_SIZE | RIGHTS.FD_FILESTAT_SET_TIMES | RIGHTS.POLL_FD_READWRITE;
+var NOT_FOR_DIRECTORIES = RIGHTS.FD_SEEK | RIGHTS.FD_FILESTAT_SET_SIZE | RIGHTS.PATH_FILESTAT_SET_SIZE | RIGHTS.FD_WRITE;
+var Fdstat = class {
+  constructor(filetype, flags, base, inheriting = base) {
+    this.filetype = filetype;
+    this.flags = flags;
+    this.base = base;
+    this.inheriting = inheriting;
+  }
+};
+var StdinDescriptor = class {
+  constructor(stream) {
+    this.stream = stream;
+  }
+  fdstat() {
+    return new Fdstat(FILETYPE.UNKNOWN, 0, RIGHTS.FD_READ);
+  }
+};
+var OutputDescriptor = class {
+  constructor(output) {
+    this.output = output;
+  }
+  fdstat() {
+    return new Fdstat(FILETYPE.UNKNOWN, 0, RIGHTS.FD_WRITE);
+  }
+};
+var FileDescriptor = class {
+  constructor(file, { readable, writable, append, nonblocking }) {
+    this.file = file;
+    this.position = 0;
+    this.readable = readable;
+    this.writable = writable;
+    this.append = append;
+    this.nonblocking = nonblocking;
+  }
+  fdstat() {
+    let rights = ALL_RIGHTS;
+    if (!this.readable) rights &= ~(RIGHTS.FD_READ | RIGHTS.FD_READDIR);
+    if (!this.writable) rights &= ~RIGHTS.FD_WRITE;
+    const flags = (this.append ? FDFLAGS.APPEND : 0) | (this.nonblocking ? FDFLAGS.NONBLOCK : 0);
+    return new Fdstat(FILETYPE.REGULAR_FILE, flags, rights);
+  }
+};
+var DirectoryDescriptor = class {
+  constructor(dir, preopen = null) {
+    this.dir = dir;
+    this.preopen = preopen;
+  }
+  fdstat() {
+    if (this.preopen !== null) return new Fdstat(FILETYPE.DIRECTORY, 0, PREOPEN_BASE, PREOPEN_INHERITING);
+    return new Fdstat(FILETYPE.DIRECTORY, 0, ALL_RIGHTS & ~NOT_FOR_DIRECTORIES);
+  }
+};
+var DescriptorTable = class {
+  constructor(descriptors) {
+    this.used = /* @__PURE__ */ new Map();
+    this.free = [];
+    for (const descriptor of descriptors) this.add(descriptor);
+  }
+  /** The descriptor `fd`, or EBADF. */
+  get(fd) {
+    const descriptor = this.used.get(fd);
+    if (descriptor === void 0) fail(ERRNO.BADF);
+    return descriptor;
+  }
+  /** Numbers `descriptor` and returns its number. */
+  add(descriptor) {
+    let fd;
+    if (this.free.length > 0) {
+      let at = 0;
+      for (let i = 1; i < this.free.length; i++) if (this.free[i] > this.free[at]) at = i;
+      fd = this.free[at];
+      this.free.splice(at, 1);
+    } else {
+      fd = this.used.size;
+    }
+    this.used.set(fd, descriptor);
+    return fd;
+  }
+  /** Closes `fd` (EBADF if it is not open). */
+  close(fd) {
+    this.get(fd);
+    this.used.delete(fd);
+    this.free.push(fd);
+  }
+  /** fd_renumber: `from` replaces `to`, which is closed. */
+  renumber(from, to) {
+    const descriptor = this.get(from);
+    this.get(to);
+    if (from === to) return;
+    this.close(to);
+    this.used.delete(from);
+    this.free.push(from);
+    this.free.splice(this.free.indexOf(to), 1);
+    this.used.set(to, descriptor);
+  }
+};
+
+// js/wasi/poll.js
+var SUBSCRIPTION_BYTES = 48;
+var EVENT_BYTES = 32;
+function subscription(view, at) {
+  const tag = view.getUint8(at + 8);
+  if (tag === EVENTTYPE.CLOCK) {
+    const id = view.getUint32(at + 16, true);
+    if (id > CLOCK.THREAD_CPUTIME) fail(ERRNO.INVAL);
+    const timeout = view.getBigUint64(at + 24, true);
+    const flags = view.getUint16(at + 40, true);
+    if (flags & ~SUBSCRIPTION_CLOCK_ABSTIME) fail(ERRNO.INVAL);
+    return { tag, id, timeout, absolute: (flags & SUBSCRIPTION_CLOCK_ABSTIME) !== 0 };
+  }
+  if (tag === EVENTTYPE.FD_READ || tag === EVENTTYPE.FD_WRITE) return { tag, fd: view.getUint32(at + 16, true) };
+  return fail(ERRNO.INVAL);
+}
+function deadline({ id, timeout, absolute }) {
+  if (id === CLOCK.MONOTONIC) return absolute ? timeout : monotonicNs() + timeout;
+  if (id !== CLOCK.REALTIME) fail(ERRNO.INVAL);
+  if (!absolute) return monotonicNs() + timeout;
+  const left = timeout - realtimeNs();
+  return monotonicNs() + (left > 0n ? left : 0n);
+}
+function writeEvent(view, at, userdata, type, nbytes, flags) {
+  view.setBigUint64(at, userdata, true);
+  view.setUint16(at + 8, ERRNO.SUCCESS, true);
+  view.setUint8(at + 10, type);
+  view.setBigUint64(at + 16, nbytes, true);
+  view.setUint16(at + 24, flags, true);
+}
+function pollOneoff(mem, table, subscriptions, events, count, used) {
+  const n = count >>> 0;
+  if (n === 0) fail(ERRNO.INVAL);
+  mem.refresh();
+  const at = (i) => (subscriptions >>> 0) + i * SUBSCRIPTION_BYTES;
+  const userdata = (i) => mem.view.getBigUint64(at(i), true);
+  if (n === 1) {
+    const sub = subscription(mem.view, at(0));
+    if (sub.tag === EVENTTYPE.CLOCK && !sub.absolute) {
+      sleepUntil(monotonicNs() + sub.timeout);
+      mem.refresh();
+      writeEvent(mem.view, events >>> 0, userdata(0), EVENTTYPE.CLOCK, 1n, 0);
+      mem.u32(used, 1);
+      return;
+    }
+  }
+  const subs = [];
+  const ready = [];
+  for (let i = 0; i < n; i++) {
+    const sub = subscription(mem.view, at(i));
+    subs.push(sub);
+    if (sub.tag === EVENTTYPE.CLOCK) {
+      ready.push(deadline(sub));
+      continue;
+    }
+    const d = table.get(sub.fd);
+    const fits = sub.tag === EVENTTYPE.FD_READ ? d instanceof StdinDescriptor : d instanceof OutputDescriptor;
+    if (!fits && !(d instanceof FileDescriptor)) fail(ERRNO.BADF);
+    ready.push(0n);
+  }
+  sleepUntil(ready.reduce((a, b) => b < a ? b : a));
+  const now = monotonicNs();
+  mem.refresh();
+  let written = 0;
+  subs.forEach((sub, i) => {
+    if (ready[i] > now) return;
+    const event = (events >>> 0) + written++ * EVENT_BYTES;
+    if (sub.tag === EVENTTYPE.CLOCK) return writeEvent(mem.view, event, userdata(i), EVENTTYPE.CLOCK, 0n, 0);
+    const d = table.get(sub.fd);
+    const atEnd = sub.tag === EVENTTYPE.FD_READ && d instanceof FileDescriptor && d.file.size <= d.position;
+    writeEvent(mem.view, event, userdata(i), sub.tag, 1n, atEnd ? EVENT_FD_READWRITE_HANGUP : 0);
+  });
+  mem.u32(used, written);
+}
+
 // js/wasi/fs.js
 var MAX_FILE_BYTES = 2 ** 44 - 4096;
 var DIRECTORY_BYTES = 4096n;
@@ -232,12 +496,12 @@ var Symlink = class extends Inode {
 var MAX_SYMLINK_HOPS = 40;
 var NAME_MAX = 255;
 var PATH_MAX = 4096;
-var encoder = new TextEncoder();
-var utf8Length = (text) => text.length * 3 <= NAME_MAX ? text.length : encoder.encode(text).length;
+var encoder2 = new TextEncoder();
+var utf8Length = (text) => text.length * 3 <= NAME_MAX ? text.length : encoder2.encode(text).length;
 function checkPath(path) {
   if (path === "") fail(ERRNO.NOENT);
   if (path.includes("\0")) fail(ERRNO.INVAL);
-  if (path.length >= PATH_MAX / 3 && encoder.encode(path).length >= PATH_MAX) fail(ERRNO.NAMETOOLONG);
+  if (path.length >= PATH_MAX / 3 && encoder2.encode(path).length >= PATH_MAX) fail(ERRNO.NAMETOOLONG);
 }
 function checkName(name) {
   if (name.length > NAME_MAX / 3 && utf8Length(name) > NAME_MAX) fail(ERRNO.NAMETOOLONG);
@@ -399,106 +663,6 @@ function rename(oldDir, oldName, newDir, newName, mustBeDirectory) {
   newDir.attach(newName, node);
 }
 
-// js/wasi/fds.js
-var PREOPEN_BASE = RIGHTS.PATH_CREATE_DIRECTORY | RIGHTS.PATH_CREATE_FILE | RIGHTS.PATH_LINK_SOURCE | RIGHTS.PATH_LINK_TARGET | RIGHTS.PATH_OPEN | RIGHTS.FD_READDIR | RIGHTS.PATH_READLINK | RIGHTS.PATH_RENAME_SOURCE | RIGHTS.PATH_RENAME_TARGET | RIGHTS.PATH_SYMLINK | RIGHTS.PATH_REMOVE_DIRECTORY | RIGHTS.PATH_UNLINK_FILE | RIGHTS.PATH_FILESTAT_GET | RIGHTS.PATH_FILESTAT_SET_TIMES | RIGHTS.FD_FILESTAT_GET | RIGHTS.FD_FILESTAT_SET_TIMES;
-var PREOPEN_INHERITING = PREOPEN_BASE | RIGHTS.FD_DATASYNC | RIGHTS.FD_READ | RIGHTS.FD_SEEK | RIGHTS.FD_FDSTAT_SET_FLAGS | RIGHTS.FD_SYNC | RIGHTS.FD_TELL | RIGHTS.FD_WRITE | RIGHTS.FD_ADVISE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_GET | RIGHTS.FD_FILESTAT_SET_SIZE | RIGHTS.FD_FILESTAT_SET_TIMES | RIGHTS.POLL_FD_READWRITE;
-var NOT_FOR_DIRECTORIES = RIGHTS.FD_SEEK | RIGHTS.FD_FILESTAT_SET_SIZE | RIGHTS.PATH_FILESTAT_SET_SIZE | RIGHTS.FD_WRITE;
-var Fdstat = class {
-  constructor(filetype, flags, base, inheriting = base) {
-    this.filetype = filetype;
-    this.flags = flags;
-    this.base = base;
-    this.inheriting = inheriting;
-  }
-};
-var StdinDescriptor = class {
-  constructor(stream) {
-    this.stream = stream;
-  }
-  fdstat() {
-    return new Fdstat(FILETYPE.UNKNOWN, 0, RIGHTS.FD_READ);
-  }
-};
-var OutputDescriptor = class {
-  constructor(output) {
-    this.output = output;
-  }
-  fdstat() {
-    return new Fdstat(FILETYPE.UNKNOWN, 0, RIGHTS.FD_WRITE);
-  }
-};
-var FileDescriptor = class {
-  constructor(file, { readable, writable, append, nonblocking }) {
-    this.file = file;
-    this.position = 0;
-    this.readable = readable;
-    this.writable = writable;
-    this.append = append;
-    this.nonblocking = nonblocking;
-  }
-  fdstat() {
-    let rights = ALL_RIGHTS;
-    if (!this.readable) rights &= ~(RIGHTS.FD_READ | RIGHTS.FD_READDIR);
-    if (!this.writable) rights &= ~RIGHTS.FD_WRITE;
-    const flags = (this.append ? FDFLAGS.APPEND : 0) | (this.nonblocking ? FDFLAGS.NONBLOCK : 0);
-    return new Fdstat(FILETYPE.REGULAR_FILE, flags, rights);
-  }
-};
-var DirectoryDescriptor = class {
-  constructor(dir, preopen = null) {
-    this.dir = dir;
-    this.preopen = preopen;
-  }
-  fdstat() {
-    if (this.preopen !== null) return new Fdstat(FILETYPE.DIRECTORY, 0, PREOPEN_BASE, PREOPEN_INHERITING);
-    return new Fdstat(FILETYPE.DIRECTORY, 0, ALL_RIGHTS & ~NOT_FOR_DIRECTORIES);
-  }
-};
-var DescriptorTable = class {
-  constructor(descriptors) {
-    this.used = /* @__PURE__ */ new Map();
-    this.free = [];
-    for (const descriptor of descriptors) this.add(descriptor);
-  }
-  /** The descriptor `fd`, or EBADF. */
-  get(fd) {
-    const descriptor = this.used.get(fd);
-    if (descriptor === void 0) fail(ERRNO.BADF);
-    return descriptor;
-  }
-  /** Numbers `descriptor` and returns its number. */
-  add(descriptor) {
-    let fd;
-    if (this.free.length > 0) {
-      let at = 0;
-      for (let i = 1; i < this.free.length; i++) if (this.free[i] > this.free[at]) at = i;
-      fd = this.free[at];
-      this.free.splice(at, 1);
-    } else {
-      fd = this.used.size;
-    }
-    this.used.set(fd, descriptor);
-    return fd;
-  }
-  /** Closes `fd` (EBADF if it is not open). */
-  close(fd) {
-    this.get(fd);
-    this.used.delete(fd);
-    this.free.push(fd);
-  }
-  /** fd_renumber: `from` replaces `to`, which is closed. */
-  renumber(from, to) {
-    const descriptor = this.get(from);
-    this.get(to);
-    if (from === to) return;
-    this.close(to);
-    this.used.delete(from);
-    this.free.push(from);
-    this.free.splice(this.free.indexOf(to), 1);
-    this.used.set(to, descriptor);
-  }
-};
-
 // js/wasi/preview1.js
 var ProcExit = class extends Error {
   constructor(code) {
@@ -508,14 +672,9 @@ var ProcExit = class extends Error {
 };
 var U64_MAX = (1n << 64n) - 1n;
 var I64_MAX = (1n << 63n) - 1n;
-var FILESTAT_BYTES = 64;
 var DIRENT_BYTES = 24;
-var SUBSCRIPTION_BYTES = 48;
-var EVENT_BYTES = 32;
 var SIGNAL_MAX = 30;
-var ASCII_FAST_PATH = 64;
-var encoder2 = new TextEncoder();
-var decoder = new TextDecoder("utf-8", { fatal: true });
+var encoder3 = new TextEncoder();
 function checkArgument(name, value, valid) {
   if (!valid) throw new Error(`invalid value for the WASI argument \`${name}\`: ${value}`);
 }
@@ -530,74 +689,8 @@ function newTime(flags, set, now, value) {
   return null;
 }
 function preview1(table, args, envs) {
-  let memory = null;
-  let buffer = null;
-  let view = null;
-  let bytes = null;
-  const refresh = () => {
-    if (memory.buffer !== buffer) {
-      buffer = memory.buffer;
-      view = new DataView(buffer);
-      bytes = new Uint8Array(buffer);
-    }
-  };
-  const slice = (ptr, len) => new Uint8Array(buffer, ptr >>> 0, len >>> 0);
-  const text = (ptr, len) => {
-    refresh();
-    const raw = slice(ptr, len);
-    if (raw.length <= ASCII_FAST_PATH) {
-      let ascii = "";
-      for (let i = 0; i < raw.length && raw[i] < 128; i++) ascii += String.fromCharCode(raw[i]);
-      if (ascii.length === raw.length) return ascii;
-    }
-    try {
-      return decoder.decode(raw);
-    } catch {
-      return fail(ERRNO.ILSEQ);
-    }
-  };
-  const firstBuffer = (iovs, count) => {
-    refresh();
-    for (let i = 0; i < count >>> 0; i++) {
-      const at = (iovs >>> 0) + i * 8;
-      const len = view.getUint32(at + 4, true);
-      if (len !== 0) return slice(view.getUint32(at, true), len);
-    }
-    return slice(0, 0);
-  };
-  const writeU32 = (ptr, value) => {
-    refresh();
-    view.setUint32(ptr >>> 0, value, true);
-  };
-  const writeU64 = (ptr, value) => {
-    refresh();
-    view.setBigUint64(ptr >>> 0, value, true);
-  };
-  const writeStrings = (pointers, out, strings) => {
-    refresh();
-    let at = out >>> 0;
-    strings.forEach((string, i) => {
-      view.setUint32((pointers >>> 0) + i * 4, at, true);
-      const { written } = encoder2.encodeInto(string, slice(at, buffer.byteLength - at));
-      bytes[at + written] = 0;
-      at += written + 1;
-    });
-  };
-  const encodedSize = (strings) => strings.reduce((n, s) => n + encoder2.encode(s).length + 1, 0);
-  const writeFilestat = (ptr, node) => {
-    refresh();
-    const at = ptr >>> 0;
-    slice(at, FILESTAT_BYTES).fill(0);
-    if (node === null) return;
-    view.setBigUint64(at, 1n, true);
-    view.setBigUint64(at + 8, node.ino, true);
-    view.setUint8(at + 16, node.filetype);
-    view.setBigUint64(at + 24, node.nlink, true);
-    view.setBigUint64(at + 32, node.byteSize, true);
-    view.setBigUint64(at + 40, node.atim, true);
-    view.setBigUint64(at + 48, node.mtim, true);
-    view.setBigUint64(at + 56, node.birth, true);
-  };
+  const mem = new GuestMemory();
+  const encodedSize = (strings) => strings.reduce((n, s) => n + encoder3.encode(s).length + 1, 0);
   const descriptor = (fd) => table.get(fd >>> 0);
   const fileOf = (fd) => {
     const d = table.used.get(fd >>> 0);
@@ -660,53 +753,26 @@ function preview1(table, args, envs) {
     if (oflags & OFLAGS.DIRECTORY && !(node instanceof Directory)) fail(ERRNO.NOTDIR);
     return node;
   };
-  const subscription = (at) => {
-    const tag = view.getUint8(at + 8);
-    if (tag === EVENTTYPE.CLOCK) {
-      const id = view.getUint32(at + 16, true);
-      if (id > CLOCK.THREAD_CPUTIME) fail(ERRNO.INVAL);
-      const timeout = view.getBigUint64(at + 24, true);
-      const flags = view.getUint16(at + 40, true);
-      if (flags & ~SUBSCRIPTION_CLOCK_ABSTIME) fail(ERRNO.INVAL);
-      return { tag, id, timeout, absolute: (flags & SUBSCRIPTION_CLOCK_ABSTIME) !== 0 };
-    }
-    if (tag === EVENTTYPE.FD_READ || tag === EVENTTYPE.FD_WRITE) return { tag, fd: view.getUint32(at + 16, true) };
-    return fail(ERRNO.INVAL);
-  };
-  const deadline = ({ id, timeout, absolute }) => {
-    if (id === CLOCK.MONOTONIC) return absolute ? timeout : monotonicNs() + timeout;
-    if (id !== CLOCK.REALTIME) fail(ERRNO.INVAL);
-    if (!absolute) return monotonicNs() + timeout;
-    const left = timeout - realtimeNs();
-    return monotonicNs() + (left > 0n ? left : 0n);
-  };
-  const writeEvent = (at, userdata, type, nbytes, flags) => {
-    view.setBigUint64(at, userdata, true);
-    view.setUint16(at + 8, ERRNO.SUCCESS, true);
-    view.setUint8(at + 10, type);
-    view.setBigUint64(at + 16, nbytes, true);
-    view.setUint16(at + 24, flags, true);
-  };
   const calls = {
-    args_get: (argv, argvBuf) => writeStrings(argv, argvBuf, args),
+    args_get: (argv, argvBuf) => mem.strings(argv, argvBuf, args),
     args_sizes_get: (count, size) => {
-      writeU32(count, args.length);
-      writeU32(size, encodedSize(args));
+      mem.u32(count, args.length);
+      mem.u32(size, encodedSize(args));
     },
-    environ_get: (environ, environBuf) => writeStrings(environ, environBuf, envs),
+    environ_get: (environ, environBuf) => mem.strings(environ, environBuf, envs),
     environ_sizes_get: (count, size) => {
-      writeU32(count, envs.length);
-      writeU32(size, encodedSize(envs));
+      mem.u32(count, envs.length);
+      mem.u32(size, encodedSize(envs));
     },
     clock_res_get: (id, out) => {
       checkEnum("clockid", id, CLOCK.THREAD_CPUTIME);
       if (id >= CLOCK.PROCESS_CPUTIME) fail(ERRNO.BADF);
-      writeU64(out, 1n);
+      mem.u64(out, 1n);
     },
     clock_time_get: (id, _precision, out) => {
       checkEnum("clockid", id, CLOCK.THREAD_CPUTIME);
       if (id >= CLOCK.PROCESS_CPUTIME) fail(ERRNO.BADF);
-      writeU64(out, id === CLOCK.REALTIME ? realtimeNs() : monotonicNs());
+      mem.u64(out, id === CLOCK.REALTIME ? realtimeNs() : monotonicNs());
     },
     fd_advise: (fd, _offset, _len, advice) => {
       checkEnum("advice", advice, ADVICE_MAX);
@@ -721,13 +787,13 @@ function preview1(table, args, envs) {
     fd_sync: (fd) => void fileOf(fd),
     fd_fdstat_get: (fd, out) => {
       const stat = descriptor(fd).fdstat();
-      refresh();
+      mem.refresh();
       const at = out >>> 0;
-      slice(at, 24).fill(0);
-      view.setUint8(at, stat.filetype);
-      view.setUint16(at + 2, stat.flags, true);
-      view.setBigUint64(at + 8, stat.base, true);
-      view.setBigUint64(at + 16, stat.inheriting, true);
+      mem.slice(at, 24).fill(0);
+      mem.view.setUint8(at, stat.filetype);
+      mem.view.setUint16(at + 2, stat.flags, true);
+      mem.view.setBigUint64(at + 8, stat.base, true);
+      mem.view.setBigUint64(at + 16, stat.inheriting, true);
     },
     fd_fdstat_set_flags: (fd, flags) => {
       checkFlags("fdflags", flags, FDFLAGS.ALL);
@@ -744,9 +810,9 @@ function preview1(table, args, envs) {
     },
     fd_filestat_get: (fd, out) => {
       const d = descriptor(fd);
-      if (d instanceof FileDescriptor) writeFilestat(out, d.file);
-      else if (d instanceof DirectoryDescriptor) writeFilestat(out, d.dir);
-      else writeFilestat(out, null);
+      if (d instanceof FileDescriptor) mem.filestat(out, d.file);
+      else if (d instanceof DirectoryDescriptor) mem.filestat(out, d.dir);
+      else mem.filestat(out, null);
     },
     fd_filestat_set_size: (fd, size) => {
       const d = fileOf(fd);
@@ -762,21 +828,21 @@ function preview1(table, args, envs) {
       nodeOf(fd).setTimes(a, m);
     },
     fd_pread: (fd, iovs, count, offset, out) => {
-      const target = firstBuffer(iovs, count);
+      const target = mem.firstBuffer(iovs, count);
       const d = descriptor(fd);
       if (d instanceof StdinDescriptor) fail(ERRNO.SPIPE);
       if (!(d instanceof FileDescriptor)) fail(ERRNO.BADF);
-      writeU32(out, readFile(d, target, offsetOf(offset)));
+      mem.u32(out, readFile(d, target, offsetOf(offset)));
     },
     fd_pwrite: (fd, iovs, count, offset, out) => {
-      const data = firstBuffer(iovs, count);
+      const data = mem.firstBuffer(iovs, count);
       const d = descriptor(fd);
       if (d instanceof OutputDescriptor) fail(ERRNO.SPIPE);
       if (!(d instanceof FileDescriptor)) fail(ERRNO.BADF);
-      writeU32(out, writeFile(d, data, offsetOf(offset)));
+      mem.u32(out, writeFile(d, data, offsetOf(offset)));
     },
     fd_read: (fd, iovs, count, out) => {
-      const target = firstBuffer(iovs, count);
+      const target = mem.firstBuffer(iovs, count);
       const d = descriptor(fd);
       let n;
       if (d instanceof FileDescriptor) {
@@ -787,10 +853,10 @@ function preview1(table, args, envs) {
       } else {
         fail(ERRNO.BADF);
       }
-      writeU32(out, n);
+      mem.u32(out, n);
     },
     fd_write: (fd, iovs, count, out) => {
-      const data = firstBuffer(iovs, count);
+      const data = mem.firstBuffer(iovs, count);
       const d = descriptor(fd);
       let n;
       if (d instanceof OutputDescriptor) {
@@ -801,22 +867,22 @@ function preview1(table, args, envs) {
       } else {
         fail(ERRNO.BADF);
       }
-      writeU32(out, n);
+      mem.u32(out, n);
     },
     fd_prestat_get: (fd, out) => {
       const d = descriptor(fd);
       if (!(d instanceof DirectoryDescriptor) || d.preopen === null) fail(ERRNO.BADF);
-      refresh();
-      view.setUint32(out >>> 0, 0, true);
-      view.setUint32((out >>> 0) + 4, encoder2.encode(d.preopen).length, true);
+      mem.refresh();
+      mem.view.setUint32(out >>> 0, 0, true);
+      mem.view.setUint32((out >>> 0) + 4, encoder3.encode(d.preopen).length, true);
     },
     fd_prestat_dir_name: (fd, out, len) => {
       const d = descriptor(fd);
       if (!(d instanceof DirectoryDescriptor) || d.preopen === null) fail(ERRNO.NOTDIR);
-      const name = encoder2.encode(d.preopen);
+      const name = encoder3.encode(d.preopen);
       if (name.length > len >>> 0) fail(ERRNO.NAMETOOLONG);
-      refresh();
-      slice(out, name.length).set(name);
+      mem.refresh();
+      mem.slice(out, name.length).set(name);
     },
     fd_readdir: (fd, out, len, cookie, used) => {
       const dir = dirOf(fd);
@@ -826,28 +892,28 @@ function preview1(table, args, envs) {
         // wasmtime gives `..` the inode number of the directory itself
         ...dir.entries
       ];
-      refresh();
+      mem.refresh();
       let at = out >>> 0;
       let room = len >>> 0;
       const header = new DataView(new ArrayBuffer(DIRENT_BYTES));
       for (let i = cookie > BigInt(entries.length) ? entries.length : Number(cookie); i < entries.length && room > 0; i++) {
         const [name, node] = entries[i];
-        const encoded = encoder2.encode(name);
+        const encoded = encoder3.encode(name);
         header.setBigUint64(0, BigInt(i + 1), true);
         header.setBigUint64(8, node.ino, true);
         header.setUint32(16, encoded.length, true);
         header.setUint8(20, node.filetype);
         const headerBytes = new Uint8Array(header.buffer, 0, Math.min(room, DIRENT_BYTES));
-        slice(at, headerBytes.length).set(headerBytes);
+        mem.slice(at, headerBytes.length).set(headerBytes);
         at += headerBytes.length;
         room -= headerBytes.length;
         const nameBytes = encoded.subarray(0, room);
-        slice(at, nameBytes.length).set(nameBytes);
+        mem.slice(at, nameBytes.length).set(nameBytes);
         at += nameBytes.length;
         room -= nameBytes.length;
       }
       dir.accessed();
-      writeU32(used, (len >>> 0) - room);
+      mem.u32(used, (len >>> 0) - room);
     },
     fd_renumber: (from, to) => table.renumber(from >>> 0, to >>> 0),
     fd_seek: (fd, offset, whence, out) => {
@@ -858,18 +924,18 @@ function preview1(table, args, envs) {
       const position = base + offset;
       if (position < 0n || position > U64_MAX) fail(ERRNO.INVAL);
       d.position = offsetOf(position);
-      writeU64(out, position);
+      mem.u64(out, position);
     },
-    fd_tell: (fd, out) => writeU64(out, BigInt(seekable(fd).position)),
+    fd_tell: (fd, out) => mem.u64(out, BigInt(seekable(fd).position)),
     path_create_directory: (fd, ptr, len) => {
       const start = dirOf(fd);
-      const { dir, name } = parentAndName(start, stripTrailingSlashes(text(ptr, len)));
+      const { dir, name } = parentAndName(start, stripTrailingSlashes(mem.text(ptr, len)));
       makeDirectory(dir, name);
     },
     path_filestat_get: (fd, flags, ptr, len, out) => {
       checkFlags("lookupflags", flags, LOOKUP_SYMLINK_FOLLOW);
       const start = dirOf(fd);
-      writeFilestat(out, statAt(start, text(ptr, len), (flags & LOOKUP_SYMLINK_FOLLOW) !== 0));
+      mem.filestat(out, statAt(start, mem.text(ptr, len), (flags & LOOKUP_SYMLINK_FOLLOW) !== 0));
     },
     path_filestat_set_times: (fd, flags, ptr, len, atim, mtim, fstFlags) => {
       checkFlags("lookupflags", flags, LOOKUP_SYMLINK_FOLLOW);
@@ -877,7 +943,7 @@ function preview1(table, args, envs) {
       const a = newTime(fstFlags, FSTFLAGS.ATIM, FSTFLAGS.ATIM_NOW, atim);
       const m = newTime(fstFlags, FSTFLAGS.MTIM, FSTFLAGS.MTIM_NOW, mtim);
       const start = dirOf(fd);
-      const path = text(ptr, len);
+      const path = mem.text(ptr, len);
       if (flags & LOOKUP_SYMLINK_FOLLOW) {
         existing(start, path, true).setTimes(a, m);
       } else {
@@ -891,8 +957,8 @@ function preview1(table, args, envs) {
       checkFlags("lookupflags", oldFlags, LOOKUP_SYMLINK_FOLLOW);
       const oldStart = dirOf(oldFd);
       const newStart = dirOf(newFd);
-      const oldPath = text(oldPtr, oldLen);
-      const newPath = text(newPtr, newLen);
+      const oldPath = mem.text(oldPtr, oldLen);
+      const newPath = mem.text(newPtr, newLen);
       if (oldFlags & LOOKUP_SYMLINK_FOLLOW) fail(ERRNO.INVAL);
       const from = parentAndName(oldStart, oldPath);
       const to = parentAndName(newStart, newPath);
@@ -904,7 +970,7 @@ function preview1(table, args, envs) {
       checkRights("fs_rights_base", base);
       checkRights("fs_rights_inheriting", inheriting);
       checkFlags("fdflags", fdflags, FDFLAGS.ALL);
-      const path = text(ptr, len);
+      const path = mem.text(ptr, len);
       const d = descriptor(fd);
       if (d instanceof FileDescriptor) fail(ERRNO.NOTDIR);
       if (!(d instanceof DirectoryDescriptor)) fail(ERRNO.BADF);
@@ -920,28 +986,28 @@ function preview1(table, args, envs) {
         append: (fdflags & FDFLAGS.APPEND) !== 0,
         nonblocking: (fdflags & FDFLAGS.NONBLOCK) !== 0
       });
-      writeU32(out, table.add(opened));
+      mem.u32(out, table.add(opened));
     },
     path_readlink: (fd, ptr, len, out, outLen, used) => {
       const start = dirOf(fd);
-      const { dir, name } = parentAndName(start, text(ptr, len));
+      const { dir, name } = parentAndName(start, mem.text(ptr, len));
       const target = readSymlink(dir, name);
       if (target.startsWith("/")) fail(ERRNO.PERM);
-      const encoded = encoder2.encode(target).subarray(0, outLen >>> 0);
-      refresh();
-      slice(out, encoded.length).set(encoded);
-      writeU32(used, encoded.length);
+      const encoded = encoder3.encode(target).subarray(0, outLen >>> 0);
+      mem.refresh();
+      mem.slice(out, encoded.length).set(encoded);
+      mem.u32(used, encoded.length);
     },
     path_remove_directory: (fd, ptr, len) => {
       const start = dirOf(fd);
-      const { dir, name } = parentAndName(start, text(ptr, len));
+      const { dir, name } = parentAndName(start, mem.text(ptr, len));
       removeDirectory(dir, name);
     },
     path_rename: (oldFd, oldPtr, oldLen, newFd, newPtr, newLen) => {
       const oldStart = dirOf(oldFd);
       const newStart = dirOf(newFd);
-      const oldPath = text(oldPtr, oldLen);
-      const newPath = text(newPtr, newLen);
+      const oldPath = mem.text(oldPtr, oldLen);
+      const newPath = mem.text(newPtr, newLen);
       const mustBeDirectory = oldPath.endsWith("/") || newPath.endsWith("/");
       const from = parentAndName(oldStart, stripTrailingSlashes(oldPath));
       const to = parentAndName(newStart, stripTrailingSlashes(newPath));
@@ -949,62 +1015,18 @@ function preview1(table, args, envs) {
     },
     path_symlink: (oldPtr, oldLen, fd, newPtr, newLen) => {
       const start = dirOf(fd);
-      const target = text(oldPtr, oldLen);
-      const path = text(newPtr, newLen);
+      const target = mem.text(oldPtr, oldLen);
+      const path = mem.text(newPtr, newLen);
       if (target.startsWith("/")) fail(ERRNO.PERM);
       const { dir, name } = parentAndName(start, path);
       makeSymlink(target, dir, name);
     },
     path_unlink_file: (fd, ptr, len) => {
       const start = dirOf(fd);
-      const { dir, name } = parentAndName(start, text(ptr, len));
+      const { dir, name } = parentAndName(start, mem.text(ptr, len));
       unlinkFile(dir, name);
     },
-    poll_oneoff: (subscriptions, events, count, used) => {
-      const n = count >>> 0;
-      if (n === 0) fail(ERRNO.INVAL);
-      refresh();
-      const at = (i) => (subscriptions >>> 0) + i * SUBSCRIPTION_BYTES;
-      const userdata = (i) => view.getBigUint64(at(i), true);
-      if (n === 1) {
-        const sub = subscription(at(0));
-        if (sub.tag === EVENTTYPE.CLOCK && !sub.absolute) {
-          sleepUntil(monotonicNs() + sub.timeout);
-          refresh();
-          writeEvent(events >>> 0, userdata(0), EVENTTYPE.CLOCK, 1n, 0);
-          writeU32(used, 1);
-          return;
-        }
-      }
-      const subs = [];
-      const ready = [];
-      for (let i = 0; i < n; i++) {
-        const sub = subscription(at(i));
-        subs.push(sub);
-        if (sub.tag === EVENTTYPE.CLOCK) {
-          ready.push(deadline(sub));
-          continue;
-        }
-        const d = descriptor(sub.fd);
-        const fits = sub.tag === EVENTTYPE.FD_READ ? d instanceof StdinDescriptor : d instanceof OutputDescriptor;
-        if (!fits && !(d instanceof FileDescriptor)) fail(ERRNO.BADF);
-        ready.push(0n);
-      }
-      const first = ready.reduce((a, b) => b < a ? b : a);
-      sleepUntil(first);
-      const now = monotonicNs();
-      refresh();
-      let written = 0;
-      subs.forEach((sub, i) => {
-        if (ready[i] > now) return;
-        const at2 = (events >>> 0) + written++ * EVENT_BYTES;
-        if (sub.tag === EVENTTYPE.CLOCK) return writeEvent(at2, userdata(i), EVENTTYPE.CLOCK, 0n, 0);
-        const d = descriptor(sub.fd);
-        const atEnd = sub.tag === EVENTTYPE.FD_READ && d instanceof FileDescriptor && d.file.size <= d.position;
-        writeEvent(at2, userdata(i), sub.tag, 1n, atEnd ? EVENT_FD_READWRITE_HANGUP : 0);
-      });
-      writeU32(used, written);
-    },
+    poll_oneoff: (subscriptions, events, count, used) => pollOneoff(mem, table, subscriptions, events, count, used),
     proc_exit: (code) => {
       throw new ProcExit(code >>> 0);
     },
@@ -1015,8 +1037,8 @@ function preview1(table, args, envs) {
     sched_yield: () => {
     },
     random_get: (ptr, len) => {
-      refresh();
-      const target = slice(ptr, len);
+      mem.refresh();
+      const target = mem.slice(ptr, len);
       for (let i = 0; i < target.length; i += 65536) crypto.getRandomValues(target.subarray(i, i + 65536));
     },
     // Tasks have no sockets: EBADF for a number that is not open, ENOTSOCK for any other.
@@ -1054,9 +1076,7 @@ function preview1(table, args, envs) {
   }
   return {
     imports,
-    bind: (instanceMemory) => {
-      memory = instanceMemory;
-    }
+    bind: (memory) => mem.bind(memory)
   };
 }
 
