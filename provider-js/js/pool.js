@@ -1,5 +1,7 @@
 // A pool of Web Workers, each running one task at a time (worker.js). Enforces the wall-clock
-// timeout by terminating the worker and starting a fresh one; collects streamed output.
+// timeout by terminating the worker and starting a fresh one; collects streamed output. Each
+// worker keeps the error kinds and the modules it was sent, so a task's message carries the
+// task alone, its buffers transferred.
 
 const workerUrl = new URL("./provider-worker.js", import.meta.url);
 
@@ -17,19 +19,29 @@ class Slot {
     this.worker = new Worker(workerUrl, { type: "module", name: `wasimoff worker ${this.index}` });
     this.worker.onmessage = (event) => this.message(event.data);
     this.worker.onerror = (event) => this.finish({ type: "failed", kind: this.pool.kinds.Internal, message: `worker error: ${event.message}` });
+    this.worker.postMessage({ type: "init", kinds: this.pool.kinds });
+    /** Digests of the modules this worker holds. */
+    this.modules = new Set();
   }
 
   run(task, module) {
-    this.task = { ...task, stdout: [], stderr: [], timer: null };
+    this.task = { id: task.id, artifacts: task.artifacts, limits: task.limits, stdout: [], stderr: [], timer: null };
     this.task.timer = setTimeout(() => this.timeout(), task.limits.timeoutMs);
+    const sent = this.modules.has(task.module);
+    this.modules.add(task.module);
     const message = {
       type: "run",
       id: task.id,
-      module,
-      kinds: this.pool.kinds,
+      digest: task.module,
+      module: sent ? undefined : module,
       task: { args: task.args, envs: task.envs, stdin: task.stdin, files: task.files, artifacts: task.artifacts, limits: task.limits },
     };
-    this.worker.postMessage(message);
+    this.worker.postMessage(message, transferable(task));
+  }
+
+  /** Tells the worker to drop a module the provider no longer holds. */
+  forget(digest) {
+    if (this.modules.delete(digest)) this.worker.postMessage({ type: "forget", digest });
   }
 
   message(data) {
@@ -67,6 +79,13 @@ class Slot {
     this.task = null;
     this.pool.done(task, { ...result, stdout: concat(task.stdout), stderr: concat(task.stderr) });
   }
+}
+
+/** The task's own buffers (stdin, files), each once: moved to the worker, not copied. */
+function transferable(task) {
+  const views = [task.stdin, ...task.files.map((file) => file.data)].filter(Boolean);
+  const whole = views.filter((view) => view.byteOffset === 0 && view.byteLength === view.buffer.byteLength);
+  return [...new Set(whole.map((view) => view.buffer))];
 }
 
 function concat(chunks) {
@@ -134,6 +153,11 @@ export class WorkerPool {
 
   cancel(id) {
     this.slots.find((s) => s.task?.id === id)?.cancel();
+  }
+
+  /** Every worker drops the module `digest`. */
+  forget(digest) {
+    for (const slot of this.slots) slot.forget(digest);
   }
 
   /** Stops every running task and every worker. */
