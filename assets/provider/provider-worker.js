@@ -1813,24 +1813,24 @@ function importsFor(shim, args) {
   return imports;
 }
 var failed = (kind, message) => ({ type: "failed", kind, message });
-var memoryLimit = (kinds, bytes) => failed(kinds.MemoryLimit, `the task tried to grow its memory past the limit of ${bytes} bytes`);
-function failure(kinds, error, limitHit, memoryBytes) {
-  if (error instanceof OutputLimitExceeded) return failed(kinds.OutputLimit, error.message);
-  if (limitHit?.value === 1) return memoryLimit(kinds, memoryBytes);
-  if (error instanceof WebAssembly.LinkError) return failed(kinds.Internal, `cannot link the module: ${error.message}`);
-  if (error instanceof WASIProcExit) return failed(kinds.Trap, "exit with invalid exit status outside of [0..126)");
-  return failed(kinds.Trap, error instanceof Error ? error.message : String(error));
+var memoryLimit = (kinds2, bytes) => failed(kinds2.MemoryLimit, `the task tried to grow its memory past the limit of ${bytes} bytes`);
+function failure(kinds2, error, limitHit, memoryBytes) {
+  if (error instanceof OutputLimitExceeded) return failed(kinds2.OutputLimit, error.message);
+  if (limitHit?.value === 1) return memoryLimit(kinds2, memoryBytes);
+  if (error instanceof WebAssembly.LinkError) return failed(kinds2.Internal, `cannot link the module: ${error.message}`);
+  if (error instanceof WASIProcExit) return failed(kinds2.Trap, "exit with invalid exit status outside of [0..126)");
+  return failed(kinds2.Trap, error instanceof Error ? error.message : String(error));
 }
-function runTask(module, task, kinds, onOutput) {
+function runTask(module, task, kinds2, onOutput) {
   const { args, envs, stdin, files, artifacts, limits } = task;
   if (!WebAssembly.Module.exports(module).some((e) => e.name === "_start" && e.kind === "function")) {
-    return failed(kinds.MissingStart, "the module exports no `_start` function: it is not a WASI command");
+    return failed(kinds2.MissingStart, "the module exports no `_start` function: it is not a WASI command");
   }
   let root;
   try {
     root = new PreopenDirectory("/", buildRoot(files).contents);
   } catch (error) {
-    return failed(kinds.Internal, error.message);
+    return failed(kinds2.Internal, error.message);
   }
   const fds = [
     new OpenFile(new File(stdin, { readonly: true })),
@@ -1845,7 +1845,7 @@ function runTask(module, task, kinds, onOutput) {
   try {
     const instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: importsFor(shim, args) });
     const { memory, wasimoff_memory_limit_pages: limitPages, wasimoff_memory_limit_hit: hit } = instance.exports;
-    if (memory instanceof WebAssembly.Memory && memory.buffer.byteLength > limits.memoryBytes) return memoryLimit(kinds, limits.memoryBytes);
+    if (memory instanceof WebAssembly.Memory && memory.buffer.byteLength > limits.memoryBytes) return memoryLimit(kinds2, limits.memoryBytes);
     if (limitPages instanceof WebAssembly.Global && hit instanceof WebAssembly.Global) {
       limitPages.value = Math.min(Math.floor(limits.memoryBytes / PAGE_BYTES), MAX_PAGES);
       limitHit = hit;
@@ -1853,7 +1853,7 @@ function runTask(module, task, kinds, onOutput) {
     shim.inst = instance;
     instance.exports._start();
   } catch (error) {
-    if (!(error instanceof WASIProcExit) || error.code >>> 0 >= 126) return failure(kinds, error, limitHit, limits.memoryBytes);
+    if (!(error instanceof WASIProcExit) || error.code >>> 0 >= 126) return failure(kinds2, error, limitHit, limits.memoryBytes);
     status = error.code;
   }
   const elapsedUs = Math.round((performance.now() - started) * 1e3);
@@ -1861,16 +1861,31 @@ function runTask(module, task, kinds, onOutput) {
 }
 
 // js/worker.js
+var kinds = null;
+var modules = /* @__PURE__ */ new Map();
 function postResult(id, result) {
   const buffers = result.type === "exited" ? result.artifacts.filter((a) => a.data).map((a) => a.data.buffer) : [];
   self.postMessage({ type: "result", id, result }, buffers);
 }
-self.onmessage = ({ data: message }) => {
-  if (message?.type !== "run") return;
-  const { id, module, kinds, task } = message;
+function run({ id, digest, module, task }) {
+  if (module) modules.set(digest, module);
   try {
-    postResult(id, runTask(module, task, kinds, (stream, data) => self.postMessage({ type: "output", id, stream, data }, [data.buffer])));
+    const compiled = modules.get(digest);
+    if (!compiled) throw new Error(`module ${digest} was never sent to this worker`);
+    postResult(id, runTask(compiled, task, kinds, (stream, data) => self.postMessage({ type: "output", id, stream, data }, [data.buffer])));
   } catch (error) {
     postResult(id, { type: "failed", kind: kinds.Internal, message: error instanceof Error ? error.message : String(error) });
+  }
+}
+self.onmessage = ({ data: message }) => {
+  switch (message?.type) {
+    case "init":
+      kinds = message.kinds;
+      return;
+    case "forget":
+      modules.delete(message.digest);
+      return;
+    case "run":
+      return run(message);
   }
 };

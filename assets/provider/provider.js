@@ -103,6 +103,18 @@ var Session = class {
     return v6;
   }
   /**
+   * Task `id` ended or was stopped: the actions (`run`) of the next waiting task, if any.
+   * @param {number} id
+   * @returns {any}
+   */
+  finished(id) {
+    const ret = wasm.session_finished(this.__wbg_ptr, id);
+    if (ret[2]) {
+      throw takeFromExternrefTable0(ret[1]);
+    }
+    return takeFromExternrefTable0(ret[0]);
+  }
+  /**
    * Forgets a module (it failed to compile) and returns the frame telling the broker.
    * @param {string} digest
    * @returns {Uint8Array}
@@ -131,14 +143,33 @@ var Session = class {
     return v3;
   }
   /**
-   * A session that keeps at most `cached_modules` compiled modules.
-   * @param {number} cached_modules
+   * Whether task `id` was handed over as `run` and is neither finished nor cancelled.
+   * @param {number} id
+   * @returns {boolean}
    */
-  constructor(cached_modules) {
-    const ret = wasm.session_new(cached_modules);
+  isRunning(id) {
+    const ret = wasm.session_isRunning(this.__wbg_ptr, id);
+    return ret !== 0;
+  }
+  /**
+   * A session that keeps at most `cached_modules` compiled modules, for `slots` workers:
+   * tasks beyond them wait in the core until [`Session::finished`] frees a worker.
+   * @param {number} cached_modules
+   * @param {number} slots
+   */
+  constructor(cached_modules, slots) {
+    const ret = wasm.session_new(cached_modules, slots);
     this.__wbg_ptr = ret;
     SessionFinalization.register(this, this.__wbg_ptr, this);
     return this;
+  }
+  /**
+   * Tasks running plus tasks waiting for a worker.
+   * @returns {number}
+   */
+  pending() {
+    const ret = wasm.session_pending(this.__wbg_ptr);
+    return ret >>> 0;
   }
   /**
    * Handles a frame from the broker: an array of actions
@@ -150,6 +181,18 @@ var Session = class {
     const ptr0 = passArray8ToWasm0(frame, wasm.__wbindgen_malloc);
     const len0 = WASM_VECTOR_LEN;
     const ret = wasm.session_receive(this.__wbg_ptr, ptr0, len0);
+    if (ret[2]) {
+      throw takeFromExternrefTable0(ret[1]);
+    }
+    return takeFromExternrefTable0(ret[0]);
+  }
+  /**
+   * The pool now has `slots` workers: the actions (`run`) of waiting tasks that start now.
+   * @param {number} slots
+   * @returns {any}
+   */
+  setSlots(slots) {
+    const ret = wasm.session_setSlots(this.__wbg_ptr, slots);
     if (ret[2]) {
       throw takeFromExternrefTable0(ret[1]);
     }
@@ -680,6 +723,12 @@ async function connectWebTransport(url, hashes, timeoutMs) {
   }
   const stream = await session.createBidirectionalStream();
   const writer = stream.writable.getWriter();
+  let unsent = [];
+  const flush = () => {
+    if (unsent.length) writer.write(lengthPrefixed(unsent)).catch(() => {
+    });
+    unsent = [];
+  };
   const connection = {
     name: "webtransport",
     onframe: () => {
@@ -687,13 +736,10 @@ async function connectWebTransport(url, hashes, timeoutMs) {
     onclose: () => {
     },
     send: (bytes) => {
-      const framed = new Uint8Array(4 + bytes.length);
-      new DataView(framed.buffer).setUint32(0, bytes.length);
-      framed.set(bytes, 4);
-      writer.write(framed).catch(() => {
-      });
+      if (unsent.push(bytes) === 1) queueMicrotask(flush);
     },
     close: (code = 1e3, reason = "") => {
+      flush();
       writer.close().catch(() => {
       });
       session.close({ closeCode: code, reason });
@@ -705,6 +751,17 @@ async function connectWebTransport(url, hashes, timeoutMs) {
     (error) => connection.onclose(error?.message ?? "connection lost")
   );
   return connection;
+}
+function lengthPrefixed(frames) {
+  const out = new Uint8Array(frames.reduce((total, frame) => total + 4 + frame.length, 0));
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const frame of frames) {
+    view.setUint32(at, frame.length);
+    out.set(frame, at + 4);
+    at += 4 + frame.length;
+  }
+  return out;
 }
 async function readFrames(readable, onframe) {
   const reader = readable.getReader();
@@ -750,18 +807,26 @@ var Slot = class {
     this.worker = new Worker(workerUrl, { type: "module", name: `wasimoff worker ${this.index}` });
     this.worker.onmessage = (event) => this.message(event.data);
     this.worker.onerror = (event) => this.finish({ type: "failed", kind: this.pool.kinds.Internal, message: `worker error: ${event.message}` });
+    this.worker.postMessage({ type: "init", kinds: this.pool.kinds });
+    this.modules = /* @__PURE__ */ new Set();
   }
   run(task, module) {
-    this.task = { ...task, stdout: [], stderr: [], timer: null };
+    this.task = { id: task.id, artifacts: task.artifacts, limits: task.limits, stdout: [], stderr: [], timer: null };
     this.task.timer = setTimeout(() => this.timeout(), task.limits.timeoutMs);
+    const sent = this.modules.has(task.module);
+    this.modules.add(task.module);
     const message = {
       type: "run",
       id: task.id,
-      module,
-      kinds: this.pool.kinds,
+      digest: task.module,
+      module: sent ? void 0 : module,
       task: { args: task.args, envs: task.envs, stdin: task.stdin, files: task.files, artifacts: task.artifacts, limits: task.limits }
     };
-    this.worker.postMessage(message);
+    this.worker.postMessage(message, transferable(task));
+  }
+  /** Tells the worker to drop a module the provider no longer holds. */
+  forget(digest) {
+    if (this.modules.delete(digest)) this.worker.postMessage({ type: "forget", digest });
   }
   message(data) {
     if (!this.task || data.id !== this.task.id) return;
@@ -795,6 +860,11 @@ var Slot = class {
     this.pool.done(task, { ...result, stdout: concat(task.stdout), stderr: concat(task.stderr) });
   }
 };
+function transferable(task) {
+  const views = [task.stdin, ...task.files.map((file) => file.data)].filter(Boolean);
+  const whole = views.filter((view) => view.byteOffset === 0 && view.byteLength === view.buffer.byteLength);
+  return [...new Set(whole.map((view) => view.buffer))];
+}
 function concat(chunks) {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
@@ -848,6 +918,10 @@ var WorkerPool = class {
   }
   cancel(id) {
     this.slots.find((s) => s.task?.id === id)?.cancel();
+  }
+  /** Every worker drops the module `digest`. */
+  forget(digest) {
+    for (const slot of this.slots) slot.forget(digest);
   }
   /** Stops every running task and every worker. */
   terminate() {
@@ -970,6 +1044,7 @@ var Provider = class extends EventTarget {
     this.finishedAt = [];
     this.lines = [];
     this.modules = /* @__PURE__ */ new Map();
+    this.compiled = /* @__PURE__ */ new Map();
     this.stopping = false;
     this.pool = null;
     this.socket = null;
@@ -981,7 +1056,6 @@ var Provider = class extends EventTarget {
     if (navigator.locks) await this.takeLock();
     await loadCore();
     this.kinds = errorKinds();
-    this.session = new Session(CACHED_MODULES);
     this.pool = new WorkerPool({
       size: this.wanted,
       kinds: this.kinds,
@@ -989,6 +1063,7 @@ var Provider = class extends EventTarget {
       onlog: (line) => this.log(line),
       onchange: () => this.emit()
     });
+    this.session = new Session(CACHED_MODULES, this.pool.size);
     addEventListener("pagehide", () => this.socket?.close(1001, "page closed"));
     this.connect();
   }
@@ -1069,14 +1144,18 @@ var Provider = class extends EventTarget {
     this.set("reconnecting", `${reason}; retrying in ${Math.round(delay)} ms`);
     setTimeout(() => this.connect(), delay);
   }
-  /** The connection is gone: its tasks are the broker's to requeue, so the workers start afresh. */
+  /**
+   * The connection is gone: its tasks, running and queued, are the broker's to requeue, so the
+   * workers start afresh.
+   */
   closed(reason) {
     clearInterval(this.watchdog);
     this.socket = null;
     this.providerId = null;
     this.modules.clear();
-    this.session = new Session(CACHED_MODULES);
+    this.compiled.clear();
     this.pool.terminate();
+    this.session = new Session(CACHED_MODULES, this.stopping ? 0 : this.wanted);
     if (this.stopping) return this.set("stopped", `disconnected: ${reason}`);
     this.pool.resize(this.wanted);
     this.retry(`connection lost: ${reason}`);
@@ -1111,32 +1190,73 @@ var Provider = class extends EventTarget {
       case "send":
         return this.send(action.frame);
       case "cancel":
-        return this.pool.cancel(action.id);
+        this.pool.cancel(action.id);
+        return this.checkDrained();
       case "evict":
-        return action.digests.forEach((digest) => this.modules.delete(digest));
+        return action.digests.forEach((digest) => this.forgetModule(digest));
       case "module":
-        return this.modules.set(action.digest, WebAssembly.compile(action.bytes));
+        return this.compile(action.digest, action.bytes);
       case "run":
         return this.run(action);
     }
   }
-  /** Runs a task on an idle worker once its module (compiled once, shared by every worker) is ready. */
+  /** Compiles a module once for every worker; tasks of it wait for the promise. */
+  compile(digest, bytes) {
+    const compiling = WebAssembly.compile(bytes);
+    this.modules.set(digest, compiling);
+    compiling.then(
+      (module) => this.modules.get(digest) === compiling && this.compiled.set(digest, module),
+      () => {
+      }
+    );
+  }
+  forgetModule(digest) {
+    this.modules.delete(digest);
+    this.compiled.delete(digest);
+    this.pool.forget(digest);
+  }
+  /**
+   * Runs a task the core handed over (it has a free worker for it) once its module is compiled:
+   * at once if it is, else after the compile, unless the task was cancelled meanwhile.
+   */
   async run(task) {
-    const kinds = this.kinds;
-    const fail = (kind, message) => this.send(this.session.failed(task.id, kind, message, NO_OUTPUT, NO_OUTPUT));
+    const compiled = this.compiled.get(task.module);
+    if (compiled) return this.dispatch(task, compiled);
+    const session = this.session;
     const compiling = this.modules.get(task.module);
-    if (!compiling) return fail(kinds.Internal, `module ${task.module} is not cached`);
+    if (!compiling) return this.fail(task.id, this.kinds.Internal, `module ${task.module} is not cached`);
     let module;
     try {
       module = await compiling;
     } catch (error) {
-      this.modules.delete(task.module);
-      this.send(this.session.forget(task.module));
-      return fail(kinds.InvalidModule, error.message);
+      if (session !== this.session) return;
+      if (this.modules.get(task.module) === compiling) {
+        this.forgetModule(task.module);
+        this.send(this.session.forget(task.module));
+      }
+      return this.fail(task.id, this.kinds.InvalidModule, error.message);
     }
-    if (!this.pool.run(task, module)) fail(kinds.Internal, "no idle worker on this provider");
+    if (session === this.session && session.isRunning(task.id)) this.dispatch(task, module);
+  }
+  dispatch(task, module) {
+    if (!this.pool.run(task, module)) this.fail(task.id, this.kinds.Internal, "no idle worker on this provider");
+  }
+  /** Answers a task that did not reach a worker, and gives its place to the next. */
+  fail(id, kind, message) {
+    this.send(this.session.failed(id, kind, message, NO_OUTPUT, NO_OUTPUT));
+    this.next(id);
+  }
+  /** Task `id` no longer holds a worker: the core hands over the next waiting task, if any. */
+  next(id) {
+    for (const action of this.session.finished(id)) this.act(action);
+    this.checkDrained();
+  }
+  /** While stopping: resolves `stop()`'s wait once no task runs or waits. */
+  checkDrained() {
+    if (this.stopping && this.session.pending() === 0) this.drained?.();
   }
   finished(task, result) {
+    this.next(task.id);
     const frame = result.type === "exited" ? this.session.exited(
       task.id,
       result.status,
@@ -1152,12 +1272,14 @@ var Provider = class extends EventTarget {
     this.tasksDone += 1;
     this.finishedAt.push(performance.now());
     this.forgetOldFinishes();
-    if (this.stopping && this.pool.busy === 0) this.drained?.();
   }
   /** Sets the number of workers (at least one). */
   setWorkers(count) {
     this.wanted = Math.max(1, Math.floor(count));
-    this.pool?.resize(this.wanted);
+    if (this.pool) {
+      this.pool.resize(this.wanted);
+      for (const action of this.session.setSlots(this.pool.size)) this.act(action);
+    }
     this.send(Session.workers(this.announced()));
     this.log(`workers: ${this.wanted}`);
   }
@@ -1173,12 +1295,12 @@ var Provider = class extends EventTarget {
     this.send(Session.workers(this.announced()));
     this.set(this.connection, "resumed");
   }
-  /** Stops taking tasks, lets running tasks finish, then disconnects. */
+  /** Stops taking tasks, lets running and queued tasks finish, then disconnects. */
   async stop() {
     this.stopping = true;
     this.send(Session.workers(0));
-    if (this.pool?.busy) {
-      this.log(`draining ${this.pool.busy} running task(s)`);
+    if (this.session?.pending()) {
+      this.log(`draining ${this.session.pending()} running or queued task(s)`);
       await new Promise((resolve) => this.drained = resolve);
     }
     this.socket?.close(1e3, "provider stopped");
@@ -1202,6 +1324,7 @@ var Provider = class extends EventTarget {
       paused: this.paused,
       workers: this.pool ? this.pool.snapshot() : [],
       busy: this.pool ? this.pool.busy : 0,
+      queued: this.session ? this.session.pending() - (this.pool ? this.pool.busy : 0) : 0,
       restarts: this.pool ? this.pool.restarts : 0,
       modulesCached: this.modules.size,
       tasksDone: this.tasksDone,
