@@ -20,7 +20,8 @@
 //!    in the page).
 //!
 //! Env: `BENCH_RUNS` (echo tasks measured per path, default 600), `BENCH_TASKS` (tasks per
-//! job, default 400), `BENCH_SHARED` (tasks of the shared job, default 2000).
+//! job, default 400), `BENCH_SHARED` (tasks of the shared job, default 2000), `BENCH_PREFETCH`
+//! (the brokers' `Limits::provider_prefetch`, default 1; 0 measures without prefetch).
 
 #[path = "../tests/integration/support.rs"]
 #[allow(dead_code)]
@@ -38,6 +39,12 @@ const ECHO_WARM_UP: usize = 50;
 const TSP_WARM_UP: usize = 20;
 const ECHO_STDOUT: &[u8] = b"argc=1\nargv[0]=echo\n";
 const PAGES: usize = 4;
+
+/// The limits of the brokers with browser providers: the default, but `BENCH_PREFETCH`.
+fn remote_limits() -> Limits {
+    let prefetch = std::env::var("BENCH_PREFETCH").ok().and_then(|v| v.parse().ok());
+    Limits { provider_prefetch: prefetch.unwrap_or(Limits::default().provider_prefetch), ..Limits::default() }
+}
 
 fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(default)
@@ -190,7 +197,12 @@ fn local_path(broker: Wasimoff) -> Path {
 /// A broker with WebTransport on its host's port and a Chromium provider page with 1 worker
 /// on `transport` (`websocket` forced by the page's query, `webtransport` offered and taken).
 async fn browser_path(name: &'static str, transport: &'static str) -> Path {
-    let broker = Wasimoff::builder().fallback(FallbackPolicy::Never).webtransport(WebTransport::on_host_address()).build().expect("broker");
+    let broker = Wasimoff::builder()
+        .limits(remote_limits())
+        .fallback(FallbackPolicy::Never)
+        .webtransport(WebTransport::on_host_address())
+        .build()
+        .expect("broker");
     support::upload_fixtures(&broker).await;
     let base = support::serve(support::host_app(&broker)).await;
     let address: SocketAddr = base.trim_start_matches("http://").parse().expect("host address");
@@ -228,7 +240,12 @@ struct Shared {
 /// `PAGES` Chromium pages with 1 worker each on one broker over `transport`, sharing a job of
 /// `count` copies of `task`.
 async fn shared_job(transport: &'static str, task: &Task, count: usize, stdout: &[u8]) -> Shared {
-    let broker = Wasimoff::builder().fallback(FallbackPolicy::Never).webtransport(WebTransport::on_host_address()).build().expect("broker");
+    let broker = Wasimoff::builder()
+        .limits(remote_limits())
+        .fallback(FallbackPolicy::Never)
+        .webtransport(WebTransport::on_host_address())
+        .build()
+        .expect("broker");
     support::upload_fixtures(&broker).await;
     let base = support::serve(support::host_app(&broker)).await;
     let address: SocketAddr = base.trim_start_matches("http://").parse().expect("host address");
@@ -330,7 +347,11 @@ async fn main() {
     let elapsed = started.elapsed();
 
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("browser provider benchmark: {version}, {cores} cores, {:.1} s", elapsed.as_secs_f64());
+    println!(
+        "browser provider benchmark: {version}, {cores} cores, {:.1} s, prefetch {} per worker",
+        elapsed.as_secs_f64(),
+        remote_limits().provider_prefetch
+    );
     println!("echo one at a time, 1 worker: {} per path in {BLOCKS} interleaved blocks", paths[0].echo.len());
     println!("| path | p50 | p90 | p99 | mean | guest mean | p50 / local | p50 / WebSocket |");
     println!("|---|---|---|---|---|---|---|---|");
