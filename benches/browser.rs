@@ -78,8 +78,9 @@ const SPANS_OFF: &str = r#"(() => {
   return [mean(0), mean(1), mean(2), spans.length];
 })()"#;
 
-/// Stamps, in the page, the time its workers are busy: from a task's hand-over to a worker
-/// (`pool.run`) to its result coming back (`finished`).
+/// Stamps, in the page, the time its one worker is busy: each task from its hand-over to the
+/// worker (`pool.run`), or from the end of the task before it if that came later, to its
+/// result coming back (`finished`).
 const BUSY_ON: &str = r#"(() => {
   const p = window.wasimoffProvider;
   const busy = (window.benchBusy = { sum: 0, first: null, last: null, tasks: 0, open: new Map() });
@@ -93,7 +94,7 @@ const BUSY_ON: &str = r#"(() => {
   p.finished = (task, result) => {
     const now = performance.now();
     const start = busy.open.get(task.id);
-    if (start !== undefined) { busy.sum += now - start; busy.open.delete(task.id); busy.last = now; busy.tasks += 1; }
+    if (start !== undefined) { busy.sum += now - Math.max(start, busy.last ?? start); busy.open.delete(task.id); busy.last = now; busy.tasks += 1; }
     return finished(task, result);
   };
 })()"#;

@@ -72,7 +72,7 @@ export class Provider extends EventTarget {
       onlog: (line) => this.log(line),
       onchange: () => this.emit(),
     });
-    this.session = new Session(CACHED_MODULES, this.pool.size);
+    this.session = new Session(CACHED_MODULES, this.pool.capacity);
     addEventListener("pagehide", () => this.socket?.close(1001, "page closed"));
     this.connect();
   }
@@ -171,9 +171,10 @@ export class Provider extends EventTarget {
     this.modules.clear();
     this.compiled.clear();
     this.pool.terminate();
-    this.session = new Session(CACHED_MODULES, this.stopping ? 0 : this.wanted);
+    this.session = new Session(CACHED_MODULES, 0);
     if (this.stopping) return this.set("stopped", `disconnected: ${reason}`);
     this.pool.resize(this.wanted);
+    this.session.setSlots(this.pool.capacity);
     this.retry(`connection lost: ${reason}`);
   }
 
@@ -301,7 +302,7 @@ export class Provider extends EventTarget {
     this.wanted = Math.max(1, Math.floor(count));
     if (this.pool) {
       this.pool.resize(this.wanted);
-      for (const action of this.session.setSlots(this.pool.size)) this.act(action);
+      for (const action of this.session.setSlots(this.pool.capacity)) this.act(action);
     }
     this.send(Session.workers(this.announced()));
     this.log(`workers: ${this.wanted}`);
