@@ -1068,6 +1068,7 @@ var LOG_LINES = 200;
 var WEBTRANSPORT_TIMEOUT_MS = 3e3;
 var SILENT_HEARTBEATS = 2.5;
 var NO_OUTPUT = new Uint8Array();
+var CHANGE_EVERY_MS = 100;
 var coreReady = null;
 function loadCore() {
   coreReady ??= __wbg_init({ module_or_path: new URL("./provider-core.wasm", import.meta.url) });
@@ -1385,12 +1386,23 @@ var Provider = class extends EventTarget {
     this.log(line);
   }
   log(line) {
-    this.lines.push(`${(/* @__PURE__ */ new Date()).toLocaleTimeString()} ${line}`);
+    this.lines.push(`${this.clock()} ${line}`);
     if (this.lines.length > LOG_LINES) this.lines.splice(0, this.lines.length - LOG_LINES);
     this.emit();
   }
+  /** The local time of day, formatted once per second. */
+  clock() {
+    const second = Math.floor(Date.now() / 1e3);
+    if (second !== this.clockSecond) [this.clockSecond, this.clockText] = [second, (/* @__PURE__ */ new Date()).toLocaleTimeString()];
+    return this.clockText;
+  }
+  /** Announces a change; several within `CHANGE_EVERY_MS` make one `change` event. */
   emit() {
-    this.dispatchEvent(new Event("change"));
+    if (this.changeTimer) return;
+    this.changeTimer = setTimeout(() => {
+      this.changeTimer = null;
+      this.dispatchEvent(new Event("change"));
+    }, CHANGE_EVERY_MS);
   }
 };
 function start(options = {}) {

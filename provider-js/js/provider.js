@@ -17,6 +17,8 @@ const WEBTRANSPORT_TIMEOUT_MS = 3000;
 /** Heartbeat periods without any frame after which the broker is taken for gone. */
 const SILENT_HEARTBEATS = 2.5;
 const NO_OUTPUT = new Uint8Array();
+/** `change` events are coalesced: at most one per this many ms, so a busy provider does not redraw its panel per task. */
+const CHANGE_EVERY_MS = 100;
 
 let coreReady = null;
 function loadCore() {
@@ -30,7 +32,8 @@ function defaultBroker() {
 }
 
 /**
- * A browser provider. Emits `change` events whenever its state (see `state()`) changes.
+ * A browser provider. Emits `change` events when its state (see `state()`) changes, at most
+ * one per 100 ms.
  * Options: `broker` (mount URL, default: where provider.js came from), `workers` (default:
  * navigator.hardwareConcurrency), `paused` (connect with no workers), `consent` (ask first),
  * `transport` (`auto`: WebTransport when both sides have it, else WebSocket; or `websocket`).
@@ -368,13 +371,25 @@ export class Provider extends EventTarget {
   }
 
   log(line) {
-    this.lines.push(`${new Date().toLocaleTimeString()} ${line}`);
+    this.lines.push(`${this.clock()} ${line}`);
     if (this.lines.length > LOG_LINES) this.lines.splice(0, this.lines.length - LOG_LINES);
     this.emit();
   }
 
+  /** The local time of day, formatted once per second. */
+  clock() {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.clockSecond) [this.clockSecond, this.clockText] = [second, new Date().toLocaleTimeString()];
+    return this.clockText;
+  }
+
+  /** Announces a change; several within `CHANGE_EVERY_MS` make one `change` event. */
   emit() {
-    this.dispatchEvent(new Event("change"));
+    if (this.changeTimer) return;
+    this.changeTimer = setTimeout(() => {
+      this.changeTimer = null;
+      this.dispatchEvent(new Event("change"));
+    }, CHANGE_EVERY_MS);
   }
 }
 
