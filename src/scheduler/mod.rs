@@ -198,6 +198,11 @@ impl Scheduler {
         self.lock().state.remote_workers()
     }
 
+    /// Tasks all remote providers hold at most: their workers plus what they queue (prefetch).
+    pub(crate) fn provider_capacity(&self) -> usize {
+        self.lock().state.remote_capacity()
+    }
+
     /// Tasks the local runner finished.
     pub(crate) fn local_done(&self) -> u64 {
         self.lock().state.local_done()

@@ -335,6 +335,15 @@ impl<Q: TaskQueue> State<Q> {
         self.remote_workers
     }
 
+    /// Tasks all remote providers hold at most: their workers plus what they queue.
+    pub(crate) fn remote_capacity(&self) -> usize {
+        self.providers
+            .values()
+            .filter(|provider| !provider.joined.local)
+            .map(|provider| provider.joined.workers as usize * (1 + provider.joined.prefetch as usize))
+            .sum()
+    }
+
     /// Tasks waiting for a worker.
     pub(crate) fn queued(&self) -> usize {
         self.queue.len()

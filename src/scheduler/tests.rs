@@ -345,6 +345,7 @@ fn a_prefetching_provider_holds_its_workers_plus_prefetch_per_worker() {
     assert_eq!(fake.state.queued(), 2);
     assert_eq!(tasks_run(&fake.answer(provider, TaskId(3))), ids(&[5]), "a result makes room for one more");
     assert_eq!(fake.state.providers()[0].busy, 2, "busy counts workers, not queued tasks");
+    assert_eq!(fake.state.remote_capacity(), 4);
     assert!(fake.state.set_workers(provider, 0, fake.now).is_empty(), "a paused provider takes nothing");
     for task in [1, 2, 4, 5] {
         assert!(tasks_run(&fake.answer(provider, TaskId(task))).is_empty(), "paused, task {task}");
