@@ -195,9 +195,9 @@ fn local_path(broker: Wasimoff) -> Path {
     }
 }
 
-/// A broker with WebTransport on its host's port and a Chromium provider page with 1 worker
-/// on `transport` (`websocket` forced by the page's query, `webtransport` offered and taken).
-async fn browser_path(name: &'static str, transport: &'static str) -> Path {
+/// A broker that never runs tasks itself, with the fixtures, served with WebTransport on its
+/// host's port; returns it and the host's base URL.
+async fn remote_broker() -> (Wasimoff, String) {
     let broker = Wasimoff::builder()
         .limits(remote_limits())
         .fallback(FallbackPolicy::Never)
@@ -208,6 +208,13 @@ async fn browser_path(name: &'static str, transport: &'static str) -> Path {
     let base = support::serve(support::host_app(&broker)).await;
     let address: SocketAddr = base.trim_start_matches("http://").parse().expect("host address");
     broker.start_webtransport(address).expect("WebTransport starts on the host's port");
+    (broker, base)
+}
+
+/// A broker with WebTransport on its host's port and a Chromium provider page with 1 worker
+/// on `transport` (`websocket` forced by the page's query, `webtransport` offered and taken).
+async fn browser_path(name: &'static str, transport: &'static str) -> Path {
+    let (broker, base) = remote_broker().await;
     let chromium = Chromium::launch().await;
     let query = if transport == "websocket" { "&transport=websocket" } else { "" };
     let page = chromium.open(&format!("{base}/wasimoff/?workers=1{query}")).await;
@@ -241,16 +248,7 @@ struct Shared {
 /// `PAGES` Chromium pages with 1 worker each on one broker over `transport`, sharing a job of
 /// `count` copies of `task`.
 async fn shared_job(transport: &'static str, task: &Task, count: usize, stdout: &[u8]) -> Shared {
-    let broker = Wasimoff::builder()
-        .limits(remote_limits())
-        .fallback(FallbackPolicy::Never)
-        .webtransport(WebTransport::on_host_address())
-        .build()
-        .expect("broker");
-    support::upload_fixtures(&broker).await;
-    let base = support::serve(support::host_app(&broker)).await;
-    let address: SocketAddr = base.trim_start_matches("http://").parse().expect("host address");
-    broker.start_webtransport(address).expect("WebTransport starts on the host's port");
+    let (broker, base) = remote_broker().await;
     let query = if transport == "websocket" { "&transport=websocket" } else { "" };
     let mut browsers = Vec::new();
     for _ in 0..PAGES {
