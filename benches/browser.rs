@@ -12,10 +12,16 @@
 //!    through `Wasimoff::run`, 1 worker, with stamps in the page (frame in → handed to the
 //!    worker → result back → result frame out) to split the time into page and outside.
 //! 2. Throughput: jobs of `BENCH_TASKS` × `tsp rand 8` after `setWorkers(2)` against the local
-//!    runner with concurrency 2, `ROUNDS` interleaved rounds, best counts.
+//!    runner with concurrency 2, `ROUNDS` interleaved rounds, best counts. The brokers use the
+//!    default bounded prefetch (one task per worker queued in the page).
+//! 3. Sharing: `PAGES` pages (each its own Chromium, 1 worker) on one broker take a job of
+//!    `BENCH_SHARED` × `tsp rand 8`, once per transport: tasks/s, tasks per page, and each
+//!    page's busy share between its first and its last task (its worker idle the rest; stamps
+//!    in the page).
 //!
 //! Env: `BENCH_RUNS` (echo tasks measured per path, default 600), `BENCH_TASKS` (tasks per
-//! job, default 400).
+//! job, default 400), `BENCH_SHARED` (tasks of the shared job, default 2000), `BENCH_PREFETCH`
+//! (the brokers' `Limits::provider_prefetch`, default 1; 0 measures without prefetch).
 
 #[path = "../tests/integration/support.rs"]
 #[allow(dead_code)]
@@ -32,6 +38,13 @@ const ROUNDS: usize = 3;
 const ECHO_WARM_UP: usize = 50;
 const TSP_WARM_UP: usize = 20;
 const ECHO_STDOUT: &[u8] = b"argc=1\nargv[0]=echo\n";
+const PAGES: usize = 4;
+
+/// The limits of the brokers with browser providers: the default, but `BENCH_PREFETCH`.
+fn remote_limits() -> Limits {
+    let prefetch = std::env::var("BENCH_PREFETCH").ok().and_then(|v| v.parse().ok());
+    Limits { provider_prefetch: prefetch.unwrap_or(Limits::default().provider_prefetch), ..Limits::default() }
+}
 
 fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(default)
@@ -63,6 +76,37 @@ const SPANS_OFF: &str = r#"(() => {
   const spans = window.benchSpans;
   const mean = (i) => spans.reduce((sum, t) => sum + t[i + 1] - t[i], 0) * 1000 / spans.length;
   return [mean(0), mean(1), mean(2), spans.length];
+})()"#;
+
+/// Stamps, in the page, the time its one worker is busy: each task from its hand-over to the
+/// worker (`pool.run`), or from the end of the task before it if that came later, to its
+/// result coming back (`finished`).
+const BUSY_ON: &str = r#"(() => {
+  const p = window.wasimoffProvider;
+  const busy = (window.benchBusy = { sum: 0, first: null, last: null, tasks: 0, open: new Map() });
+  const run = p.pool.run.bind(p.pool);
+  p.pool.run = (task, module) => {
+    const handed = run(task, module);
+    if (handed) { const now = performance.now(); busy.first ??= now; busy.open.set(task.id, now); }
+    return handed;
+  };
+  const finished = p.finished.bind(p);
+  p.finished = (task, result) => {
+    const now = performance.now();
+    const start = busy.open.get(task.id);
+    if (start !== undefined) { busy.sum += now - Math.max(start, busy.last ?? start); busy.open.delete(task.id); busy.last = now; busy.tasks += 1; }
+    return finished(task, result);
+  };
+})()"#;
+/// Removes the busy stamps; returns the busy share between the first and the last task, and
+/// the tasks stamped.
+const BUSY_OFF: &str = r#"(() => {
+  const p = window.wasimoffProvider;
+  delete p.finished;
+  delete p.pool.run;
+  const busy = window.benchBusy;
+  const workers = p.pool.size;
+  return [busy.sum / ((busy.last - busy.first) * workers), busy.tasks];
 })()"#;
 
 /// A browser provider: its Chromium (killed when dropped), page and transport.
@@ -151,14 +195,26 @@ fn local_path(broker: Wasimoff) -> Path {
     }
 }
 
-/// A broker with WebTransport on its host's port and a Chromium provider page with 1 worker
-/// on `transport` (`websocket` forced by the page's query, `webtransport` offered and taken).
-async fn browser_path(name: &'static str, transport: &'static str) -> Path {
-    let broker = Wasimoff::builder().fallback(FallbackPolicy::Never).webtransport(WebTransport::on_host_address()).build().expect("broker");
+/// A broker that never runs tasks itself, with the fixtures, served with WebTransport on its
+/// host's port; returns it and the host's base URL.
+async fn remote_broker() -> (Wasimoff, String) {
+    let broker = Wasimoff::builder()
+        .limits(remote_limits())
+        .fallback(FallbackPolicy::Never)
+        .webtransport(WebTransport::on_host_address())
+        .build()
+        .expect("broker");
     support::upload_fixtures(&broker).await;
     let base = support::serve(support::host_app(&broker)).await;
     let address: SocketAddr = base.trim_start_matches("http://").parse().expect("host address");
     broker.start_webtransport(address).expect("WebTransport starts on the host's port");
+    (broker, base)
+}
+
+/// A broker with WebTransport on its host's port and a Chromium provider page with 1 worker
+/// on `transport` (`websocket` forced by the page's query, `webtransport` offered and taken).
+async fn browser_path(name: &'static str, transport: &'static str) -> Path {
+    let (broker, base) = remote_broker().await;
     let chromium = Chromium::launch().await;
     let query = if transport == "websocket" { "&transport=websocket" } else { "" };
     let page = chromium.open(&format!("{base}/wasimoff/?workers=1{query}")).await;
@@ -181,10 +237,60 @@ async fn set_workers(path: &Path, workers: usize) {
     }
 }
 
+/// What the shared job measured on one transport.
+struct Shared {
+    transport: &'static str,
+    rate: f64,
+    /// Per page: tasks it ran, and its busy share between its first and its last task.
+    pages: Vec<(usize, f64)>,
+}
+
+/// `PAGES` Chromium pages with 1 worker each on one broker over `transport`, sharing a job of
+/// `count` copies of `task`.
+async fn shared_job(transport: &'static str, task: &Task, count: usize, stdout: &[u8]) -> Shared {
+    let (broker, base) = remote_broker().await;
+    let query = if transport == "websocket" { "&transport=websocket" } else { "" };
+    let mut browsers = Vec::new();
+    for _ in 0..PAGES {
+        let chromium = Chromium::launch().await;
+        let page = chromium.open(&format!("{base}/wasimoff/?workers=1{query}")).await;
+        let id = page.wait_for("window.wasimoffProvider?.state().providerId", JOIN_TIMEOUT).await;
+        let state = page.evaluate("window.wasimoffProvider.state()").await;
+        assert_eq!(state["transport"], transport, "the page uses another transport: {state}");
+        browsers.push((chromium, page, id.as_str().expect("provider id").to_string()));
+    }
+    let warm = broker.run_job(Job { parent: None, tasks: vec![task.clone(); TSP_WARM_UP * PAGES] }).await;
+    assert!(warm.into_iter().all(|result| result.is_ok()), "the warm-up job succeeds");
+    for (_, page, _) in &browsers {
+        page.evaluate(BUSY_ON).await;
+    }
+    let started = Instant::now();
+    let results = broker.run_job(Job { parent: None, tasks: vec![task.clone(); count] }).await;
+    let rate = count as f64 / started.elapsed().as_secs_f64();
+    let mut ran_on = std::collections::HashMap::new();
+    for result in results {
+        let output = result.expect("every task of the shared job succeeds");
+        assert_eq!(&output.stdout[..], stdout);
+        *ran_on.entry(output.ran_on).or_insert(0usize) += 1;
+    }
+    let mut pages = Vec::new();
+    for (_, page, id) in &browsers {
+        let busy = page.evaluate(BUSY_OFF).await;
+        let tasks = ran_on.get(id).copied().unwrap_or(0);
+        assert_eq!(busy[1].as_u64().expect("a count") as usize, tasks, "{id}: every task it ran was stamped");
+        pages.push((tasks, busy[0].as_f64().unwrap_or(0.0)));
+    }
+    assert_eq!(broker.cluster().providers.len(), PAGES, "no page reconnected");
+    drop(browsers);
+    broker.shutdown().await;
+    Shared { transport, rate, pages }
+}
+
 #[tokio::main]
 async fn main() {
     let runs = env_count("BENCH_RUNS", 600);
     let tasks = env_count("BENCH_TASKS", 400);
+    let shared_tasks = env_count("BENCH_SHARED", 2000);
     let started = Instant::now();
     let local = Wasimoff::builder().limits(Limits { concurrency: 2, ..Limits::default() }).build().expect("local broker");
     support::upload_fixtures(&local).await;
@@ -233,10 +339,18 @@ async fn main() {
     for path in &paths {
         path.check_transport().await;
     }
+    let mut shared = Vec::new();
+    for transport in ["websocket", "webtransport"] {
+        shared.push(shared_job(transport, &tsp, shared_tasks, &tsp_stdout).await);
+    }
     let elapsed = started.elapsed();
 
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("browser provider benchmark: {version}, {cores} cores, {:.1} s", elapsed.as_secs_f64());
+    println!(
+        "browser provider benchmark: {version}, {cores} cores, {:.1} s, prefetch {} per worker",
+        elapsed.as_secs_f64(),
+        remote_limits().provider_prefetch
+    );
     println!("echo one at a time, 1 worker: {} per path in {BLOCKS} interleaved blocks", paths[0].echo.len());
     println!("| path | p50 | p90 | p99 | mean | guest mean | p50 / local | p50 / WebSocket |");
     println!("|---|---|---|---|---|---|---|---|");
@@ -276,6 +390,14 @@ async fn main() {
         let rounds = path.rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ");
         let vs_ws = if path.browser.is_some() { format!("{:.2}x", path.best() / ws_best) } else { "".into() };
         println!("| {} | {:.0} | {rounds} | {:.2}x | {vs_ws} |", path.name, path.best(), path.best() / local_best);
+    }
+    println!("tsp rand 8 shared: a job of {shared_tasks} on {PAGES} pages of 1 worker each (one Chromium each), one broker");
+    println!("| transport | tasks/s | / local | tasks per page | busy share per page, first to last task |");
+    println!("|---|---|---|---|---|");
+    for run in &shared {
+        let tasks = run.pages.iter().map(|(tasks, _)| tasks.to_string()).collect::<Vec<_>>().join(", ");
+        let busy = run.pages.iter().map(|(_, share)| format!("{:.0} %", share * 100.0)).collect::<Vec<_>>().join(", ");
+        println!("| {} | {:.0} | {:.2}x | {tasks} | {busy} |", run.transport, run.rate, run.rate / local_best);
     }
     for path in paths {
         drop(path.browser);

@@ -347,7 +347,7 @@ impl Wasimoff {
     /// cancels the tasks still queued or running.
     pub fn run_job_unordered(&self, job: Job) -> impl Stream<Item = (usize, Result<TaskOutput, TaskError>)> + Send + 'static {
         let parent = job.parent.unwrap_or_default();
-        let window = self.inner.limits.concurrency.max(1) * 2;
+        let window = (self.inner.limits.concurrency + self.inner.scheduler.provider_capacity()).max(1) * 2;
         let broker = self.clone();
         futures_util::stream::iter(job.tasks.into_iter().enumerate())
             .map(move |(index, task)| {
@@ -421,8 +421,9 @@ impl Wasimoff {
     }
 
     /// Runs a job's tasks, each inheriting what it leaves out from the parent, and returns
-    /// their results in order. At most twice the concurrency of its tasks wait at once, so a
-    /// large job does not fill the queue by itself.
+    /// their results in order. At most twice as many of its tasks as the runners hold when it
+    /// starts (the local concurrency, the providers' workers and prefetch) wait at once, so a
+    /// large job does not fill the queue by itself and still keeps every provider's queue full.
     pub async fn run_job(&self, job: Job) -> Vec<Result<TaskOutput, TaskError>> {
         let mut results: Vec<_> = self.run_job_unordered(job).collect().await;
         results.sort_unstable_by_key(|(index, _)| *index);

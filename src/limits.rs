@@ -58,6 +58,11 @@ pub struct Limits {
     /// How often the broker pings a provider; one that leaves two pings unanswered is dropped
     /// and its tasks are re-queued. Default 5 s.
     pub provider_heartbeat: Duration,
+    /// Tasks per worker the broker sends a provider beyond its workers (bounded prefetch):
+    /// the provider queues them and starts each as a worker frees, so no worker waits a round
+    /// trip for its next task. A provider's `hello` may ask for fewer (providers that predate
+    /// prefetch: none); the local runner never prefetches. Default 1.
+    pub provider_prefetch: u32,
 }
 
 impl Default for Limits {
@@ -79,6 +84,7 @@ impl Default for Limits {
             max_providers: 1000,
             provider_frame_bytes: wasimoff_protocol::MAX_FRAME_BYTES as u64,
             provider_heartbeat: Duration::from_secs(5),
+            provider_prefetch: 1,
         }
     }
 }

@@ -1,1683 +1,1113 @@
-var __defProp = Object.defineProperty;
-var __export = (target, all) => {
-  for (var name in all)
-    __defProp(target, name, { get: all[name], enumerable: true });
-};
-
-// node_modules/@bjorn3/browser_wasi_shim/dist/wasi_defs.js
-var wasi_defs_exports = {};
-__export(wasi_defs_exports, {
-  ADVICE_DONTNEED: () => ADVICE_DONTNEED,
-  ADVICE_NOREUSE: () => ADVICE_NOREUSE,
-  ADVICE_NORMAL: () => ADVICE_NORMAL,
-  ADVICE_RANDOM: () => ADVICE_RANDOM,
-  ADVICE_SEQUENTIAL: () => ADVICE_SEQUENTIAL,
-  ADVICE_WILLNEED: () => ADVICE_WILLNEED,
-  CLOCKID_MONOTONIC: () => CLOCKID_MONOTONIC,
-  CLOCKID_PROCESS_CPUTIME_ID: () => CLOCKID_PROCESS_CPUTIME_ID,
-  CLOCKID_REALTIME: () => CLOCKID_REALTIME,
-  CLOCKID_THREAD_CPUTIME_ID: () => CLOCKID_THREAD_CPUTIME_ID,
-  Ciovec: () => Ciovec,
-  Dirent: () => Dirent,
-  ERRNO_2BIG: () => ERRNO_2BIG,
-  ERRNO_ACCES: () => ERRNO_ACCES,
-  ERRNO_ADDRINUSE: () => ERRNO_ADDRINUSE,
-  ERRNO_ADDRNOTAVAIL: () => ERRNO_ADDRNOTAVAIL,
-  ERRNO_AFNOSUPPORT: () => ERRNO_AFNOSUPPORT,
-  ERRNO_AGAIN: () => ERRNO_AGAIN,
-  ERRNO_ALREADY: () => ERRNO_ALREADY,
-  ERRNO_BADF: () => ERRNO_BADF,
-  ERRNO_BADMSG: () => ERRNO_BADMSG,
-  ERRNO_BUSY: () => ERRNO_BUSY,
-  ERRNO_CANCELED: () => ERRNO_CANCELED,
-  ERRNO_CHILD: () => ERRNO_CHILD,
-  ERRNO_CONNABORTED: () => ERRNO_CONNABORTED,
-  ERRNO_CONNREFUSED: () => ERRNO_CONNREFUSED,
-  ERRNO_CONNRESET: () => ERRNO_CONNRESET,
-  ERRNO_DEADLK: () => ERRNO_DEADLK,
-  ERRNO_DESTADDRREQ: () => ERRNO_DESTADDRREQ,
-  ERRNO_DOM: () => ERRNO_DOM,
-  ERRNO_DQUOT: () => ERRNO_DQUOT,
-  ERRNO_EXIST: () => ERRNO_EXIST,
-  ERRNO_FAULT: () => ERRNO_FAULT,
-  ERRNO_FBIG: () => ERRNO_FBIG,
-  ERRNO_HOSTUNREACH: () => ERRNO_HOSTUNREACH,
-  ERRNO_IDRM: () => ERRNO_IDRM,
-  ERRNO_ILSEQ: () => ERRNO_ILSEQ,
-  ERRNO_INPROGRESS: () => ERRNO_INPROGRESS,
-  ERRNO_INTR: () => ERRNO_INTR,
-  ERRNO_INVAL: () => ERRNO_INVAL,
-  ERRNO_IO: () => ERRNO_IO,
-  ERRNO_ISCONN: () => ERRNO_ISCONN,
-  ERRNO_ISDIR: () => ERRNO_ISDIR,
-  ERRNO_LOOP: () => ERRNO_LOOP,
-  ERRNO_MFILE: () => ERRNO_MFILE,
-  ERRNO_MLINK: () => ERRNO_MLINK,
-  ERRNO_MSGSIZE: () => ERRNO_MSGSIZE,
-  ERRNO_MULTIHOP: () => ERRNO_MULTIHOP,
-  ERRNO_NAMETOOLONG: () => ERRNO_NAMETOOLONG,
-  ERRNO_NETDOWN: () => ERRNO_NETDOWN,
-  ERRNO_NETRESET: () => ERRNO_NETRESET,
-  ERRNO_NETUNREACH: () => ERRNO_NETUNREACH,
-  ERRNO_NFILE: () => ERRNO_NFILE,
-  ERRNO_NOBUFS: () => ERRNO_NOBUFS,
-  ERRNO_NODEV: () => ERRNO_NODEV,
-  ERRNO_NOENT: () => ERRNO_NOENT,
-  ERRNO_NOEXEC: () => ERRNO_NOEXEC,
-  ERRNO_NOLCK: () => ERRNO_NOLCK,
-  ERRNO_NOLINK: () => ERRNO_NOLINK,
-  ERRNO_NOMEM: () => ERRNO_NOMEM,
-  ERRNO_NOMSG: () => ERRNO_NOMSG,
-  ERRNO_NOPROTOOPT: () => ERRNO_NOPROTOOPT,
-  ERRNO_NOSPC: () => ERRNO_NOSPC,
-  ERRNO_NOSYS: () => ERRNO_NOSYS,
-  ERRNO_NOTCAPABLE: () => ERRNO_NOTCAPABLE,
-  ERRNO_NOTCONN: () => ERRNO_NOTCONN,
-  ERRNO_NOTDIR: () => ERRNO_NOTDIR,
-  ERRNO_NOTEMPTY: () => ERRNO_NOTEMPTY,
-  ERRNO_NOTRECOVERABLE: () => ERRNO_NOTRECOVERABLE,
-  ERRNO_NOTSOCK: () => ERRNO_NOTSOCK,
-  ERRNO_NOTSUP: () => ERRNO_NOTSUP,
-  ERRNO_NOTTY: () => ERRNO_NOTTY,
-  ERRNO_NXIO: () => ERRNO_NXIO,
-  ERRNO_OVERFLOW: () => ERRNO_OVERFLOW,
-  ERRNO_OWNERDEAD: () => ERRNO_OWNERDEAD,
-  ERRNO_PERM: () => ERRNO_PERM,
-  ERRNO_PIPE: () => ERRNO_PIPE,
-  ERRNO_PROTO: () => ERRNO_PROTO,
-  ERRNO_PROTONOSUPPORT: () => ERRNO_PROTONOSUPPORT,
-  ERRNO_PROTOTYPE: () => ERRNO_PROTOTYPE,
-  ERRNO_RANGE: () => ERRNO_RANGE,
-  ERRNO_ROFS: () => ERRNO_ROFS,
-  ERRNO_SPIPE: () => ERRNO_SPIPE,
-  ERRNO_SRCH: () => ERRNO_SRCH,
-  ERRNO_STALE: () => ERRNO_STALE,
-  ERRNO_SUCCESS: () => ERRNO_SUCCESS,
-  ERRNO_TIMEDOUT: () => ERRNO_TIMEDOUT,
-  ERRNO_TXTBSY: () => ERRNO_TXTBSY,
-  ERRNO_XDEV: () => ERRNO_XDEV,
-  EVENTRWFLAGS_FD_READWRITE_HANGUP: () => EVENTRWFLAGS_FD_READWRITE_HANGUP,
-  EVENTTYPE_CLOCK: () => EVENTTYPE_CLOCK,
-  EVENTTYPE_FD_READ: () => EVENTTYPE_FD_READ,
-  EVENTTYPE_FD_WRITE: () => EVENTTYPE_FD_WRITE,
-  Event: () => Event,
-  FDFLAGS_APPEND: () => FDFLAGS_APPEND,
-  FDFLAGS_DSYNC: () => FDFLAGS_DSYNC,
-  FDFLAGS_NONBLOCK: () => FDFLAGS_NONBLOCK,
-  FDFLAGS_RSYNC: () => FDFLAGS_RSYNC,
-  FDFLAGS_SYNC: () => FDFLAGS_SYNC,
-  FD_STDERR: () => FD_STDERR,
-  FD_STDIN: () => FD_STDIN,
-  FD_STDOUT: () => FD_STDOUT,
-  FILETYPE_BLOCK_DEVICE: () => FILETYPE_BLOCK_DEVICE,
-  FILETYPE_CHARACTER_DEVICE: () => FILETYPE_CHARACTER_DEVICE,
-  FILETYPE_DIRECTORY: () => FILETYPE_DIRECTORY,
-  FILETYPE_REGULAR_FILE: () => FILETYPE_REGULAR_FILE,
-  FILETYPE_SOCKET_DGRAM: () => FILETYPE_SOCKET_DGRAM,
-  FILETYPE_SOCKET_STREAM: () => FILETYPE_SOCKET_STREAM,
-  FILETYPE_SYMBOLIC_LINK: () => FILETYPE_SYMBOLIC_LINK,
-  FILETYPE_UNKNOWN: () => FILETYPE_UNKNOWN,
-  FSTFLAGS_ATIM: () => FSTFLAGS_ATIM,
-  FSTFLAGS_ATIM_NOW: () => FSTFLAGS_ATIM_NOW,
-  FSTFLAGS_MTIM: () => FSTFLAGS_MTIM,
-  FSTFLAGS_MTIM_NOW: () => FSTFLAGS_MTIM_NOW,
-  Fdstat: () => Fdstat,
-  Filestat: () => Filestat,
-  Iovec: () => Iovec,
-  OFLAGS_CREAT: () => OFLAGS_CREAT,
-  OFLAGS_DIRECTORY: () => OFLAGS_DIRECTORY,
-  OFLAGS_EXCL: () => OFLAGS_EXCL,
-  OFLAGS_TRUNC: () => OFLAGS_TRUNC,
-  PREOPENTYPE_DIR: () => PREOPENTYPE_DIR,
-  Prestat: () => Prestat,
-  PrestatDir: () => PrestatDir,
-  RIFLAGS_RECV_PEEK: () => RIFLAGS_RECV_PEEK,
-  RIFLAGS_RECV_WAITALL: () => RIFLAGS_RECV_WAITALL,
-  RIGHTS_FD_ADVISE: () => RIGHTS_FD_ADVISE,
-  RIGHTS_FD_ALLOCATE: () => RIGHTS_FD_ALLOCATE,
-  RIGHTS_FD_DATASYNC: () => RIGHTS_FD_DATASYNC,
-  RIGHTS_FD_FDSTAT_SET_FLAGS: () => RIGHTS_FD_FDSTAT_SET_FLAGS,
-  RIGHTS_FD_FILESTAT_GET: () => RIGHTS_FD_FILESTAT_GET,
-  RIGHTS_FD_FILESTAT_SET_SIZE: () => RIGHTS_FD_FILESTAT_SET_SIZE,
-  RIGHTS_FD_FILESTAT_SET_TIMES: () => RIGHTS_FD_FILESTAT_SET_TIMES,
-  RIGHTS_FD_READ: () => RIGHTS_FD_READ,
-  RIGHTS_FD_READDIR: () => RIGHTS_FD_READDIR,
-  RIGHTS_FD_SEEK: () => RIGHTS_FD_SEEK,
-  RIGHTS_FD_SYNC: () => RIGHTS_FD_SYNC,
-  RIGHTS_FD_TELL: () => RIGHTS_FD_TELL,
-  RIGHTS_FD_WRITE: () => RIGHTS_FD_WRITE,
-  RIGHTS_PATH_CREATE_DIRECTORY: () => RIGHTS_PATH_CREATE_DIRECTORY,
-  RIGHTS_PATH_CREATE_FILE: () => RIGHTS_PATH_CREATE_FILE,
-  RIGHTS_PATH_FILESTAT_GET: () => RIGHTS_PATH_FILESTAT_GET,
-  RIGHTS_PATH_FILESTAT_SET_SIZE: () => RIGHTS_PATH_FILESTAT_SET_SIZE,
-  RIGHTS_PATH_FILESTAT_SET_TIMES: () => RIGHTS_PATH_FILESTAT_SET_TIMES,
-  RIGHTS_PATH_LINK_SOURCE: () => RIGHTS_PATH_LINK_SOURCE,
-  RIGHTS_PATH_LINK_TARGET: () => RIGHTS_PATH_LINK_TARGET,
-  RIGHTS_PATH_OPEN: () => RIGHTS_PATH_OPEN,
-  RIGHTS_PATH_READLINK: () => RIGHTS_PATH_READLINK,
-  RIGHTS_PATH_REMOVE_DIRECTORY: () => RIGHTS_PATH_REMOVE_DIRECTORY,
-  RIGHTS_PATH_RENAME_SOURCE: () => RIGHTS_PATH_RENAME_SOURCE,
-  RIGHTS_PATH_RENAME_TARGET: () => RIGHTS_PATH_RENAME_TARGET,
-  RIGHTS_PATH_SYMLINK: () => RIGHTS_PATH_SYMLINK,
-  RIGHTS_PATH_UNLINK_FILE: () => RIGHTS_PATH_UNLINK_FILE,
-  RIGHTS_POLL_FD_READWRITE: () => RIGHTS_POLL_FD_READWRITE,
-  RIGHTS_SOCK_SHUTDOWN: () => RIGHTS_SOCK_SHUTDOWN,
-  ROFLAGS_RECV_DATA_TRUNCATED: () => ROFLAGS_RECV_DATA_TRUNCATED,
-  SDFLAGS_RD: () => SDFLAGS_RD,
-  SDFLAGS_WR: () => SDFLAGS_WR,
-  SIGNAL_ABRT: () => SIGNAL_ABRT,
-  SIGNAL_ALRM: () => SIGNAL_ALRM,
-  SIGNAL_BUS: () => SIGNAL_BUS,
-  SIGNAL_CHLD: () => SIGNAL_CHLD,
-  SIGNAL_CONT: () => SIGNAL_CONT,
-  SIGNAL_FPE: () => SIGNAL_FPE,
-  SIGNAL_HUP: () => SIGNAL_HUP,
-  SIGNAL_ILL: () => SIGNAL_ILL,
-  SIGNAL_INT: () => SIGNAL_INT,
-  SIGNAL_KILL: () => SIGNAL_KILL,
-  SIGNAL_NONE: () => SIGNAL_NONE,
-  SIGNAL_PIPE: () => SIGNAL_PIPE,
-  SIGNAL_POLL: () => SIGNAL_POLL,
-  SIGNAL_PROF: () => SIGNAL_PROF,
-  SIGNAL_PWR: () => SIGNAL_PWR,
-  SIGNAL_QUIT: () => SIGNAL_QUIT,
-  SIGNAL_SEGV: () => SIGNAL_SEGV,
-  SIGNAL_STOP: () => SIGNAL_STOP,
-  SIGNAL_SYS: () => SIGNAL_SYS,
-  SIGNAL_TERM: () => SIGNAL_TERM,
-  SIGNAL_TRAP: () => SIGNAL_TRAP,
-  SIGNAL_TSTP: () => SIGNAL_TSTP,
-  SIGNAL_TTIN: () => SIGNAL_TTIN,
-  SIGNAL_TTOU: () => SIGNAL_TTOU,
-  SIGNAL_URG: () => SIGNAL_URG,
-  SIGNAL_USR1: () => SIGNAL_USR1,
-  SIGNAL_USR2: () => SIGNAL_USR2,
-  SIGNAL_VTALRM: () => SIGNAL_VTALRM,
-  SIGNAL_WINCH: () => SIGNAL_WINCH,
-  SIGNAL_XCPU: () => SIGNAL_XCPU,
-  SIGNAL_XFSZ: () => SIGNAL_XFSZ,
-  SUBCLOCKFLAGS_SUBSCRIPTION_CLOCK_ABSTIME: () => SUBCLOCKFLAGS_SUBSCRIPTION_CLOCK_ABSTIME,
-  Subscription: () => Subscription,
-  WHENCE_CUR: () => WHENCE_CUR,
-  WHENCE_END: () => WHENCE_END,
-  WHENCE_SET: () => WHENCE_SET
+// js/wasi/constants.js
+var ERRNO = Object.freeze({
+  SUCCESS: 0,
+  BADF: 8,
+  BUSY: 10,
+  EXIST: 20,
+  FBIG: 22,
+  ILSEQ: 25,
+  INTR: 27,
+  INVAL: 28,
+  ISDIR: 31,
+  LOOP: 32,
+  NAMETOOLONG: 37,
+  NOENT: 44,
+  NOSPC: 51,
+  NOTDIR: 54,
+  NOTEMPTY: 55,
+  NOTSOCK: 57,
+  NOTSUP: 58,
+  PERM: 63,
+  SPIPE: 70
 });
-var FD_STDIN = 0;
-var FD_STDOUT = 1;
-var FD_STDERR = 2;
-var CLOCKID_REALTIME = 0;
-var CLOCKID_MONOTONIC = 1;
-var CLOCKID_PROCESS_CPUTIME_ID = 2;
-var CLOCKID_THREAD_CPUTIME_ID = 3;
-var ERRNO_SUCCESS = 0;
-var ERRNO_2BIG = 1;
-var ERRNO_ACCES = 2;
-var ERRNO_ADDRINUSE = 3;
-var ERRNO_ADDRNOTAVAIL = 4;
-var ERRNO_AFNOSUPPORT = 5;
-var ERRNO_AGAIN = 6;
-var ERRNO_ALREADY = 7;
-var ERRNO_BADF = 8;
-var ERRNO_BADMSG = 9;
-var ERRNO_BUSY = 10;
-var ERRNO_CANCELED = 11;
-var ERRNO_CHILD = 12;
-var ERRNO_CONNABORTED = 13;
-var ERRNO_CONNREFUSED = 14;
-var ERRNO_CONNRESET = 15;
-var ERRNO_DEADLK = 16;
-var ERRNO_DESTADDRREQ = 17;
-var ERRNO_DOM = 18;
-var ERRNO_DQUOT = 19;
-var ERRNO_EXIST = 20;
-var ERRNO_FAULT = 21;
-var ERRNO_FBIG = 22;
-var ERRNO_HOSTUNREACH = 23;
-var ERRNO_IDRM = 24;
-var ERRNO_ILSEQ = 25;
-var ERRNO_INPROGRESS = 26;
-var ERRNO_INTR = 27;
-var ERRNO_INVAL = 28;
-var ERRNO_IO = 29;
-var ERRNO_ISCONN = 30;
-var ERRNO_ISDIR = 31;
-var ERRNO_LOOP = 32;
-var ERRNO_MFILE = 33;
-var ERRNO_MLINK = 34;
-var ERRNO_MSGSIZE = 35;
-var ERRNO_MULTIHOP = 36;
-var ERRNO_NAMETOOLONG = 37;
-var ERRNO_NETDOWN = 38;
-var ERRNO_NETRESET = 39;
-var ERRNO_NETUNREACH = 40;
-var ERRNO_NFILE = 41;
-var ERRNO_NOBUFS = 42;
-var ERRNO_NODEV = 43;
-var ERRNO_NOENT = 44;
-var ERRNO_NOEXEC = 45;
-var ERRNO_NOLCK = 46;
-var ERRNO_NOLINK = 47;
-var ERRNO_NOMEM = 48;
-var ERRNO_NOMSG = 49;
-var ERRNO_NOPROTOOPT = 50;
-var ERRNO_NOSPC = 51;
-var ERRNO_NOSYS = 52;
-var ERRNO_NOTCONN = 53;
-var ERRNO_NOTDIR = 54;
-var ERRNO_NOTEMPTY = 55;
-var ERRNO_NOTRECOVERABLE = 56;
-var ERRNO_NOTSOCK = 57;
-var ERRNO_NOTSUP = 58;
-var ERRNO_NOTTY = 59;
-var ERRNO_NXIO = 60;
-var ERRNO_OVERFLOW = 61;
-var ERRNO_OWNERDEAD = 62;
-var ERRNO_PERM = 63;
-var ERRNO_PIPE = 64;
-var ERRNO_PROTO = 65;
-var ERRNO_PROTONOSUPPORT = 66;
-var ERRNO_PROTOTYPE = 67;
-var ERRNO_RANGE = 68;
-var ERRNO_ROFS = 69;
-var ERRNO_SPIPE = 70;
-var ERRNO_SRCH = 71;
-var ERRNO_STALE = 72;
-var ERRNO_TIMEDOUT = 73;
-var ERRNO_TXTBSY = 74;
-var ERRNO_XDEV = 75;
-var ERRNO_NOTCAPABLE = 76;
-var RIGHTS_FD_DATASYNC = 1 << 0;
-var RIGHTS_FD_READ = 1 << 1;
-var RIGHTS_FD_SEEK = 1 << 2;
-var RIGHTS_FD_FDSTAT_SET_FLAGS = 1 << 3;
-var RIGHTS_FD_SYNC = 1 << 4;
-var RIGHTS_FD_TELL = 1 << 5;
-var RIGHTS_FD_WRITE = 1 << 6;
-var RIGHTS_FD_ADVISE = 1 << 7;
-var RIGHTS_FD_ALLOCATE = 1 << 8;
-var RIGHTS_PATH_CREATE_DIRECTORY = 1 << 9;
-var RIGHTS_PATH_CREATE_FILE = 1 << 10;
-var RIGHTS_PATH_LINK_SOURCE = 1 << 11;
-var RIGHTS_PATH_LINK_TARGET = 1 << 12;
-var RIGHTS_PATH_OPEN = 1 << 13;
-var RIGHTS_FD_READDIR = 1 << 14;
-var RIGHTS_PATH_READLINK = 1 << 15;
-var RIGHTS_PATH_RENAME_SOURCE = 1 << 16;
-var RIGHTS_PATH_RENAME_TARGET = 1 << 17;
-var RIGHTS_PATH_FILESTAT_GET = 1 << 18;
-var RIGHTS_PATH_FILESTAT_SET_SIZE = 1 << 19;
-var RIGHTS_PATH_FILESTAT_SET_TIMES = 1 << 20;
-var RIGHTS_FD_FILESTAT_GET = 1 << 21;
-var RIGHTS_FD_FILESTAT_SET_SIZE = 1 << 22;
-var RIGHTS_FD_FILESTAT_SET_TIMES = 1 << 23;
-var RIGHTS_PATH_SYMLINK = 1 << 24;
-var RIGHTS_PATH_REMOVE_DIRECTORY = 1 << 25;
-var RIGHTS_PATH_UNLINK_FILE = 1 << 26;
-var RIGHTS_POLL_FD_READWRITE = 1 << 27;
-var RIGHTS_SOCK_SHUTDOWN = 1 << 28;
-var Iovec = class _Iovec {
-  static read_bytes(view, ptr) {
-    const iovec = new _Iovec();
-    iovec.buf = view.getUint32(ptr, true);
-    iovec.buf_len = view.getUint32(ptr + 4, true);
-    return iovec;
-  }
-  static read_bytes_array(view, ptr, len) {
-    const iovecs = [];
-    for (let i = 0; i < len; i++) {
-      iovecs.push(_Iovec.read_bytes(view, ptr + 8 * i));
-    }
-    return iovecs;
+var WasiError = class extends Error {
+  constructor(errno) {
+    super(`WASI errno ${errno}`);
+    this.errno = errno;
   }
 };
-var Ciovec = class _Ciovec {
-  static read_bytes(view, ptr) {
-    const iovec = new _Ciovec();
-    iovec.buf = view.getUint32(ptr, true);
-    iovec.buf_len = view.getUint32(ptr + 4, true);
-    return iovec;
-  }
-  static read_bytes_array(view, ptr, len) {
-    const iovecs = [];
-    for (let i = 0; i < len; i++) {
-      iovecs.push(_Ciovec.read_bytes(view, ptr + 8 * i));
-    }
-    return iovecs;
-  }
-};
-var WHENCE_SET = 0;
-var WHENCE_CUR = 1;
-var WHENCE_END = 2;
-var FILETYPE_UNKNOWN = 0;
-var FILETYPE_BLOCK_DEVICE = 1;
-var FILETYPE_CHARACTER_DEVICE = 2;
-var FILETYPE_DIRECTORY = 3;
-var FILETYPE_REGULAR_FILE = 4;
-var FILETYPE_SOCKET_DGRAM = 5;
-var FILETYPE_SOCKET_STREAM = 6;
-var FILETYPE_SYMBOLIC_LINK = 7;
-var Dirent = class {
-  head_length() {
-    return 24;
-  }
-  name_length() {
-    return this.dir_name.byteLength;
-  }
-  write_head_bytes(view, ptr) {
-    view.setBigUint64(ptr, this.d_next, true);
-    view.setBigUint64(ptr + 8, this.d_ino, true);
-    view.setUint32(ptr + 16, this.dir_name.length, true);
-    view.setUint8(ptr + 20, this.d_type);
-  }
-  write_name_bytes(view8, ptr, buf_len) {
-    view8.set(this.dir_name.slice(0, Math.min(this.dir_name.byteLength, buf_len)), ptr);
-  }
-  constructor(next_cookie, d_ino, name, type) {
-    const encoded_name = new TextEncoder().encode(name);
-    this.d_next = next_cookie;
-    this.d_ino = d_ino;
-    this.d_namlen = encoded_name.byteLength;
-    this.d_type = type;
-    this.dir_name = encoded_name;
-  }
-};
-var ADVICE_NORMAL = 0;
-var ADVICE_SEQUENTIAL = 1;
-var ADVICE_RANDOM = 2;
-var ADVICE_WILLNEED = 3;
-var ADVICE_DONTNEED = 4;
-var ADVICE_NOREUSE = 5;
-var FDFLAGS_APPEND = 1 << 0;
-var FDFLAGS_DSYNC = 1 << 1;
-var FDFLAGS_NONBLOCK = 1 << 2;
-var FDFLAGS_RSYNC = 1 << 3;
-var FDFLAGS_SYNC = 1 << 4;
-var Fdstat = class {
-  write_bytes(view, ptr) {
-    view.setUint8(ptr, this.fs_filetype);
-    view.setUint16(ptr + 2, this.fs_flags, true);
-    view.setBigUint64(ptr + 8, this.fs_rights_base, true);
-    view.setBigUint64(ptr + 16, this.fs_rights_inherited, true);
-  }
-  constructor(filetype, flags) {
-    this.fs_rights_base = 0n;
-    this.fs_rights_inherited = 0n;
-    this.fs_filetype = filetype;
-    this.fs_flags = flags;
-  }
-};
-var FSTFLAGS_ATIM = 1 << 0;
-var FSTFLAGS_ATIM_NOW = 1 << 1;
-var FSTFLAGS_MTIM = 1 << 2;
-var FSTFLAGS_MTIM_NOW = 1 << 3;
-var OFLAGS_CREAT = 1 << 0;
-var OFLAGS_DIRECTORY = 1 << 1;
-var OFLAGS_EXCL = 1 << 2;
-var OFLAGS_TRUNC = 1 << 3;
-var Filestat = class {
-  write_bytes(view, ptr) {
-    view.setBigUint64(ptr, this.dev, true);
-    view.setBigUint64(ptr + 8, this.ino, true);
-    view.setUint8(ptr + 16, this.filetype);
-    view.setBigUint64(ptr + 24, this.nlink, true);
-    view.setBigUint64(ptr + 32, this.size, true);
-    view.setBigUint64(ptr + 38, this.atim, true);
-    view.setBigUint64(ptr + 46, this.mtim, true);
-    view.setBigUint64(ptr + 52, this.ctim, true);
-  }
-  constructor(ino, filetype, size) {
-    this.dev = 0n;
-    this.nlink = 0n;
-    this.atim = 0n;
-    this.mtim = 0n;
-    this.ctim = 0n;
-    this.ino = ino;
-    this.filetype = filetype;
-    this.size = size;
-  }
-};
-var EVENTTYPE_CLOCK = 0;
-var EVENTTYPE_FD_READ = 1;
-var EVENTTYPE_FD_WRITE = 2;
-var EVENTRWFLAGS_FD_READWRITE_HANGUP = 1 << 0;
-var SUBCLOCKFLAGS_SUBSCRIPTION_CLOCK_ABSTIME = 1 << 0;
-var Subscription = class _Subscription {
-  static read_bytes(view, ptr) {
-    return new _Subscription(view.getBigUint64(ptr, true), view.getUint8(ptr + 8), view.getUint32(ptr + 16, true), view.getBigUint64(ptr + 24, true), view.getUint16(ptr + 36, true));
-  }
-  constructor(userdata, eventtype, clockid, timeout, flags) {
-    this.userdata = userdata;
-    this.eventtype = eventtype;
-    this.clockid = clockid;
-    this.timeout = timeout;
-    this.flags = flags;
-  }
-};
-var Event = class {
-  write_bytes(view, ptr) {
-    view.setBigUint64(ptr, this.userdata, true);
-    view.setUint16(ptr + 8, this.error, true);
-    view.setUint8(ptr + 10, this.eventtype);
-  }
-  constructor(userdata, error, eventtype) {
-    this.userdata = userdata;
-    this.error = error;
-    this.eventtype = eventtype;
-  }
-};
-var SIGNAL_NONE = 0;
-var SIGNAL_HUP = 1;
-var SIGNAL_INT = 2;
-var SIGNAL_QUIT = 3;
-var SIGNAL_ILL = 4;
-var SIGNAL_TRAP = 5;
-var SIGNAL_ABRT = 6;
-var SIGNAL_BUS = 7;
-var SIGNAL_FPE = 8;
-var SIGNAL_KILL = 9;
-var SIGNAL_USR1 = 10;
-var SIGNAL_SEGV = 11;
-var SIGNAL_USR2 = 12;
-var SIGNAL_PIPE = 13;
-var SIGNAL_ALRM = 14;
-var SIGNAL_TERM = 15;
-var SIGNAL_CHLD = 16;
-var SIGNAL_CONT = 17;
-var SIGNAL_STOP = 18;
-var SIGNAL_TSTP = 19;
-var SIGNAL_TTIN = 20;
-var SIGNAL_TTOU = 21;
-var SIGNAL_URG = 22;
-var SIGNAL_XCPU = 23;
-var SIGNAL_XFSZ = 24;
-var SIGNAL_VTALRM = 25;
-var SIGNAL_PROF = 26;
-var SIGNAL_WINCH = 27;
-var SIGNAL_POLL = 28;
-var SIGNAL_PWR = 29;
-var SIGNAL_SYS = 30;
-var RIFLAGS_RECV_PEEK = 1 << 0;
-var RIFLAGS_RECV_WAITALL = 1 << 1;
-var ROFLAGS_RECV_DATA_TRUNCATED = 1 << 0;
-var SDFLAGS_RD = 1 << 0;
-var SDFLAGS_WR = 1 << 1;
-var PREOPENTYPE_DIR = 0;
-var PrestatDir = class {
-  write_bytes(view, ptr) {
-    view.setUint32(ptr, this.pr_name.byteLength, true);
-  }
-  constructor(name) {
-    this.pr_name = new TextEncoder().encode(name);
-  }
-};
-var Prestat = class _Prestat {
-  static dir(name) {
-    const prestat = new _Prestat();
-    prestat.tag = PREOPENTYPE_DIR;
-    prestat.inner = new PrestatDir(name);
-    return prestat;
-  }
-  write_bytes(view, ptr) {
-    view.setUint32(ptr, this.tag, true);
-    this.inner.write_bytes(view, ptr + 4);
-  }
-};
+function fail(errno) {
+  throw new WasiError(errno);
+}
+var RIGHTS = Object.freeze({
+  FD_DATASYNC: 1n << 0n,
+  FD_READ: 1n << 1n,
+  FD_SEEK: 1n << 2n,
+  FD_FDSTAT_SET_FLAGS: 1n << 3n,
+  FD_SYNC: 1n << 4n,
+  FD_TELL: 1n << 5n,
+  FD_WRITE: 1n << 6n,
+  FD_ADVISE: 1n << 7n,
+  FD_ALLOCATE: 1n << 8n,
+  PATH_CREATE_DIRECTORY: 1n << 9n,
+  PATH_CREATE_FILE: 1n << 10n,
+  PATH_LINK_SOURCE: 1n << 11n,
+  PATH_LINK_TARGET: 1n << 12n,
+  PATH_OPEN: 1n << 13n,
+  FD_READDIR: 1n << 14n,
+  PATH_READLINK: 1n << 15n,
+  PATH_RENAME_SOURCE: 1n << 16n,
+  PATH_RENAME_TARGET: 1n << 17n,
+  PATH_FILESTAT_GET: 1n << 18n,
+  PATH_FILESTAT_SET_SIZE: 1n << 19n,
+  PATH_FILESTAT_SET_TIMES: 1n << 20n,
+  FD_FILESTAT_GET: 1n << 21n,
+  FD_FILESTAT_SET_SIZE: 1n << 22n,
+  FD_FILESTAT_SET_TIMES: 1n << 23n,
+  PATH_SYMLINK: 1n << 24n,
+  PATH_REMOVE_DIRECTORY: 1n << 25n,
+  PATH_UNLINK_FILE: 1n << 26n,
+  POLL_FD_READWRITE: 1n << 27n
+});
+var ALL_RIGHTS = (1n << 30n) - 1n;
+var FILETYPE = Object.freeze({ UNKNOWN: 0, DIRECTORY: 3, REGULAR_FILE: 4, SYMBOLIC_LINK: 7 });
+var FDFLAGS = Object.freeze({ APPEND: 1, DSYNC: 2, NONBLOCK: 4, RSYNC: 8, SYNC: 16, ALL: 31 });
+var OFLAGS = Object.freeze({ CREAT: 1, DIRECTORY: 2, EXCL: 4, TRUNC: 8, ALL: 15 });
+var LOOKUP_SYMLINK_FOLLOW = 1;
+var FSTFLAGS = Object.freeze({ ATIM: 1, ATIM_NOW: 2, MTIM: 4, MTIM_NOW: 8, ALL: 15 });
+var WHENCE = Object.freeze({ SET: 0, CUR: 1, END: 2 });
+var CLOCK = Object.freeze({ REALTIME: 0, MONOTONIC: 1, PROCESS_CPUTIME: 2, THREAD_CPUTIME: 3 });
+var EVENTTYPE = Object.freeze({ CLOCK: 0, FD_READ: 1, FD_WRITE: 2 });
+var SUBSCRIPTION_CLOCK_ABSTIME = 1;
+var EVENT_FD_READWRITE_HANGUP = 1;
+var ADVICE_MAX = 5;
+var RIFLAGS_ALL = 3;
+var SDFLAGS_ALL = 3;
 
-// node_modules/@bjorn3/browser_wasi_shim/dist/debug.js
-var Debug = class Debug2 {
-  enable(enabled) {
-    this.log = createLogger(enabled === void 0 ? true : enabled, this.prefix);
-  }
-  get enabled() {
-    return this.isEnabled;
-  }
-  constructor(isEnabled) {
-    this.isEnabled = isEnabled;
-    this.prefix = "wasi:";
-    this.enable(isEnabled);
-  }
-};
-function createLogger(enabled, prefix) {
-  if (enabled) {
-    const a = console.log.bind(console, "%c%s", "color: #265BA0", prefix);
-    return a;
-  } else {
-    return () => {
-    };
+// js/wasi/clock.js
+var NS_PER_MS = 1e6;
+function realtimeNs() {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * NS_PER_MS));
+}
+function monotonicNs() {
+  return BigInt(Math.round(performance.now() * NS_PER_MS));
+}
+var sleeper = typeof SharedArrayBuffer === "function" ? new Int32Array(new SharedArrayBuffer(4)) : null;
+function sleepUntil(deadlineNs) {
+  for (let left = deadlineNs - monotonicNs(); left > 0n; left = deadlineNs - monotonicNs()) {
+    if (sleeper) Atomics.wait(sleeper, 0, 0, Number(left) / NS_PER_MS);
   }
 }
-var debug = new Debug(false);
 
-// node_modules/@bjorn3/browser_wasi_shim/dist/wasi.js
-var WASIProcExit = class extends Error {
-  constructor(code) {
-    super("exit with exit code " + code);
-    this.code = code;
-  }
-};
-var WASI = class WASI2 {
-  start(instance) {
-    this.inst = instance;
-    try {
-      instance.exports._start();
-      return 0;
-    } catch (e) {
-      if (e instanceof WASIProcExit) {
-        return e.code;
-      } else {
-        throw e;
-      }
-    }
-  }
-  initialize(instance) {
-    this.inst = instance;
-    if (instance.exports._initialize) {
-      instance.exports._initialize();
-    }
-  }
-  constructor(args, env, fds, options = {}) {
-    this.args = [];
-    this.env = [];
-    this.fds = [];
-    debug.enable(options.debug);
-    this.args = args;
-    this.env = env;
-    this.fds = fds;
-    const self2 = this;
-    this.wasiImport = { args_sizes_get(argc, argv_buf_size) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      buffer.setUint32(argc, self2.args.length, true);
-      let buf_size = 0;
-      for (const arg of self2.args) {
-        buf_size += arg.length + 1;
-      }
-      buffer.setUint32(argv_buf_size, buf_size, true);
-      debug.log(buffer.getUint32(argc, true), buffer.getUint32(argv_buf_size, true));
-      return 0;
-    }, args_get(argv, argv_buf) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      const orig_argv_buf = argv_buf;
-      for (let i = 0; i < self2.args.length; i++) {
-        buffer.setUint32(argv, argv_buf, true);
-        argv += 4;
-        const arg = new TextEncoder().encode(self2.args[i]);
-        buffer8.set(arg, argv_buf);
-        buffer.setUint8(argv_buf + arg.length, 0);
-        argv_buf += arg.length + 1;
-      }
-      if (debug.enabled) {
-        debug.log(new TextDecoder("utf-8").decode(buffer8.slice(orig_argv_buf, argv_buf)));
-      }
-      return 0;
-    }, environ_sizes_get(environ_count, environ_size) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      buffer.setUint32(environ_count, self2.env.length, true);
-      let buf_size = 0;
-      for (const environ of self2.env) {
-        buf_size += new TextEncoder().encode(environ).length + 1;
-      }
-      buffer.setUint32(environ_size, buf_size, true);
-      debug.log(buffer.getUint32(environ_count, true), buffer.getUint32(environ_size, true));
-      return 0;
-    }, environ_get(environ, environ_buf) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      const orig_environ_buf = environ_buf;
-      for (let i = 0; i < self2.env.length; i++) {
-        buffer.setUint32(environ, environ_buf, true);
-        environ += 4;
-        const e = new TextEncoder().encode(self2.env[i]);
-        buffer8.set(e, environ_buf);
-        buffer.setUint8(environ_buf + e.length, 0);
-        environ_buf += e.length + 1;
-      }
-      if (debug.enabled) {
-        debug.log(new TextDecoder("utf-8").decode(buffer8.slice(orig_environ_buf, environ_buf)));
-      }
-      return 0;
-    }, clock_res_get(id, res_ptr) {
-      let resolutionValue;
-      switch (id) {
-        case CLOCKID_MONOTONIC: {
-          resolutionValue = 5000n;
-          break;
-        }
-        case CLOCKID_REALTIME: {
-          resolutionValue = 1000000n;
-          break;
-        }
-        default:
-          return ERRNO_NOSYS;
-      }
-      const view = new DataView(self2.inst.exports.memory.buffer);
-      view.setBigUint64(res_ptr, resolutionValue, true);
-      return ERRNO_SUCCESS;
-    }, clock_time_get(id, precision, time) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      if (id === CLOCKID_REALTIME) {
-        buffer.setBigUint64(time, BigInt((/* @__PURE__ */ new Date()).getTime()) * 1000000n, true);
-      } else if (id == CLOCKID_MONOTONIC) {
-        let monotonic_time;
-        try {
-          monotonic_time = BigInt(Math.round(performance.now() * 1e6));
-        } catch (e) {
-          monotonic_time = 0n;
-        }
-        buffer.setBigUint64(time, monotonic_time, true);
-      } else {
-        buffer.setBigUint64(time, 0n, true);
-      }
-      return 0;
-    }, fd_advise(fd, offset, len, advice) {
-      if (self2.fds[fd] != void 0) {
-        return ERRNO_SUCCESS;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_allocate(fd, offset, len) {
-      if (self2.fds[fd] != void 0) {
-        return self2.fds[fd].fd_allocate(offset, len);
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_close(fd) {
-      if (self2.fds[fd] != void 0) {
-        const ret = self2.fds[fd].fd_close();
-        self2.fds[fd] = void 0;
-        return ret;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_datasync(fd) {
-      if (self2.fds[fd] != void 0) {
-        return self2.fds[fd].fd_sync();
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_fdstat_get(fd, fdstat_ptr) {
-      if (self2.fds[fd] != void 0) {
-        const { ret, fdstat } = self2.fds[fd].fd_fdstat_get();
-        if (fdstat != null) {
-          fdstat.write_bytes(new DataView(self2.inst.exports.memory.buffer), fdstat_ptr);
-        }
-        return ret;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_fdstat_set_flags(fd, flags) {
-      if (self2.fds[fd] != void 0) {
-        return self2.fds[fd].fd_fdstat_set_flags(flags);
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_fdstat_set_rights(fd, fs_rights_base, fs_rights_inheriting) {
-      if (self2.fds[fd] != void 0) {
-        return self2.fds[fd].fd_fdstat_set_rights(fs_rights_base, fs_rights_inheriting);
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_filestat_get(fd, filestat_ptr) {
-      if (self2.fds[fd] != void 0) {
-        const { ret, filestat } = self2.fds[fd].fd_filestat_get();
-        if (filestat != null) {
-          filestat.write_bytes(new DataView(self2.inst.exports.memory.buffer), filestat_ptr);
-        }
-        return ret;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_filestat_set_size(fd, size) {
-      if (self2.fds[fd] != void 0) {
-        return self2.fds[fd].fd_filestat_set_size(size);
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_filestat_set_times(fd, atim, mtim, fst_flags) {
-      if (self2.fds[fd] != void 0) {
-        return self2.fds[fd].fd_filestat_set_times(atim, mtim, fst_flags);
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_pread(fd, iovs_ptr, iovs_len, offset, nread_ptr) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        const iovecs = Iovec.read_bytes_array(buffer, iovs_ptr, iovs_len);
-        let nread = 0;
-        for (const iovec of iovecs) {
-          const { ret, data } = self2.fds[fd].fd_pread(iovec.buf_len, offset);
-          if (ret != ERRNO_SUCCESS) {
-            buffer.setUint32(nread_ptr, nread, true);
-            return ret;
-          }
-          buffer8.set(data, iovec.buf);
-          nread += data.length;
-          offset += BigInt(data.length);
-          if (data.length != iovec.buf_len) {
-            break;
-          }
-        }
-        buffer.setUint32(nread_ptr, nread, true);
-        return ERRNO_SUCCESS;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_prestat_get(fd, buf_ptr) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        const { ret, prestat } = self2.fds[fd].fd_prestat_get();
-        if (prestat != null) {
-          prestat.write_bytes(buffer, buf_ptr);
-        }
-        return ret;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_prestat_dir_name(fd, path_ptr, path_len) {
-      if (self2.fds[fd] != void 0) {
-        const { ret, prestat } = self2.fds[fd].fd_prestat_get();
-        if (prestat == null) {
-          return ret;
-        }
-        const prestat_dir_name = prestat.inner.pr_name;
-        const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-        buffer8.set(prestat_dir_name.slice(0, path_len), path_ptr);
-        return prestat_dir_name.byteLength > path_len ? ERRNO_NAMETOOLONG : ERRNO_SUCCESS;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_pwrite(fd, iovs_ptr, iovs_len, offset, nwritten_ptr) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        const iovecs = Ciovec.read_bytes_array(buffer, iovs_ptr, iovs_len);
-        let nwritten = 0;
-        for (const iovec of iovecs) {
-          const data = buffer8.slice(iovec.buf, iovec.buf + iovec.buf_len);
-          const { ret, nwritten: nwritten_part } = self2.fds[fd].fd_pwrite(data, offset);
-          if (ret != ERRNO_SUCCESS) {
-            buffer.setUint32(nwritten_ptr, nwritten, true);
-            return ret;
-          }
-          nwritten += nwritten_part;
-          offset += BigInt(nwritten_part);
-          if (nwritten_part != data.byteLength) {
-            break;
-          }
-        }
-        buffer.setUint32(nwritten_ptr, nwritten, true);
-        return ERRNO_SUCCESS;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_read(fd, iovs_ptr, iovs_len, nread_ptr) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        const iovecs = Iovec.read_bytes_array(buffer, iovs_ptr, iovs_len);
-        let nread = 0;
-        for (const iovec of iovecs) {
-          const { ret, data } = self2.fds[fd].fd_read(iovec.buf_len);
-          if (ret != ERRNO_SUCCESS) {
-            buffer.setUint32(nread_ptr, nread, true);
-            return ret;
-          }
-          buffer8.set(data, iovec.buf);
-          nread += data.length;
-          if (data.length != iovec.buf_len) {
-            break;
-          }
-        }
-        buffer.setUint32(nread_ptr, nread, true);
-        return ERRNO_SUCCESS;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_readdir(fd, buf, buf_len, cookie, bufused_ptr) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        let bufused = 0;
-        while (true) {
-          const { ret, dirent } = self2.fds[fd].fd_readdir_single(cookie);
-          if (ret != 0) {
-            buffer.setUint32(bufused_ptr, bufused, true);
-            return ret;
-          }
-          if (dirent == null) {
-            break;
-          }
-          if (buf_len - bufused < dirent.head_length()) {
-            bufused = buf_len;
-            break;
-          }
-          const head_bytes = new ArrayBuffer(dirent.head_length());
-          dirent.write_head_bytes(new DataView(head_bytes), 0);
-          buffer8.set(new Uint8Array(head_bytes).slice(0, Math.min(head_bytes.byteLength, buf_len - bufused)), buf);
-          buf += dirent.head_length();
-          bufused += dirent.head_length();
-          if (buf_len - bufused < dirent.name_length()) {
-            bufused = buf_len;
-            break;
-          }
-          dirent.write_name_bytes(buffer8, buf, buf_len - bufused);
-          buf += dirent.name_length();
-          bufused += dirent.name_length();
-          cookie = dirent.d_next;
-        }
-        buffer.setUint32(bufused_ptr, bufused, true);
-        return 0;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_renumber(fd, to) {
-      if (self2.fds[fd] != void 0 && self2.fds[to] != void 0) {
-        const ret = self2.fds[to].fd_close();
-        if (ret != 0) {
-          return ret;
-        }
-        self2.fds[to] = self2.fds[fd];
-        self2.fds[fd] = void 0;
-        return 0;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_seek(fd, offset, whence, offset_out_ptr) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        const { ret, offset: offset_out } = self2.fds[fd].fd_seek(offset, whence);
-        buffer.setBigInt64(offset_out_ptr, offset_out, true);
-        return ret;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_sync(fd) {
-      if (self2.fds[fd] != void 0) {
-        return self2.fds[fd].fd_sync();
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_tell(fd, offset_ptr) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        const { ret, offset } = self2.fds[fd].fd_tell();
-        buffer.setBigUint64(offset_ptr, offset, true);
-        return ret;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, fd_write(fd, iovs_ptr, iovs_len, nwritten_ptr) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        const iovecs = Ciovec.read_bytes_array(buffer, iovs_ptr, iovs_len);
-        let nwritten = 0;
-        for (const iovec of iovecs) {
-          const data = buffer8.slice(iovec.buf, iovec.buf + iovec.buf_len);
-          const { ret, nwritten: nwritten_part } = self2.fds[fd].fd_write(data);
-          if (ret != ERRNO_SUCCESS) {
-            buffer.setUint32(nwritten_ptr, nwritten, true);
-            return ret;
-          }
-          nwritten += nwritten_part;
-          if (nwritten_part != data.byteLength) {
-            break;
-          }
-        }
-        buffer.setUint32(nwritten_ptr, nwritten, true);
-        return ERRNO_SUCCESS;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, path_create_directory(fd, path_ptr, path_len) {
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        const path = new TextDecoder("utf-8").decode(buffer8.slice(path_ptr, path_ptr + path_len));
-        return self2.fds[fd].path_create_directory(path);
-      } else {
-        return ERRNO_BADF;
-      }
-    }, path_filestat_get(fd, flags, path_ptr, path_len, filestat_ptr) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        const path = new TextDecoder("utf-8").decode(buffer8.slice(path_ptr, path_ptr + path_len));
-        const { ret, filestat } = self2.fds[fd].path_filestat_get(flags, path);
-        if (filestat != null) {
-          filestat.write_bytes(buffer, filestat_ptr);
-        }
-        return ret;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, path_filestat_set_times(fd, flags, path_ptr, path_len, atim, mtim, fst_flags) {
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        const path = new TextDecoder("utf-8").decode(buffer8.slice(path_ptr, path_ptr + path_len));
-        return self2.fds[fd].path_filestat_set_times(flags, path, atim, mtim, fst_flags);
-      } else {
-        return ERRNO_BADF;
-      }
-    }, path_link(old_fd, old_flags, old_path_ptr, old_path_len, new_fd, new_path_ptr, new_path_len) {
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      if (self2.fds[old_fd] != void 0 && self2.fds[new_fd] != void 0) {
-        const old_path = new TextDecoder("utf-8").decode(buffer8.slice(old_path_ptr, old_path_ptr + old_path_len));
-        const new_path = new TextDecoder("utf-8").decode(buffer8.slice(new_path_ptr, new_path_ptr + new_path_len));
-        const { ret, inode_obj } = self2.fds[old_fd].path_lookup(old_path, old_flags);
-        if (inode_obj == null) {
-          return ret;
-        }
-        return self2.fds[new_fd].path_link(new_path, inode_obj, false);
-      } else {
-        return ERRNO_BADF;
-      }
-    }, path_open(fd, dirflags, path_ptr, path_len, oflags, fs_rights_base, fs_rights_inheriting, fd_flags, opened_fd_ptr) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        const path = new TextDecoder("utf-8").decode(buffer8.slice(path_ptr, path_ptr + path_len));
-        debug.log(path);
-        const { ret, fd_obj } = self2.fds[fd].path_open(dirflags, path, oflags, fs_rights_base, fs_rights_inheriting, fd_flags);
-        if (ret != 0) {
-          return ret;
-        }
-        self2.fds.push(fd_obj);
-        const opened_fd = self2.fds.length - 1;
-        buffer.setUint32(opened_fd_ptr, opened_fd, true);
-        return 0;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, path_readlink(fd, path_ptr, path_len, buf_ptr, buf_len, nread_ptr) {
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        const path = new TextDecoder("utf-8").decode(buffer8.slice(path_ptr, path_ptr + path_len));
-        debug.log(path);
-        const { ret, data } = self2.fds[fd].path_readlink(path);
-        if (data != null) {
-          const data_buf = new TextEncoder().encode(data);
-          if (data_buf.length > buf_len) {
-            buffer.setUint32(nread_ptr, 0, true);
-            return ERRNO_BADF;
-          }
-          buffer8.set(data_buf, buf_ptr);
-          buffer.setUint32(nread_ptr, data_buf.length, true);
-        }
-        return ret;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, path_remove_directory(fd, path_ptr, path_len) {
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        const path = new TextDecoder("utf-8").decode(buffer8.slice(path_ptr, path_ptr + path_len));
-        return self2.fds[fd].path_remove_directory(path);
-      } else {
-        return ERRNO_BADF;
-      }
-    }, path_rename(fd, old_path_ptr, old_path_len, new_fd, new_path_ptr, new_path_len) {
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0 && self2.fds[new_fd] != void 0) {
-        const old_path = new TextDecoder("utf-8").decode(buffer8.slice(old_path_ptr, old_path_ptr + old_path_len));
-        const new_path = new TextDecoder("utf-8").decode(buffer8.slice(new_path_ptr, new_path_ptr + new_path_len));
-        let { ret, inode_obj } = self2.fds[fd].path_unlink(old_path);
-        if (inode_obj == null) {
-          return ret;
-        }
-        ret = self2.fds[new_fd].path_link(new_path, inode_obj, true);
-        if (ret != ERRNO_SUCCESS) {
-          if (self2.fds[fd].path_link(old_path, inode_obj, true) != ERRNO_SUCCESS) {
-            throw "path_link should always return success when relinking an inode back to the original place";
-          }
-        }
-        return ret;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, path_symlink(old_path_ptr, old_path_len, fd, new_path_ptr, new_path_len) {
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        const old_path = new TextDecoder("utf-8").decode(buffer8.slice(old_path_ptr, old_path_ptr + old_path_len));
-        const new_path = new TextDecoder("utf-8").decode(buffer8.slice(new_path_ptr, new_path_ptr + new_path_len));
-        return ERRNO_NOTSUP;
-      } else {
-        return ERRNO_BADF;
-      }
-    }, path_unlink_file(fd, path_ptr, path_len) {
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer);
-      if (self2.fds[fd] != void 0) {
-        const path = new TextDecoder("utf-8").decode(buffer8.slice(path_ptr, path_ptr + path_len));
-        return self2.fds[fd].path_unlink_file(path);
-      } else {
-        return ERRNO_BADF;
-      }
-    }, poll_oneoff(in_ptr, out_ptr, nsubscriptions) {
-      if (nsubscriptions === 0) {
-        return ERRNO_INVAL;
-      }
-      if (nsubscriptions > 1) {
-        debug.log("poll_oneoff: only a single subscription is supported");
-        return ERRNO_NOTSUP;
-      }
-      const buffer = new DataView(self2.inst.exports.memory.buffer);
-      const s = Subscription.read_bytes(buffer, in_ptr);
-      const eventtype = s.eventtype;
-      const clockid = s.clockid;
-      const timeout = s.timeout;
-      if (eventtype !== EVENTTYPE_CLOCK) {
-        debug.log("poll_oneoff: only clock subscriptions are supported");
-        return ERRNO_NOTSUP;
-      }
-      let getNow = void 0;
-      if (clockid === CLOCKID_MONOTONIC) {
-        getNow = () => BigInt(Math.round(performance.now() * 1e6));
-      } else if (clockid === CLOCKID_REALTIME) {
-        getNow = () => BigInt((/* @__PURE__ */ new Date()).getTime()) * 1000000n;
-      } else {
-        return ERRNO_INVAL;
-      }
-      const endTime = (s.flags & SUBCLOCKFLAGS_SUBSCRIPTION_CLOCK_ABSTIME) !== 0 ? timeout : getNow() + timeout;
-      while (endTime > getNow()) {
-      }
-      const event = new Event(s.userdata, ERRNO_SUCCESS, eventtype);
-      event.write_bytes(buffer, out_ptr);
-      return ERRNO_SUCCESS;
-    }, proc_exit(exit_code) {
-      throw new WASIProcExit(exit_code);
-    }, proc_raise(sig) {
-      throw "raised signal " + sig;
-    }, sched_yield() {
-    }, random_get(buf, buf_len) {
-      const buffer8 = new Uint8Array(self2.inst.exports.memory.buffer).subarray(buf, buf + buf_len);
-      if ("crypto" in globalThis && (typeof SharedArrayBuffer === "undefined" || !(self2.inst.exports.memory.buffer instanceof SharedArrayBuffer))) {
-        for (let i = 0; i < buf_len; i += 65536) {
-          crypto.getRandomValues(buffer8.subarray(i, i + 65536));
-        }
-      } else {
-        for (let i = 0; i < buf_len; i++) {
-          buffer8[i] = Math.random() * 256 | 0;
-        }
-      }
-    }, sock_recv(fd, ri_data, ri_flags) {
-      throw "sockets not supported";
-    }, sock_send(fd, si_data, si_flags) {
-      throw "sockets not supported";
-    }, sock_shutdown(fd, how) {
-      throw "sockets not supported";
-    }, sock_accept(fd, flags) {
-      throw "sockets not supported";
-    } };
-  }
-};
-
-// node_modules/@bjorn3/browser_wasi_shim/dist/fd.js
-var Fd = class {
-  fd_allocate(offset, len) {
-    return ERRNO_NOTSUP;
-  }
-  fd_close() {
-    return 0;
-  }
-  fd_fdstat_get() {
-    return { ret: ERRNO_NOTSUP, fdstat: null };
-  }
-  fd_fdstat_set_flags(flags) {
-    return ERRNO_NOTSUP;
-  }
-  fd_fdstat_set_rights(fs_rights_base, fs_rights_inheriting) {
-    return ERRNO_NOTSUP;
-  }
-  fd_filestat_get() {
-    return { ret: ERRNO_NOTSUP, filestat: null };
-  }
-  fd_filestat_set_size(size) {
-    return ERRNO_NOTSUP;
-  }
-  fd_filestat_set_times(atim, mtim, fst_flags) {
-    return ERRNO_NOTSUP;
-  }
-  fd_pread(size, offset) {
-    return { ret: ERRNO_NOTSUP, data: new Uint8Array() };
-  }
-  fd_prestat_get() {
-    return { ret: ERRNO_NOTSUP, prestat: null };
-  }
-  fd_pwrite(data, offset) {
-    return { ret: ERRNO_NOTSUP, nwritten: 0 };
-  }
-  fd_read(size) {
-    return { ret: ERRNO_NOTSUP, data: new Uint8Array() };
-  }
-  fd_readdir_single(cookie) {
-    return { ret: ERRNO_NOTSUP, dirent: null };
-  }
-  fd_seek(offset, whence) {
-    return { ret: ERRNO_NOTSUP, offset: 0n };
-  }
-  fd_sync() {
-    return 0;
-  }
-  fd_tell() {
-    return { ret: ERRNO_NOTSUP, offset: 0n };
-  }
-  fd_write(data) {
-    return { ret: ERRNO_NOTSUP, nwritten: 0 };
-  }
-  path_create_directory(path) {
-    return ERRNO_NOTSUP;
-  }
-  path_filestat_get(flags, path) {
-    return { ret: ERRNO_NOTSUP, filestat: null };
-  }
-  path_filestat_set_times(flags, path, atim, mtim, fst_flags) {
-    return ERRNO_NOTSUP;
-  }
-  path_link(path, inode, allow_dir) {
-    return ERRNO_NOTSUP;
-  }
-  path_unlink(path) {
-    return { ret: ERRNO_NOTSUP, inode_obj: null };
-  }
-  path_lookup(path, dirflags) {
-    return { ret: ERRNO_NOTSUP, inode_obj: null };
-  }
-  path_open(dirflags, path, oflags, fs_rights_base, fs_rights_inheriting, fd_flags) {
-    return { ret: ERRNO_NOTDIR, fd_obj: null };
-  }
-  path_readlink(path) {
-    return { ret: ERRNO_NOTSUP, data: null };
-  }
-  path_remove_directory(path) {
-    return ERRNO_NOTSUP;
-  }
-  path_rename(old_path, new_fd, new_path) {
-    return ERRNO_NOTSUP;
-  }
-  path_unlink_file(path) {
-    return ERRNO_NOTSUP;
-  }
-};
-var Inode = class _Inode {
-  static issue_ino() {
-    return _Inode.next_ino++;
-  }
-  static root_ino() {
-    return 0n;
-  }
+// js/wasi/memory.js
+var FILESTAT_BYTES = 64;
+var ASCII_FAST_PATH = 64;
+var encoder = new TextEncoder();
+var decoder = new TextDecoder("utf-8", { fatal: true });
+var GuestMemory = class {
   constructor() {
-    this.ino = _Inode.issue_ino();
+    this.memory = null;
+    this.buffer = null;
+    this.view = null;
+    this.bytes = null;
+  }
+  bind(memory) {
+    this.memory = memory;
+  }
+  /** Renews the views if the memory grew; call before using `view` or `slice`. */
+  refresh() {
+    if (this.memory.buffer !== this.buffer) {
+      this.buffer = this.memory.buffer;
+      this.view = new DataView(this.buffer);
+      this.bytes = new Uint8Array(this.buffer);
+    }
+  }
+  /** `len` bytes at `ptr` (a view). */
+  slice(ptr, len) {
+    return new Uint8Array(this.buffer, ptr >>> 0, len >>> 0);
+  }
+  /** The UTF-8 string at `ptr`; EILSEQ if it is not UTF-8 (wiggle). */
+  text(ptr, len) {
+    this.refresh();
+    const raw = this.slice(ptr, len);
+    if (raw.length <= ASCII_FAST_PATH) {
+      let ascii = "";
+      for (let i = 0; i < raw.length && raw[i] < 128; i++) ascii += String.fromCharCode(raw[i]);
+      if (ascii.length === raw.length) return ascii;
+    }
+    try {
+      return decoder.decode(raw);
+    } catch {
+      return fail(ERRNO.ILSEQ);
+    }
+  }
+  /** wasmtime reads and writes only the first non-empty buffer of an iovec array. */
+  firstBuffer(iovs, count) {
+    this.refresh();
+    for (let i = 0; i < count >>> 0; i++) {
+      const at = (iovs >>> 0) + i * 8;
+      const len = this.view.getUint32(at + 4, true);
+      if (len !== 0) return this.slice(this.view.getUint32(at, true), len);
+    }
+    return this.slice(0, 0);
+  }
+  u32(ptr, value) {
+    this.refresh();
+    this.view.setUint32(ptr >>> 0, value, true);
+  }
+  u64(ptr, value) {
+    this.refresh();
+    this.view.setBigUint64(ptr >>> 0, value, true);
+  }
+  /** args_get/environ_get: NUL-terminated `strings` from `out`, their addresses at `pointers`. */
+  strings(pointers, out, strings) {
+    this.refresh();
+    let at = out >>> 0;
+    strings.forEach((string, i) => {
+      this.view.setUint32((pointers >>> 0) + i * 4, at, true);
+      const { written } = encoder.encodeInto(string, this.slice(at, this.buffer.byteLength - at));
+      this.bytes[at + written] = 0;
+      at += written + 1;
+    });
+  }
+  /** A `filestat` of `node` (dev 1, ctim the birth time, as wasmtime); null: stdio, all zero. */
+  filestat(ptr, node) {
+    this.refresh();
+    const at = ptr >>> 0;
+    this.slice(at, FILESTAT_BYTES).fill(0);
+    if (node === null) return;
+    const view = this.view;
+    view.setBigUint64(at, 1n, true);
+    view.setBigUint64(at + 8, node.ino, true);
+    view.setUint8(at + 16, node.filetype);
+    view.setBigUint64(at + 24, node.nlink, true);
+    view.setBigUint64(at + 32, node.byteSize, true);
+    view.setBigUint64(at + 40, node.atim, true);
+    view.setBigUint64(at + 48, node.mtim, true);
+    view.setBigUint64(at + 56, node.birth, true);
   }
 };
-Inode.next_ino = 1n;
 
-// node_modules/@bjorn3/browser_wasi_shim/dist/fs_mem.js
-var OpenFile = class extends Fd {
-  fd_allocate(offset, len) {
-    if (this.file.size > offset + len) {
-    } else {
-      const new_data = new Uint8Array(Number(offset + len));
-      new_data.set(this.file.data, 0);
-      this.file.data = new_data;
-    }
-    return ERRNO_SUCCESS;
+// js/wasi/fds.js
+var PREOPEN_BASE = RIGHTS.PATH_CREATE_DIRECTORY | RIGHTS.PATH_CREATE_FILE | RIGHTS.PATH_LINK_SOURCE | RIGHTS.PATH_LINK_TARGET | RIGHTS.PATH_OPEN | RIGHTS.FD_READDIR | RIGHTS.PATH_READLINK | RIGHTS.PATH_RENAME_SOURCE | RIGHTS.PATH_RENAME_TARGET | RIGHTS.PATH_SYMLINK | RIGHTS.PATH_REMOVE_DIRECTORY | RIGHTS.PATH_UNLINK_FILE | RIGHTS.PATH_FILESTAT_GET | RIGHTS.PATH_FILESTAT_SET_TIMES | RIGHTS.FD_FILESTAT_GET | RIGHTS.FD_FILESTAT_SET_TIMES;
+var PREOPEN_INHERITING = PREOPEN_BASE | RIGHTS.FD_DATASYNC | RIGHTS.FD_READ | RIGHTS.FD_SEEK | RIGHTS.FD_FDSTAT_SET_FLAGS | RIGHTS.FD_SYNC | RIGHTS.FD_TELL | RIGHTS.FD_WRITE | RIGHTS.FD_ADVISE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_GET | RIGHTS.FD_FILESTAT_SET_SIZE | RIGHTS.FD_FILESTAT_SET_TIMES | RIGHTS.POLL_FD_READWRITE;
+var NOT_FOR_DIRECTORIES = RIGHTS.FD_SEEK | RIGHTS.FD_FILESTAT_SET_SIZE | RIGHTS.PATH_FILESTAT_SET_SIZE | RIGHTS.FD_WRITE;
+var Fdstat = class {
+  constructor(filetype, flags, base, inheriting = base) {
+    this.filetype = filetype;
+    this.flags = flags;
+    this.base = base;
+    this.inheriting = inheriting;
   }
-  fd_fdstat_get() {
-    return { ret: 0, fdstat: new Fdstat(FILETYPE_REGULAR_FILE, 0) };
+};
+var StdinDescriptor = class {
+  constructor(stream) {
+    this.stream = stream;
   }
-  fd_filestat_set_size(size) {
-    if (this.file.size > size) {
-      this.file.data = new Uint8Array(this.file.data.buffer.slice(0, Number(size)));
-    } else {
-      const new_data = new Uint8Array(Number(size));
-      new_data.set(this.file.data, 0);
-      this.file.data = new_data;
-    }
-    return ERRNO_SUCCESS;
+  fdstat() {
+    return new Fdstat(FILETYPE.UNKNOWN, 0, RIGHTS.FD_READ);
   }
-  fd_read(size) {
-    const slice = this.file.data.slice(Number(this.file_pos), Number(this.file_pos + BigInt(size)));
-    this.file_pos += BigInt(slice.length);
-    return { ret: 0, data: slice };
+};
+var OutputDescriptor = class {
+  constructor(output) {
+    this.output = output;
   }
-  fd_pread(size, offset) {
-    const slice = this.file.data.slice(Number(offset), Number(offset + BigInt(size)));
-    return { ret: 0, data: slice };
+  fdstat() {
+    return new Fdstat(FILETYPE.UNKNOWN, 0, RIGHTS.FD_WRITE);
   }
-  fd_seek(offset, whence) {
-    let calculated_offset;
-    switch (whence) {
-      case WHENCE_SET:
-        calculated_offset = offset;
-        break;
-      case WHENCE_CUR:
-        calculated_offset = this.file_pos + offset;
-        break;
-      case WHENCE_END:
-        calculated_offset = BigInt(this.file.data.byteLength) + offset;
-        break;
-      default:
-        return { ret: ERRNO_INVAL, offset: 0n };
-    }
-    if (calculated_offset < 0) {
-      return { ret: ERRNO_INVAL, offset: 0n };
-    }
-    this.file_pos = calculated_offset;
-    return { ret: 0, offset: this.file_pos };
-  }
-  fd_tell() {
-    return { ret: 0, offset: this.file_pos };
-  }
-  fd_write(data) {
-    if (this.file.readonly) return { ret: ERRNO_BADF, nwritten: 0 };
-    if (this.file_pos + BigInt(data.byteLength) > this.file.size) {
-      const old = this.file.data;
-      this.file.data = new Uint8Array(Number(this.file_pos + BigInt(data.byteLength)));
-      this.file.data.set(old);
-    }
-    this.file.data.set(data, Number(this.file_pos));
-    this.file_pos += BigInt(data.byteLength);
-    return { ret: 0, nwritten: data.byteLength };
-  }
-  fd_pwrite(data, offset) {
-    if (this.file.readonly) return { ret: ERRNO_BADF, nwritten: 0 };
-    if (offset + BigInt(data.byteLength) > this.file.size) {
-      const old = this.file.data;
-      this.file.data = new Uint8Array(Number(offset + BigInt(data.byteLength)));
-      this.file.data.set(old);
-    }
-    this.file.data.set(data, Number(offset));
-    return { ret: 0, nwritten: data.byteLength };
-  }
-  fd_filestat_get() {
-    return { ret: 0, filestat: this.file.stat() };
-  }
-  constructor(file) {
-    super();
-    this.file_pos = 0n;
+};
+var FileDescriptor = class {
+  constructor(file, { readable, writable, append, nonblocking }) {
     this.file = file;
+    this.position = 0;
+    this.readable = readable;
+    this.writable = writable;
+    this.append = append;
+    this.nonblocking = nonblocking;
+  }
+  fdstat() {
+    let rights = ALL_RIGHTS;
+    if (!this.readable) rights &= ~(RIGHTS.FD_READ | RIGHTS.FD_READDIR);
+    if (!this.writable) rights &= ~RIGHTS.FD_WRITE;
+    const flags = (this.append ? FDFLAGS.APPEND : 0) | (this.nonblocking ? FDFLAGS.NONBLOCK : 0);
+    return new Fdstat(FILETYPE.REGULAR_FILE, flags, rights);
   }
 };
-var OpenDirectory = class extends Fd {
-  fd_seek(offset, whence) {
-    return { ret: ERRNO_BADF, offset: 0n };
-  }
-  fd_tell() {
-    return { ret: ERRNO_BADF, offset: 0n };
-  }
-  fd_allocate(offset, len) {
-    return ERRNO_BADF;
-  }
-  fd_fdstat_get() {
-    return { ret: 0, fdstat: new Fdstat(FILETYPE_DIRECTORY, 0) };
-  }
-  fd_readdir_single(cookie) {
-    if (debug.enabled) {
-      debug.log("readdir_single", cookie);
-      debug.log(cookie, this.dir.contents.keys());
-    }
-    if (cookie == 0n) {
-      return { ret: ERRNO_SUCCESS, dirent: new Dirent(1n, this.dir.ino, ".", FILETYPE_DIRECTORY) };
-    } else if (cookie == 1n) {
-      return { ret: ERRNO_SUCCESS, dirent: new Dirent(2n, this.dir.parent_ino(), "..", FILETYPE_DIRECTORY) };
-    }
-    if (cookie >= BigInt(this.dir.contents.size) + 2n) {
-      return { ret: 0, dirent: null };
-    }
-    const [name, entry] = Array.from(this.dir.contents.entries())[Number(cookie - 2n)];
-    return { ret: 0, dirent: new Dirent(cookie + 1n, entry.ino, name, entry.stat().filetype) };
-  }
-  path_filestat_get(flags, path_str) {
-    const { ret: path_err, path } = Path.from(path_str);
-    if (path == null) {
-      return { ret: path_err, filestat: null };
-    }
-    const { ret, entry } = this.dir.get_entry_for_path(path);
-    if (entry == null) {
-      return { ret, filestat: null };
-    }
-    return { ret: 0, filestat: entry.stat() };
-  }
-  path_lookup(path_str, dirflags) {
-    const { ret: path_ret, path } = Path.from(path_str);
-    if (path == null) {
-      return { ret: path_ret, inode_obj: null };
-    }
-    const { ret, entry } = this.dir.get_entry_for_path(path);
-    if (entry == null) {
-      return { ret, inode_obj: null };
-    }
-    return { ret: ERRNO_SUCCESS, inode_obj: entry };
-  }
-  path_open(dirflags, path_str, oflags, fs_rights_base, fs_rights_inheriting, fd_flags) {
-    const { ret: path_ret, path } = Path.from(path_str);
-    if (path == null) {
-      return { ret: path_ret, fd_obj: null };
-    }
-    let { ret, entry } = this.dir.get_entry_for_path(path);
-    if (entry == null) {
-      if (ret != ERRNO_NOENT) {
-        return { ret, fd_obj: null };
-      }
-      if ((oflags & OFLAGS_CREAT) == OFLAGS_CREAT) {
-        const { ret: ret2, entry: new_entry } = this.dir.create_entry_for_path(path_str, (oflags & OFLAGS_DIRECTORY) == OFLAGS_DIRECTORY);
-        if (new_entry == null) {
-          return { ret: ret2, fd_obj: null };
-        }
-        entry = new_entry;
-      } else {
-        return { ret: ERRNO_NOENT, fd_obj: null };
-      }
-    } else if ((oflags & OFLAGS_EXCL) == OFLAGS_EXCL) {
-      return { ret: ERRNO_EXIST, fd_obj: null };
-    }
-    if ((oflags & OFLAGS_DIRECTORY) == OFLAGS_DIRECTORY && entry.stat().filetype !== FILETYPE_DIRECTORY) {
-      return { ret: ERRNO_NOTDIR, fd_obj: null };
-    }
-    return entry.path_open(oflags, fs_rights_base, fd_flags);
-  }
-  path_create_directory(path) {
-    return this.path_open(0, path, OFLAGS_CREAT | OFLAGS_DIRECTORY, 0n, 0n, 0).ret;
-  }
-  path_link(path_str, inode, allow_dir) {
-    const { ret: path_ret, path } = Path.from(path_str);
-    if (path == null) {
-      return path_ret;
-    }
-    if (path.is_dir) {
-      return ERRNO_NOENT;
-    }
-    const { ret: parent_ret, parent_entry, filename, entry } = this.dir.get_parent_dir_and_entry_for_path(path, true);
-    if (parent_entry == null || filename == null) {
-      return parent_ret;
-    }
-    if (entry != null) {
-      const source_is_dir = inode.stat().filetype == FILETYPE_DIRECTORY;
-      const target_is_dir = entry.stat().filetype == FILETYPE_DIRECTORY;
-      if (source_is_dir && target_is_dir) {
-        if (allow_dir && entry instanceof Directory) {
-          if (entry.contents.size == 0) {
-          } else {
-            return ERRNO_NOTEMPTY;
-          }
-        } else {
-          return ERRNO_EXIST;
-        }
-      } else if (source_is_dir && !target_is_dir) {
-        return ERRNO_NOTDIR;
-      } else if (!source_is_dir && target_is_dir) {
-        return ERRNO_ISDIR;
-      } else if (inode.stat().filetype == FILETYPE_REGULAR_FILE && entry.stat().filetype == FILETYPE_REGULAR_FILE) {
-      } else {
-        return ERRNO_EXIST;
-      }
-    }
-    if (!allow_dir && inode.stat().filetype == FILETYPE_DIRECTORY) {
-      return ERRNO_PERM;
-    }
-    parent_entry.contents.set(filename, inode);
-    return ERRNO_SUCCESS;
-  }
-  path_unlink(path_str) {
-    const { ret: path_ret, path } = Path.from(path_str);
-    if (path == null) {
-      return { ret: path_ret, inode_obj: null };
-    }
-    const { ret: parent_ret, parent_entry, filename, entry } = this.dir.get_parent_dir_and_entry_for_path(path, true);
-    if (parent_entry == null || filename == null) {
-      return { ret: parent_ret, inode_obj: null };
-    }
-    if (entry == null) {
-      return { ret: ERRNO_NOENT, inode_obj: null };
-    }
-    parent_entry.contents.delete(filename);
-    return { ret: ERRNO_SUCCESS, inode_obj: entry };
-  }
-  path_unlink_file(path_str) {
-    const { ret: path_ret, path } = Path.from(path_str);
-    if (path == null) {
-      return path_ret;
-    }
-    const { ret: parent_ret, parent_entry, filename, entry } = this.dir.get_parent_dir_and_entry_for_path(path, false);
-    if (parent_entry == null || filename == null || entry == null) {
-      return parent_ret;
-    }
-    if (entry.stat().filetype === FILETYPE_DIRECTORY) {
-      return ERRNO_ISDIR;
-    }
-    parent_entry.contents.delete(filename);
-    return ERRNO_SUCCESS;
-  }
-  path_remove_directory(path_str) {
-    const { ret: path_ret, path } = Path.from(path_str);
-    if (path == null) {
-      return path_ret;
-    }
-    const { ret: parent_ret, parent_entry, filename, entry } = this.dir.get_parent_dir_and_entry_for_path(path, false);
-    if (parent_entry == null || filename == null || entry == null) {
-      return parent_ret;
-    }
-    if (!(entry instanceof Directory) || entry.stat().filetype !== FILETYPE_DIRECTORY) {
-      return ERRNO_NOTDIR;
-    }
-    if (entry.contents.size !== 0) {
-      return ERRNO_NOTEMPTY;
-    }
-    if (!parent_entry.contents.delete(filename)) {
-      return ERRNO_NOENT;
-    }
-    return ERRNO_SUCCESS;
-  }
-  fd_filestat_get() {
-    return { ret: 0, filestat: this.dir.stat() };
-  }
-  fd_filestat_set_size(size) {
-    return ERRNO_BADF;
-  }
-  fd_read(size) {
-    return { ret: ERRNO_BADF, data: new Uint8Array() };
-  }
-  fd_pread(size, offset) {
-    return { ret: ERRNO_BADF, data: new Uint8Array() };
-  }
-  fd_write(data) {
-    return { ret: ERRNO_BADF, nwritten: 0 };
-  }
-  fd_pwrite(data, offset) {
-    return { ret: ERRNO_BADF, nwritten: 0 };
-  }
-  constructor(dir) {
-    super();
+var DirectoryDescriptor = class {
+  constructor(dir, preopen = null) {
     this.dir = dir;
+    this.preopen = preopen;
+  }
+  fdstat() {
+    if (this.preopen !== null) return new Fdstat(FILETYPE.DIRECTORY, 0, PREOPEN_BASE, PREOPEN_INHERITING);
+    return new Fdstat(FILETYPE.DIRECTORY, 0, ALL_RIGHTS & ~NOT_FOR_DIRECTORIES);
   }
 };
-var PreopenDirectory = class extends OpenDirectory {
-  fd_prestat_get() {
-    return { ret: 0, prestat: Prestat.dir(this.prestat_name) };
+var DescriptorTable = class {
+  constructor(descriptors) {
+    this.used = /* @__PURE__ */ new Map();
+    this.free = [];
+    for (const descriptor of descriptors) this.add(descriptor);
   }
-  constructor(name, contents) {
-    super(new Directory(contents));
-    this.prestat_name = name;
+  /** The descriptor `fd`, or EBADF. */
+  get(fd) {
+    const descriptor = this.used.get(fd);
+    if (descriptor === void 0) fail(ERRNO.BADF);
+    return descriptor;
+  }
+  /** Numbers `descriptor` and returns its number. */
+  add(descriptor) {
+    let fd;
+    if (this.free.length > 0) {
+      let at = 0;
+      for (let i = 1; i < this.free.length; i++) if (this.free[i] > this.free[at]) at = i;
+      fd = this.free[at];
+      this.free.splice(at, 1);
+    } else {
+      fd = this.used.size;
+    }
+    this.used.set(fd, descriptor);
+    return fd;
+  }
+  /** Closes `fd` (EBADF if it is not open). */
+  close(fd) {
+    this.get(fd);
+    this.used.delete(fd);
+    this.free.push(fd);
+  }
+  /** fd_renumber: `from` replaces `to`, which is closed. */
+  renumber(from, to) {
+    const descriptor = this.get(from);
+    this.get(to);
+    if (from === to) return;
+    this.close(to);
+    this.used.delete(from);
+    this.free.push(from);
+    this.free.splice(this.free.indexOf(to), 1);
+    this.used.set(to, descriptor);
+  }
+};
+
+// js/wasi/poll.js
+var SUBSCRIPTION_BYTES = 48;
+var EVENT_BYTES = 32;
+function subscription(view, at) {
+  const tag = view.getUint8(at + 8);
+  if (tag === EVENTTYPE.CLOCK) {
+    const id = view.getUint32(at + 16, true);
+    if (id > CLOCK.THREAD_CPUTIME) fail(ERRNO.INVAL);
+    const timeout = view.getBigUint64(at + 24, true);
+    const flags = view.getUint16(at + 40, true);
+    if (flags & ~SUBSCRIPTION_CLOCK_ABSTIME) fail(ERRNO.INVAL);
+    return { tag, id, timeout, absolute: (flags & SUBSCRIPTION_CLOCK_ABSTIME) !== 0 };
+  }
+  if (tag === EVENTTYPE.FD_READ || tag === EVENTTYPE.FD_WRITE) return { tag, fd: view.getUint32(at + 16, true) };
+  return fail(ERRNO.INVAL);
+}
+function deadline({ id, timeout, absolute }) {
+  if (id === CLOCK.MONOTONIC) return absolute ? timeout : monotonicNs() + timeout;
+  if (id !== CLOCK.REALTIME) fail(ERRNO.INVAL);
+  if (!absolute) return monotonicNs() + timeout;
+  const left = timeout - realtimeNs();
+  return monotonicNs() + (left > 0n ? left : 0n);
+}
+function writeEvent(view, at, userdata, type, nbytes, flags) {
+  view.setBigUint64(at, userdata, true);
+  view.setUint16(at + 8, ERRNO.SUCCESS, true);
+  view.setUint8(at + 10, type);
+  view.setBigUint64(at + 16, nbytes, true);
+  view.setUint16(at + 24, flags, true);
+}
+function pollOneoff(mem, table, subscriptions, events, count, used) {
+  const n = count >>> 0;
+  if (n === 0) fail(ERRNO.INVAL);
+  mem.refresh();
+  const at = (i) => (subscriptions >>> 0) + i * SUBSCRIPTION_BYTES;
+  const userdata = (i) => mem.view.getBigUint64(at(i), true);
+  if (n === 1) {
+    const sub = subscription(mem.view, at(0));
+    if (sub.tag === EVENTTYPE.CLOCK && !sub.absolute) {
+      sleepUntil(monotonicNs() + sub.timeout);
+      mem.refresh();
+      writeEvent(mem.view, events >>> 0, userdata(0), EVENTTYPE.CLOCK, 1n, 0);
+      mem.u32(used, 1);
+      return;
+    }
+  }
+  const subs = [];
+  const ready = [];
+  for (let i = 0; i < n; i++) {
+    const sub = subscription(mem.view, at(i));
+    subs.push(sub);
+    if (sub.tag === EVENTTYPE.CLOCK) {
+      ready.push(deadline(sub));
+      continue;
+    }
+    const d = table.get(sub.fd);
+    const fits = sub.tag === EVENTTYPE.FD_READ ? d instanceof StdinDescriptor : d instanceof OutputDescriptor;
+    if (!fits && !(d instanceof FileDescriptor)) fail(ERRNO.BADF);
+    ready.push(0n);
+  }
+  sleepUntil(ready.reduce((a, b) => b < a ? b : a));
+  const now = monotonicNs();
+  mem.refresh();
+  let written = 0;
+  subs.forEach((sub, i) => {
+    if (ready[i] > now) return;
+    const event = (events >>> 0) + written++ * EVENT_BYTES;
+    if (sub.tag === EVENTTYPE.CLOCK) return writeEvent(mem.view, event, userdata(i), EVENTTYPE.CLOCK, 0n, 0);
+    const d = table.get(sub.fd);
+    const atEnd = sub.tag === EVENTTYPE.FD_READ && d instanceof FileDescriptor && d.file.size <= d.position;
+    writeEvent(mem.view, event, userdata(i), sub.tag, 1n, atEnd ? EVENT_FD_READWRITE_HANGUP : 0);
+  });
+  mem.u32(used, written);
+}
+
+// js/wasi/fs.js
+var MAX_FILE_BYTES = 2 ** 44 - 4096;
+var DIRECTORY_BYTES = 4096n;
+var RELATIME_NS = 24n * 3600n * 1000000000n;
+var lastIno = 0x2f4a1c0n;
+var Inode = class {
+  constructor() {
+    const now = realtimeNs();
+    this.ino = ++lastIno;
+    this.atim = now;
+    this.mtim = now;
+    this.birth = now;
+    this.atimFromClock = true;
+  }
+  /** Marks a read: relatime refreshes atime if it is not newer than mtime, or a day old. */
+  accessed() {
+    if (this.atim > this.mtim && (this.atimFromClock || realtimeNs() - this.atim < RELATIME_NS)) return;
+    this.atim = realtimeNs();
+    this.atimFromClock = true;
+  }
+  /** Marks a change of the contents. */
+  modified() {
+    this.mtim = realtimeNs();
+  }
+  /** utimensat: sets the times given (null leaves one as it is). */
+  setTimes(atim, mtim) {
+    if (atim !== null) {
+      this.atim = atim;
+      this.atimFromClock = false;
+    }
+    if (mtim !== null) this.mtim = mtim;
   }
 };
 var File = class extends Inode {
-  path_open(oflags, fs_rights_base, fd_flags) {
-    if (this.readonly && (fs_rights_base & BigInt(RIGHTS_FD_WRITE)) == BigInt(RIGHTS_FD_WRITE)) {
-      return { ret: ERRNO_PERM, fd_obj: null };
-    }
-    if ((oflags & OFLAGS_TRUNC) == OFLAGS_TRUNC) {
-      if (this.readonly) return { ret: ERRNO_PERM, fd_obj: null };
-      this.data = new Uint8Array([]);
-    }
-    const file = new OpenFile(this);
-    if (fd_flags & FDFLAGS_APPEND) file.fd_seek(0n, WHENCE_END);
-    return { ret: ERRNO_SUCCESS, fd_obj: file };
-  }
-  get size() {
-    return BigInt(this.data.byteLength);
-  }
-  stat() {
-    return new Filestat(this.ino, FILETYPE_REGULAR_FILE, this.size);
-  }
-  constructor(data, options) {
+  constructor(data = new Uint8Array()) {
     super();
-    this.data = new Uint8Array(data);
-    this.readonly = !!options?.readonly;
+    this.bytes = data.slice();
+    this.size = data.length;
+    this.links = 0;
   }
-};
-var Path = class Path2 {
-  static from(path) {
-    const self2 = new Path2();
-    self2.is_dir = path.endsWith("/");
-    if (path.startsWith("/")) {
-      return { ret: ERRNO_NOTCAPABLE, path: null };
-    }
-    if (path.includes("\0")) {
-      return { ret: ERRNO_INVAL, path: null };
-    }
-    for (const component of path.split("/")) {
-      if (component === "" || component === ".") {
-        continue;
-      }
-      if (component === "..") {
-        if (self2.parts.pop() == void 0) {
-          return { ret: ERRNO_NOTCAPABLE, path: null };
-        }
-        continue;
-      }
-      self2.parts.push(component);
-    }
-    return { ret: ERRNO_SUCCESS, path: self2 };
+  get filetype() {
+    return FILETYPE.REGULAR_FILE;
   }
-  to_path_string() {
-    let s = this.parts.join("/");
-    if (this.is_dir) {
-      s += "/";
-    }
-    return s;
+  get nlink() {
+    return BigInt(this.links);
   }
-  constructor() {
-    this.parts = [];
-    this.is_dir = false;
+  get byteSize() {
+    return BigInt(this.size);
+  }
+  /** The contents, without spare room (a view). */
+  contents() {
+    return this.bytes.subarray(0, this.size);
+  }
+  /** Up to `length` bytes from `offset` (a view). */
+  read(offset, length) {
+    if (offset >= this.size) return this.bytes.subarray(0, 0);
+    return this.bytes.subarray(offset, Math.min(this.size, offset + length));
+  }
+  /** Writes `data` at `offset`, zero-filling a gap; returns the bytes written. */
+  write(offset, data) {
+    if (data.length === 0) return 0;
+    const end = offset + data.length;
+    this.reserve(end);
+    this.bytes.set(data, offset);
+    if (end > this.size) this.size = end;
+    this.modified();
+    return data.length;
+  }
+  /** Truncates or zero-extends to `size` bytes (ftruncate). */
+  resize(size) {
+    if (size > this.size) this.reserve(size);
+    else this.bytes.fill(0, size, this.size);
+    this.size = size;
+    this.modified();
+  }
+  reserve(size) {
+    if (size > MAX_FILE_BYTES) fail(ERRNO.FBIG);
+    if (size <= this.bytes.length) return;
+    let grown;
+    try {
+      grown = new Uint8Array(Math.max(size, Math.min(this.bytes.length * 2, MAX_FILE_BYTES)));
+    } catch {
+      fail(ERRNO.NOSPC);
+    }
+    grown.set(this.bytes.subarray(0, this.size));
+    this.bytes = grown;
   }
 };
 var Directory = class _Directory extends Inode {
-  parent_ino() {
-    if (this.parent == null) {
-      return Inode.root_ino();
-    }
-    return this.parent.ino;
-  }
-  path_open(oflags, fs_rights_base, fd_flags) {
-    return { ret: ERRNO_SUCCESS, fd_obj: new OpenDirectory(this) };
-  }
-  stat() {
-    return new Filestat(this.ino, FILETYPE_DIRECTORY, 0n);
-  }
-  get_entry_for_path(path) {
-    let entry = this;
-    for (const component of path.parts) {
-      if (!(entry instanceof _Directory)) {
-        return { ret: ERRNO_NOTDIR, entry: null };
-      }
-      const child = entry.contents.get(component);
-      if (child !== void 0) {
-        entry = child;
-      } else {
-        debug.log(component);
-        return { ret: ERRNO_NOENT, entry: null };
-      }
-    }
-    if (path.is_dir) {
-      if (entry.stat().filetype != FILETYPE_DIRECTORY) {
-        return { ret: ERRNO_NOTDIR, entry: null };
-      }
-    }
-    return { ret: ERRNO_SUCCESS, entry };
-  }
-  get_parent_dir_and_entry_for_path(path, allow_undefined) {
-    const filename = path.parts.pop();
-    if (filename === void 0) {
-      return { ret: ERRNO_INVAL, parent_entry: null, filename: null, entry: null };
-    }
-    const { ret: entry_ret, entry: parent_entry } = this.get_entry_for_path(path);
-    if (parent_entry == null) {
-      return { ret: entry_ret, parent_entry: null, filename: null, entry: null };
-    }
-    if (!(parent_entry instanceof _Directory)) {
-      return { ret: ERRNO_NOTDIR, parent_entry: null, filename: null, entry: null };
-    }
-    const entry = parent_entry.contents.get(filename);
-    if (entry === void 0) {
-      if (!allow_undefined) {
-        return { ret: ERRNO_NOENT, parent_entry: null, filename: null, entry: null };
-      } else {
-        return { ret: ERRNO_SUCCESS, parent_entry, filename, entry: null };
-      }
-    }
-    if (path.is_dir) {
-      if (entry.stat().filetype != FILETYPE_DIRECTORY) {
-        return { ret: ERRNO_NOTDIR, parent_entry: null, filename: null, entry: null };
-      }
-    }
-    return { ret: ERRNO_SUCCESS, parent_entry, filename, entry };
-  }
-  create_entry_for_path(path_str, is_dir) {
-    const { ret: path_ret, path } = Path.from(path_str);
-    if (path == null) {
-      return { ret: path_ret, entry: null };
-    }
-    let { ret: parent_ret, parent_entry, filename, entry } = this.get_parent_dir_and_entry_for_path(path, true);
-    if (parent_entry == null || filename == null) {
-      return { ret: parent_ret, entry: null };
-    }
-    if (entry != null) {
-      return { ret: ERRNO_EXIST, entry: null };
-    }
-    debug.log("create", path);
-    let new_child;
-    if (!is_dir) {
-      new_child = new File(new ArrayBuffer(0));
-    } else {
-      new_child = new _Directory(/* @__PURE__ */ new Map());
-    }
-    parent_entry.contents.set(filename, new_child);
-    entry = new_child;
-    return { ret: ERRNO_SUCCESS, entry };
-  }
-  constructor(contents) {
+  constructor(parent = null) {
     super();
-    this.parent = null;
-    if (contents instanceof Array) {
-      this.contents = new Map(contents);
-    } else {
-      this.contents = contents;
-    }
-    for (const entry of this.contents.values()) {
-      if (entry instanceof _Directory) {
-        entry.parent = this;
-      }
-    }
+    this.entries = /* @__PURE__ */ new Map();
+    this.parent = parent ?? this;
+  }
+  get filetype() {
+    return FILETYPE.DIRECTORY;
+  }
+  /** Linux: `.`, the entry in the parent, and each subdirectory's `..`. */
+  get nlink() {
+    let subdirectories = 0n;
+    for (const entry of this.entries.values()) if (entry instanceof _Directory) subdirectories++;
+    return 2n + subdirectories;
+  }
+  get byteSize() {
+    return DIRECTORY_BYTES;
+  }
+  /** Adds `node` as `name` (the caller checked that `name` is free). */
+  attach(name, node) {
+    this.entries.set(name, node);
+    if (node instanceof _Directory) node.parent = this;
+    else node.links = (node.links ?? 0) + 1;
+    this.modified();
+  }
+  /** Removes the entry `name`. */
+  detach(name) {
+    const node = this.entries.get(name);
+    this.entries.delete(name);
+    if (!(node instanceof _Directory)) node.links--;
+    this.modified();
+  }
+};
+var Symlink = class extends Inode {
+  constructor(target) {
+    super();
+    this.target = target;
+    this.targetBytes = new TextEncoder().encode(target).length;
+    this.links = 0;
+  }
+  get filetype() {
+    return FILETYPE.SYMBOLIC_LINK;
+  }
+  get nlink() {
+    return BigInt(this.links);
+  }
+  get byteSize() {
+    return BigInt(this.targetBytes);
   }
 };
 
-// js/task_runner.js
-var PAGE_BYTES = 65536;
-var MAX_PAGES = 65536;
-var encoder = new TextEncoder();
-var decoder = new TextDecoder();
+// js/wasi/paths.js
+var MAX_SYMLINK_HOPS = 40;
+var NAME_MAX = 255;
+var PATH_MAX = 4096;
+var encoder2 = new TextEncoder();
+var utf8Length = (text) => text.length * 3 <= NAME_MAX ? text.length : encoder2.encode(text).length;
+function checkPath(path) {
+  if (path === "") fail(ERRNO.NOENT);
+  if (path.includes("\0")) fail(ERRNO.INVAL);
+  if (path.length >= PATH_MAX / 3 && encoder2.encode(path).length >= PATH_MAX) fail(ERRNO.NAMETOOLONG);
+}
+function checkName(name) {
+  if (name.length > NAME_MAX / 3 && utf8Length(name) > NAME_MAX) fail(ERRNO.NAMETOOLONG);
+}
+var Found = class {
+  constructor(parent, name, node, mustBeDirectory) {
+    this.parent = parent;
+    this.name = name;
+    this.node = node;
+    this.mustBeDirectory = mustBeDirectory;
+  }
+};
+function lookup(start, path, follow, hops = { count: 0 }) {
+  checkPath(path);
+  if (path.startsWith("/")) fail(ERRNO.PERM);
+  const mustBeDirectory = path.endsWith("/");
+  const names = path.includes("/") ? path.split("/").filter((name) => name !== "") : [path];
+  let dir = start;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    const last = i === names.length - 1;
+    if (name === ".") {
+      if (last) return new Found(dir, null, dir, mustBeDirectory);
+      continue;
+    }
+    if (name === "..") {
+      if (dir === start) fail(ERRNO.PERM);
+      dir = dir.parent;
+      if (last) return new Found(dir, null, dir, mustBeDirectory);
+      continue;
+    }
+    checkName(name);
+    let node = dir.entries.get(name);
+    if (node instanceof Symlink && (!last || follow || mustBeDirectory)) {
+      const target = followLink(dir, node, hops);
+      if (last) {
+        if (mustBeDirectory && target.node !== void 0 && !(target.node instanceof Directory)) fail(ERRNO.NOTDIR);
+        return new Found(target.parent, target.name, target.node, mustBeDirectory || target.mustBeDirectory);
+      }
+      node = target.node;
+    }
+    if (last) {
+      if (mustBeDirectory && node !== void 0 && !(node instanceof Directory)) fail(ERRNO.NOTDIR);
+      return new Found(dir, name, node, mustBeDirectory);
+    }
+    if (node === void 0) fail(ERRNO.NOENT);
+    if (!(node instanceof Directory)) fail(ERRNO.NOTDIR);
+    dir = node;
+  }
+  return new Found(dir, null, dir, mustBeDirectory);
+}
+function followLink(dir, link, hops) {
+  if (++hops.count > MAX_SYMLINK_HOPS) fail(ERRNO.LOOP);
+  link.accessed();
+  return lookup(dir, link.target, true, hops);
+}
+function existing(start, path, follow) {
+  const found = lookup(start, path, follow);
+  if (found.node === void 0) fail(ERRNO.NOENT);
+  return found.node;
+}
+function statAt(start, path, follow) {
+  checkPath(path);
+  if (!follow && !path.startsWith("/") && !path.startsWith("./") && path !== ".") {
+    const names = path.split("/").filter((name) => name !== "" && name !== ".");
+    if (names.length === 1 && names[0] !== "..") {
+      checkName(names[0]);
+      const node = start.entries.get(names[0]);
+      if (node === void 0) fail(ERRNO.NOENT);
+      return node;
+    }
+  }
+  return existing(start, path, follow);
+}
+function openDirectory(start, path) {
+  const node = existing(start, path, true);
+  if (!(node instanceof Directory)) fail(ERRNO.NOTDIR);
+  return node;
+}
+function parentAndName(start, path) {
+  checkPath(path);
+  if (path === "." || path.endsWith("/") || path.endsWith("/.")) {
+    return { dir: path === "." ? start : openDirectory(start, path), name: "." };
+  }
+  const slash = path.lastIndexOf("/");
+  const name = path.slice(slash + 1);
+  if (name === "..") return { dir: openDirectory(start, path), name: "." };
+  checkName(name);
+  const dirPath = slash < 0 ? "" : path.slice(0, slash) || "/";
+  return { dir: dirPath === "" ? start : openDirectory(start, dirPath), name };
+}
+function stripTrailingSlashes(path) {
+  const stripped = path.replace(/\/+$/, "");
+  return stripped === "" && path !== "" ? "/" : stripped;
+}
+
+// js/wasi/dirops.js
+function makeDirectory(dir, name) {
+  if (name === "." || dir.entries.has(name)) fail(ERRNO.EXIST);
+  dir.attach(name, new Directory(dir));
+}
+function unlinkFile(dir, name) {
+  if (name === ".") fail(ERRNO.ISDIR);
+  const node = dir.entries.get(name);
+  if (node === void 0) fail(ERRNO.NOENT);
+  if (node instanceof Directory) fail(ERRNO.ISDIR);
+  dir.detach(name);
+}
+function removeDirectory(dir, name) {
+  if (name === ".") fail(ERRNO.INVAL);
+  const node = dir.entries.get(name);
+  if (node === void 0) fail(ERRNO.NOENT);
+  if (!(node instanceof Directory)) fail(ERRNO.NOTDIR);
+  if (node.entries.size > 0) fail(ERRNO.NOTEMPTY);
+  dir.detach(name);
+}
+function makeSymlink(target, dir, name) {
+  if (target === "") fail(ERRNO.NOENT);
+  if (name === "." || dir.entries.has(name)) fail(ERRNO.EXIST);
+  dir.attach(name, new Symlink(target));
+}
+function makeHardLink(oldDir, oldName, newDir, newName) {
+  const node = oldName === "." ? oldDir : oldDir.entries.get(oldName);
+  if (node === void 0) fail(ERRNO.NOENT);
+  if (newName === "." || newDir.entries.has(newName)) fail(ERRNO.EXIST);
+  if (node instanceof Directory) fail(ERRNO.PERM);
+  newDir.attach(newName, node);
+}
+function readSymlink(dir, name) {
+  const node = name === "." ? dir : dir.entries.get(name);
+  if (node === void 0) fail(ERRNO.NOENT);
+  if (!(node instanceof Symlink)) fail(ERRNO.INVAL);
+  node.accessed();
+  return node.target;
+}
+var isWithin = (node, ancestor) => {
+  for (let dir = node; ; dir = dir.parent) {
+    if (dir === ancestor) return true;
+    if (dir.parent === dir) return false;
+  }
+};
+function rename(oldDir, oldName, newDir, newName, mustBeDirectory) {
+  if (oldName === "." || newName === ".") fail(ERRNO.BUSY);
+  const node = oldDir.entries.get(oldName);
+  if (node === void 0) fail(ERRNO.NOENT);
+  const isDirectory = node instanceof Directory;
+  if (!isDirectory && mustBeDirectory) fail(ERRNO.NOTDIR);
+  if (isDirectory && isWithin(newDir, node)) fail(ERRNO.INVAL);
+  const victim = newDir.entries.get(newName);
+  if (victim instanceof Directory && isWithin(oldDir, victim)) fail(ERRNO.NOTEMPTY);
+  if (victim === node) return;
+  if (victim !== void 0) {
+    if (isDirectory && !(victim instanceof Directory)) fail(ERRNO.NOTDIR);
+    if (!isDirectory && victim instanceof Directory) fail(ERRNO.ISDIR);
+    if (victim instanceof Directory && victim.entries.size > 0) fail(ERRNO.NOTEMPTY);
+    newDir.detach(newName);
+  }
+  oldDir.detach(oldName);
+  newDir.attach(newName, node);
+}
+
+// js/wasi/preview1.js
+var ProcExit = class extends Error {
+  constructor(code) {
+    super(`exit with status ${code}`);
+    this.code = code;
+  }
+};
+var U64_MAX = (1n << 64n) - 1n;
+var I64_MAX = (1n << 63n) - 1n;
+var DIRENT_BYTES = 24;
+var SIGNAL_MAX = 30;
+var encoder3 = new TextEncoder();
+function checkArgument(name, value, valid) {
+  if (!valid) throw new Error(`invalid value for the WASI argument \`${name}\`: ${value}`);
+}
+var checkFlags = (name, value, all) => checkArgument(name, value, (value & ~all) === 0);
+var checkEnum = (name, value, max) => checkArgument(name, value, value >>> 0 <= max);
+var NOT_RIGHTS = ~ALL_RIGHTS;
+var checkRights = (name, value) => checkArgument(name, value, (value & NOT_RIGHTS) === 0n);
+function newTime(flags, set, now, value) {
+  if (flags & set && flags & now) fail(ERRNO.INVAL);
+  if (flags & set) return value;
+  if (flags & now) return realtimeNs();
+  return null;
+}
+function preview1(table, args, envs) {
+  const mem = new GuestMemory();
+  const encodedSize = (strings) => strings.reduce((n, s) => n + encoder3.encode(s).length + 1, 0);
+  const descriptor = (fd) => table.get(fd >>> 0);
+  const fileOf = (fd) => {
+    const d = table.used.get(fd >>> 0);
+    if (!(d instanceof FileDescriptor)) fail(ERRNO.BADF);
+    return d;
+  };
+  const dirOf = (fd) => {
+    const d = table.used.get(fd >>> 0);
+    if (!(d instanceof DirectoryDescriptor)) fail(ERRNO.BADF);
+    return d.dir;
+  };
+  const nodeOf = (fd) => {
+    const d = descriptor(fd);
+    if (d instanceof FileDescriptor) return d.file;
+    if (d instanceof DirectoryDescriptor) return d.dir;
+    return fail(ERRNO.BADF);
+  };
+  const seekable = (fd) => {
+    const d = descriptor(fd);
+    if (d instanceof FileDescriptor) return d;
+    if (d instanceof StdinDescriptor || d instanceof OutputDescriptor) fail(ERRNO.SPIPE);
+    return fail(ERRNO.BADF);
+  };
+  const offsetOf = (value) => value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value);
+  const writeFile = (d, data, at) => {
+    if (!d.writable) fail(ERRNO.BADF);
+    if (d.append) return d.file.write(d.file.size, data);
+    return d.file.write(at, data);
+  };
+  const readFile = (d, target, at) => {
+    if (!d.readable) fail(ERRNO.BADF);
+    const chunk = d.file.read(at, target.length);
+    target.set(chunk);
+    if (target.length > 0) d.file.accessed();
+    return chunk.length;
+  };
+  const open = (start, path, follow, oflags, writable) => {
+    const creating = (oflags & OFLAGS.CREAT) !== 0;
+    if (creating && path.endsWith("/")) {
+      lookup(start, stripTrailingSlashes(path), false);
+      fail(ERRNO.ISDIR);
+    }
+    const exclusive = creating && (oflags & OFLAGS.EXCL) !== 0;
+    const found = lookup(start, path, follow && !exclusive);
+    let node = found.node;
+    if (node === void 0) {
+      if (!creating) fail(ERRNO.NOENT);
+      node = new File();
+      found.parent.attach(found.name, node);
+    } else {
+      if (exclusive) fail(ERRNO.EXIST);
+      if (node instanceof Directory) {
+        if (creating || writable) fail(ERRNO.ISDIR);
+      } else if (!(node instanceof File)) {
+        fail(ERRNO.LOOP);
+      } else if (oflags & OFLAGS.TRUNC) {
+        node.resize(0);
+      }
+    }
+    if (oflags & OFLAGS.DIRECTORY && !(node instanceof Directory)) fail(ERRNO.NOTDIR);
+    return node;
+  };
+  const calls = {
+    args_get: (argv, argvBuf) => mem.strings(argv, argvBuf, args),
+    args_sizes_get: (count, size) => {
+      mem.u32(count, args.length);
+      mem.u32(size, encodedSize(args));
+    },
+    environ_get: (environ, environBuf) => mem.strings(environ, environBuf, envs),
+    environ_sizes_get: (count, size) => {
+      mem.u32(count, envs.length);
+      mem.u32(size, encodedSize(envs));
+    },
+    clock_res_get: (id, out) => {
+      checkEnum("clockid", id, CLOCK.THREAD_CPUTIME);
+      if (id >= CLOCK.PROCESS_CPUTIME) fail(ERRNO.BADF);
+      mem.u64(out, 1n);
+    },
+    clock_time_get: (id, _precision, out) => {
+      checkEnum("clockid", id, CLOCK.THREAD_CPUTIME);
+      if (id >= CLOCK.PROCESS_CPUTIME) fail(ERRNO.BADF);
+      mem.u64(out, id === CLOCK.REALTIME ? realtimeNs() : monotonicNs());
+    },
+    fd_advise: (fd, _offset, _len, advice) => {
+      checkEnum("advice", advice, ADVICE_MAX);
+      fileOf(fd);
+    },
+    fd_allocate: (fd) => {
+      fileOf(fd);
+      fail(ERRNO.NOTSUP);
+    },
+    fd_close: (fd) => table.close(fd >>> 0),
+    fd_datasync: (fd) => void fileOf(fd),
+    fd_sync: (fd) => void fileOf(fd),
+    fd_fdstat_get: (fd, out) => {
+      const stat = descriptor(fd).fdstat();
+      mem.refresh();
+      const at = out >>> 0;
+      mem.slice(at, 24).fill(0);
+      mem.view.setUint8(at, stat.filetype);
+      mem.view.setUint16(at + 2, stat.flags, true);
+      mem.view.setBigUint64(at + 8, stat.base, true);
+      mem.view.setBigUint64(at + 16, stat.inheriting, true);
+    },
+    fd_fdstat_set_flags: (fd, flags) => {
+      checkFlags("fdflags", flags, FDFLAGS.ALL);
+      const d = fileOf(fd);
+      if (flags & (FDFLAGS.DSYNC | FDFLAGS.SYNC | FDFLAGS.RSYNC)) fail(ERRNO.INVAL);
+      d.append = (flags & FDFLAGS.APPEND) !== 0;
+      d.nonblocking = (flags & FDFLAGS.NONBLOCK) !== 0;
+    },
+    fd_fdstat_set_rights: (fd, base, inheriting) => {
+      checkRights("fs_rights_base", base);
+      checkRights("fs_rights_inheriting", inheriting);
+      nodeOf(fd);
+      fail(ERRNO.NOTSUP);
+    },
+    fd_filestat_get: (fd, out) => {
+      const d = descriptor(fd);
+      if (d instanceof FileDescriptor) mem.filestat(out, d.file);
+      else if (d instanceof DirectoryDescriptor) mem.filestat(out, d.dir);
+      else mem.filestat(out, null);
+    },
+    fd_filestat_set_size: (fd, size) => {
+      const d = fileOf(fd);
+      if (!d.writable || size > I64_MAX) fail(ERRNO.INVAL);
+      d.file.resize(offsetOf(size));
+    },
+    fd_filestat_set_times: (fd, atim, mtim, flags) => {
+      checkFlags("fstflags", flags, FSTFLAGS.ALL);
+      const a = newTime(flags, FSTFLAGS.ATIM, FSTFLAGS.ATIM_NOW, atim);
+      const m = newTime(flags, FSTFLAGS.MTIM, FSTFLAGS.MTIM_NOW, mtim);
+      const d = descriptor(fd);
+      if (d instanceof DirectoryDescriptor && d.preopen !== null) fail(ERRNO.BADF);
+      nodeOf(fd).setTimes(a, m);
+    },
+    fd_pread: (fd, iovs, count, offset, out) => {
+      const target = mem.firstBuffer(iovs, count);
+      const d = descriptor(fd);
+      if (d instanceof StdinDescriptor) fail(ERRNO.SPIPE);
+      if (!(d instanceof FileDescriptor)) fail(ERRNO.BADF);
+      mem.u32(out, readFile(d, target, offsetOf(offset)));
+    },
+    fd_pwrite: (fd, iovs, count, offset, out) => {
+      const data = mem.firstBuffer(iovs, count);
+      const d = descriptor(fd);
+      if (d instanceof OutputDescriptor) fail(ERRNO.SPIPE);
+      if (!(d instanceof FileDescriptor)) fail(ERRNO.BADF);
+      mem.u32(out, writeFile(d, data, offsetOf(offset)));
+    },
+    fd_read: (fd, iovs, count, out) => {
+      const target = mem.firstBuffer(iovs, count);
+      const d = descriptor(fd);
+      let n;
+      if (d instanceof FileDescriptor) {
+        n = readFile(d, target, d.position);
+        d.position += n;
+      } else if (d instanceof StdinDescriptor) {
+        n = d.stream.read(target);
+      } else {
+        fail(ERRNO.BADF);
+      }
+      mem.u32(out, n);
+    },
+    fd_write: (fd, iovs, count, out) => {
+      const data = mem.firstBuffer(iovs, count);
+      const d = descriptor(fd);
+      let n;
+      if (d instanceof OutputDescriptor) {
+        n = d.output.write(data);
+      } else if (d instanceof FileDescriptor) {
+        n = writeFile(d, data, d.position);
+        d.position = d.append ? d.file.size : d.position + n;
+      } else {
+        fail(ERRNO.BADF);
+      }
+      mem.u32(out, n);
+    },
+    fd_prestat_get: (fd, out) => {
+      const d = descriptor(fd);
+      if (!(d instanceof DirectoryDescriptor) || d.preopen === null) fail(ERRNO.BADF);
+      mem.refresh();
+      mem.view.setUint32(out >>> 0, 0, true);
+      mem.view.setUint32((out >>> 0) + 4, encoder3.encode(d.preopen).length, true);
+    },
+    fd_prestat_dir_name: (fd, out, len) => {
+      const d = descriptor(fd);
+      if (!(d instanceof DirectoryDescriptor) || d.preopen === null) fail(ERRNO.NOTDIR);
+      const name = encoder3.encode(d.preopen);
+      if (name.length > len >>> 0) fail(ERRNO.NAMETOOLONG);
+      mem.refresh();
+      mem.slice(out, name.length).set(name);
+    },
+    fd_readdir: (fd, out, len, cookie, used) => {
+      const dir = dirOf(fd);
+      const entries = [
+        [".", dir],
+        ["..", dir],
+        // wasmtime gives `..` the inode number of the directory itself
+        ...dir.entries
+      ];
+      mem.refresh();
+      let at = out >>> 0;
+      let room = len >>> 0;
+      const header = new DataView(new ArrayBuffer(DIRENT_BYTES));
+      for (let i = cookie > BigInt(entries.length) ? entries.length : Number(cookie); i < entries.length && room > 0; i++) {
+        const [name, node] = entries[i];
+        const encoded = encoder3.encode(name);
+        header.setBigUint64(0, BigInt(i + 1), true);
+        header.setBigUint64(8, node.ino, true);
+        header.setUint32(16, encoded.length, true);
+        header.setUint8(20, node.filetype);
+        const headerBytes = new Uint8Array(header.buffer, 0, Math.min(room, DIRENT_BYTES));
+        mem.slice(at, headerBytes.length).set(headerBytes);
+        at += headerBytes.length;
+        room -= headerBytes.length;
+        const nameBytes = encoded.subarray(0, room);
+        mem.slice(at, nameBytes.length).set(nameBytes);
+        at += nameBytes.length;
+        room -= nameBytes.length;
+      }
+      dir.accessed();
+      mem.u32(used, (len >>> 0) - room);
+    },
+    fd_renumber: (from, to) => table.renumber(from >>> 0, to >>> 0),
+    fd_seek: (fd, offset, whence, out) => {
+      checkEnum("whence", whence, WHENCE.END);
+      const d = seekable(fd);
+      const base = whence === WHENCE.SET ? 0n : whence === WHENCE.CUR ? BigInt(d.position) : BigInt(d.file.size);
+      if (whence === WHENCE.SET && offset < 0n) fail(ERRNO.INVAL);
+      const position = base + offset;
+      if (position < 0n || position > U64_MAX) fail(ERRNO.INVAL);
+      d.position = offsetOf(position);
+      mem.u64(out, position);
+    },
+    fd_tell: (fd, out) => mem.u64(out, BigInt(seekable(fd).position)),
+    path_create_directory: (fd, ptr, len) => {
+      const start = dirOf(fd);
+      const { dir, name } = parentAndName(start, stripTrailingSlashes(mem.text(ptr, len)));
+      makeDirectory(dir, name);
+    },
+    path_filestat_get: (fd, flags, ptr, len, out) => {
+      checkFlags("lookupflags", flags, LOOKUP_SYMLINK_FOLLOW);
+      const start = dirOf(fd);
+      mem.filestat(out, statAt(start, mem.text(ptr, len), (flags & LOOKUP_SYMLINK_FOLLOW) !== 0));
+    },
+    path_filestat_set_times: (fd, flags, ptr, len, atim, mtim, fstFlags) => {
+      checkFlags("lookupflags", flags, LOOKUP_SYMLINK_FOLLOW);
+      checkFlags("fstflags", fstFlags, FSTFLAGS.ALL);
+      const a = newTime(fstFlags, FSTFLAGS.ATIM, FSTFLAGS.ATIM_NOW, atim);
+      const m = newTime(fstFlags, FSTFLAGS.MTIM, FSTFLAGS.MTIM_NOW, mtim);
+      const start = dirOf(fd);
+      const path = mem.text(ptr, len);
+      if (flags & LOOKUP_SYMLINK_FOLLOW) {
+        existing(start, path, true).setTimes(a, m);
+      } else {
+        const { dir, name } = parentAndName(start, path);
+        const node = name === "." ? dir : dir.entries.get(name);
+        if (node === void 0) fail(ERRNO.NOENT);
+        node.setTimes(a, m);
+      }
+    },
+    path_link: (oldFd, oldFlags, oldPtr, oldLen, newFd, newPtr, newLen) => {
+      checkFlags("lookupflags", oldFlags, LOOKUP_SYMLINK_FOLLOW);
+      const oldStart = dirOf(oldFd);
+      const newStart = dirOf(newFd);
+      const oldPath = mem.text(oldPtr, oldLen);
+      const newPath = mem.text(newPtr, newLen);
+      if (oldFlags & LOOKUP_SYMLINK_FOLLOW) fail(ERRNO.INVAL);
+      const from = parentAndName(oldStart, oldPath);
+      const to = parentAndName(newStart, newPath);
+      makeHardLink(from.dir, from.name, to.dir, to.name);
+    },
+    path_open: (fd, dirflags, ptr, len, oflags, base, inheriting, fdflags, out) => {
+      checkFlags("lookupflags", dirflags, LOOKUP_SYMLINK_FOLLOW);
+      checkFlags("oflags", oflags, OFLAGS.ALL);
+      checkRights("fs_rights_base", base);
+      checkRights("fs_rights_inheriting", inheriting);
+      checkFlags("fdflags", fdflags, FDFLAGS.ALL);
+      const path = mem.text(ptr, len);
+      const d = descriptor(fd);
+      if (d instanceof FileDescriptor) fail(ERRNO.NOTDIR);
+      if (!(d instanceof DirectoryDescriptor)) fail(ERRNO.BADF);
+      if (fdflags & (FDFLAGS.DSYNC | FDFLAGS.RSYNC | FDFLAGS.SYNC)) fail(ERRNO.NOTSUP);
+      if (oflags & OFLAGS.DIRECTORY && oflags & (OFLAGS.CREAT | OFLAGS.EXCL | OFLAGS.TRUNC)) fail(ERRNO.INVAL);
+      const wantsWrite = (base & RIGHTS.FD_WRITE) !== 0n;
+      const writable = wantsWrite || (oflags & (OFLAGS.CREAT | OFLAGS.TRUNC)) !== 0;
+      const readable = (base & RIGHTS.FD_READ) !== 0n || !wantsWrite;
+      const node = open(d.dir, path, (dirflags & LOOKUP_SYMLINK_FOLLOW) !== 0, oflags, writable);
+      const opened = node instanceof Directory ? new DirectoryDescriptor(node) : new FileDescriptor(node, {
+        readable,
+        writable,
+        append: (fdflags & FDFLAGS.APPEND) !== 0,
+        nonblocking: (fdflags & FDFLAGS.NONBLOCK) !== 0
+      });
+      mem.u32(out, table.add(opened));
+    },
+    path_readlink: (fd, ptr, len, out, outLen, used) => {
+      const start = dirOf(fd);
+      const { dir, name } = parentAndName(start, mem.text(ptr, len));
+      const target = readSymlink(dir, name);
+      if (target.startsWith("/")) fail(ERRNO.PERM);
+      const encoded = encoder3.encode(target).subarray(0, outLen >>> 0);
+      mem.refresh();
+      mem.slice(out, encoded.length).set(encoded);
+      mem.u32(used, encoded.length);
+    },
+    path_remove_directory: (fd, ptr, len) => {
+      const start = dirOf(fd);
+      const { dir, name } = parentAndName(start, mem.text(ptr, len));
+      removeDirectory(dir, name);
+    },
+    path_rename: (oldFd, oldPtr, oldLen, newFd, newPtr, newLen) => {
+      const oldStart = dirOf(oldFd);
+      const newStart = dirOf(newFd);
+      const oldPath = mem.text(oldPtr, oldLen);
+      const newPath = mem.text(newPtr, newLen);
+      const mustBeDirectory = oldPath.endsWith("/") || newPath.endsWith("/");
+      const from = parentAndName(oldStart, stripTrailingSlashes(oldPath));
+      const to = parentAndName(newStart, stripTrailingSlashes(newPath));
+      rename(from.dir, from.name, to.dir, to.name, mustBeDirectory);
+    },
+    path_symlink: (oldPtr, oldLen, fd, newPtr, newLen) => {
+      const start = dirOf(fd);
+      const target = mem.text(oldPtr, oldLen);
+      const path = mem.text(newPtr, newLen);
+      if (target.startsWith("/")) fail(ERRNO.PERM);
+      const { dir, name } = parentAndName(start, path);
+      makeSymlink(target, dir, name);
+    },
+    path_unlink_file: (fd, ptr, len) => {
+      const start = dirOf(fd);
+      const { dir, name } = parentAndName(start, mem.text(ptr, len));
+      unlinkFile(dir, name);
+    },
+    poll_oneoff: (subscriptions, events, count, used) => pollOneoff(mem, table, subscriptions, events, count, used),
+    proc_exit: (code) => {
+      throw new ProcExit(code >>> 0);
+    },
+    proc_raise: (signal) => {
+      checkEnum("signal", signal, SIGNAL_MAX);
+      fail(ERRNO.NOTSUP);
+    },
+    sched_yield: () => {
+    },
+    random_get: (ptr, len) => {
+      mem.refresh();
+      const target = mem.slice(ptr, len);
+      for (let i = 0; i < target.length; i += 65536) crypto.getRandomValues(target.subarray(i, i + 65536));
+    },
+    // Tasks have no sockets: EBADF for a number that is not open, ENOTSOCK for any other.
+    sock_accept: (fd, flags) => {
+      checkFlags("fdflags", flags, FDFLAGS.ALL);
+      descriptor(fd);
+      fail(ERRNO.NOTSOCK);
+    },
+    sock_recv: (fd, _data, _count, flags) => {
+      checkFlags("riflags", flags, RIFLAGS_ALL);
+      descriptor(fd);
+      fail(ERRNO.NOTSOCK);
+    },
+    sock_send: (fd) => {
+      descriptor(fd);
+      fail(ERRNO.NOTSOCK);
+    },
+    sock_shutdown: (fd, how) => {
+      checkFlags("sdflags", how, SDFLAGS_ALL);
+      descriptor(fd);
+      fail(ERRNO.NOTSOCK);
+    }
+  };
+  const imports = {};
+  for (const [name, call] of Object.entries(calls)) {
+    imports[name] = (a, b, c, d, e, f, g, h, i) => {
+      try {
+        call(a, b, c, d, e, f, g, h, i);
+        return ERRNO.SUCCESS;
+      } catch (error) {
+        if (error instanceof WasiError) return error.errno;
+        throw error;
+      }
+    };
+  }
+  return {
+    imports,
+    bind: (memory) => mem.bind(memory)
+  };
+}
+
+// js/wasi/stdio.js
 var OutputLimitExceeded = class extends Error {
 };
-var CappedOutput = class extends Fd {
+var InputStream = class {
+  constructor(bytes) {
+    this.bytes = bytes;
+    this.offset = 0;
+  }
+  /** Reads into `buffer`; 0 at the end; EINTR for an empty read before the end (wasmtime). */
+  read(buffer) {
+    const left = this.bytes.length - this.offset;
+    if (left === 0) return 0;
+    if (buffer.length === 0) fail(ERRNO.INTR);
+    const n = Math.min(left, buffer.length);
+    buffer.set(this.bytes.subarray(this.offset, this.offset + n));
+    this.offset += n;
+    return n;
+  }
+};
+var CappedOutput = class {
   constructor(stream, limit, onOutput) {
-    super();
     this.stream = stream;
     this.limit = limit;
     this.room = limit;
     this.onOutput = onOutput;
   }
-  fd_write(data) {
+  /** Writes `data` (a view of guest memory); `onOutput` gets a copy of its own. */
+  write(data) {
     const kept = data.slice(0, this.room);
     const truncated = kept.length < data.length;
     this.room -= kept.length;
@@ -1686,24 +1116,17 @@ var CappedOutput = class extends Fd {
       const name = this.stream === 1 ? "stdout" : "stderr";
       throw new OutputLimitExceeded(`${name} exceeded the output limit of ${this.limit} bytes; the output is truncated`);
     }
-    return { ret: wasi_defs_exports.ERRNO_SUCCESS, nwritten: data.length };
-  }
-  // wasmtime describes a stdio stream that is no terminal as type "unknown", writable only.
-  fd_fdstat_get() {
-    const fdstat = new wasi_defs_exports.Fdstat(wasi_defs_exports.FILETYPE_UNKNOWN, 0);
-    fdstat.fs_rights_base = fdstat.fs_rights_inherited = BigInt(wasi_defs_exports.RIGHTS_FD_WRITE);
-    return { ret: wasi_defs_exports.ERRNO_SUCCESS, fdstat };
-  }
-  fd_filestat_get() {
-    return { ret: wasi_defs_exports.ERRNO_SUCCESS, filestat: new wasi_defs_exports.Filestat(0n, wasi_defs_exports.FILETYPE_UNKNOWN, 0n) };
+    return data.length;
   }
 };
+
+// js/wasi/sandbox.js
 var parts = (path) => path.split("/").filter(Boolean);
 function buildRoot(files) {
-  const root = new Directory(/* @__PURE__ */ new Map());
+  const root = new Directory();
   const subdirectory = (dir, name, path) => {
-    let entry = dir.contents.get(name);
-    if (entry === void 0) dir.contents.set(name, entry = new Directory(/* @__PURE__ */ new Map()));
+    let entry = dir.entries.get(name);
+    if (entry === void 0) dir.attach(name, entry = new Directory(dir));
     if (!(entry instanceof Directory)) throw new Error(`task directory: ${path}: ${name} is a file`);
     return entry;
   };
@@ -1712,165 +1135,116 @@ function buildRoot(files) {
     const last = names.pop();
     const parent = names.reduce((dir, name) => subdirectory(dir, name, path), root);
     if (last === void 0) continue;
-    if (data === null) subdirectory(parent, last, path);
-    else if (parent.contents.get(last) instanceof Directory) throw new Error(`task directory: ${path} is a directory`);
-    else parent.contents.set(last, new File(data));
+    if (data === null) {
+      subdirectory(parent, last, path);
+      continue;
+    }
+    const existing2 = parent.entries.get(last);
+    if (existing2 instanceof Directory) throw new Error(`task directory: ${path} is a directory`);
+    if (existing2 !== void 0) parent.detach(last);
+    parent.attach(last, new File(data));
   }
   return root;
 }
 function addArtifact(found, path, entry) {
   if (entry instanceof Directory) {
     found.push({ path: `${path}/`, data: null });
-    for (const [name, child] of entry.contents) addArtifact(found, `${path}/${name}`, child);
+    for (const [name, child] of entry.entries) addArtifact(found, `${path}/${name}`, child);
   } else if (entry instanceof File) {
-    found.push({ path, data: entry.data.slice() });
+    found.push({ path, data: entry.contents().slice() });
   } else {
     return false;
   }
   return true;
 }
-function collect(root, artifacts) {
+function collectArtifacts(root, artifacts) {
   const found = [];
   const missing = [];
   for (const [path, requested] of artifacts) {
     let entry = root;
-    for (const name of parts(path)) entry = entry instanceof Directory ? entry.contents.get(name) : void 0;
+    for (const name of parts(path)) entry = entry instanceof Directory ? entry.entries.get(name) : void 0;
     if (!addArtifact(found, path, entry)) missing.push(requested);
   }
   return { artifacts: found, missing };
 }
-var PATH_ARGS = {
-  path_create_directory: [[0, 1]],
-  path_filestat_get: [[0, 2]],
-  path_link: [[0, 2], [4, 5]],
-  path_open: [[0, 2]],
-  path_remove_directory: [[0, 1]],
-  path_rename: [[0, 1], [3, 4]],
-  path_unlink_file: [[0, 1]]
-};
-function walkErrno(dir, path) {
-  if (path.startsWith("/")) return wasi_defs_exports.ERRNO_PERM;
-  const names = path.split("/");
-  const stack = [dir];
-  for (const name of names.slice(0, names.lastIndexOf("..") + 1)) {
-    const top = stack[stack.length - 1];
-    if (!(top instanceof Directory)) return wasi_defs_exports.ERRNO_NOTDIR;
-    if (name === "..") {
-      if (stack.length === 1) return wasi_defs_exports.ERRNO_PERM;
-      stack.pop();
-    } else if (name !== "" && name !== ".") {
-      const child = top.contents.get(name);
-      if (child === void 0) return wasi_defs_exports.ERRNO_NOENT;
-      stack.push(child);
-    }
-  }
-  return wasi_defs_exports.ERRNO_SUCCESS;
-}
-function importsFor(shim, args) {
-  const imports = { ...shim.wasiImport };
-  const memory = () => shim.inst.exports.memory.buffer;
-  const text = (ptr, len) => decoder.decode(new Uint8Array(memory(), ptr, len));
-  const lookup = (fd, ptr, len) => {
-    const dir = shim.fds[fd];
-    return dir instanceof OpenDirectory ? dir.path_lookup(text(ptr, len), 0).inode_obj : null;
-  };
-  const { path_create_directory: createDirectory, path_open: open } = imports;
-  imports.path_create_directory = (fd, ptr, len) => lookup(fd, ptr, len) ? wasi_defs_exports.ERRNO_EXIST : createDirectory(fd, ptr, len);
-  imports.path_open = (fd, dirflags, ptr, len, oflags, rights, ...rest) => {
-    const writes = oflags & (wasi_defs_exports.OFLAGS_CREAT | wasi_defs_exports.OFLAGS_TRUNC) || (rights & BigInt(wasi_defs_exports.RIGHTS_FD_WRITE)) !== 0n;
-    const exclusive = oflags & wasi_defs_exports.OFLAGS_CREAT && oflags & wasi_defs_exports.OFLAGS_EXCL;
-    if (writes && !exclusive && !(oflags & wasi_defs_exports.OFLAGS_DIRECTORY) && lookup(fd, ptr, len) instanceof Directory) return wasi_defs_exports.ERRNO_ISDIR;
-    return open(fd, dirflags, ptr, len, oflags, rights, ...rest);
-  };
-  for (const [name, paths] of Object.entries(PATH_ARGS)) {
-    const call = imports[name];
-    imports[name] = (...a) => {
-      for (const [fd, ptr] of paths) {
-        const dir = shim.fds[a[fd]];
-        const errno = dir instanceof OpenDirectory ? walkErrno(dir.dir, text(a[ptr], a[ptr + 1])) : wasi_defs_exports.ERRNO_SUCCESS;
-        if (errno !== wasi_defs_exports.ERRNO_SUCCESS) return errno;
-      }
-      return call(...a);
-    };
-  }
-  for (const [name, at] of [["fd_filestat_get", 1], ["path_filestat_get", 4]]) {
-    const call = imports[name];
-    imports[name] = (...a) => {
-      const errno = call(...a);
-      if (errno === wasi_defs_exports.ERRNO_SUCCESS) new DataView(memory()).setBigUint64(a[at] + 56, 0n, true);
-      return errno;
-    };
-  }
-  for (const name of ["sock_accept", "sock_recv", "sock_send", "sock_shutdown"]) {
-    imports[name] = (fd) => shim.fds[fd] === void 0 ? wasi_defs_exports.ERRNO_BADF : wasi_defs_exports.ERRNO_NOTSOCK;
-  }
-  imports.args_sizes_get = (argc, bufSize) => {
-    const view = new DataView(memory());
-    view.setUint32(argc, args.length, true);
-    view.setUint32(bufSize, args.reduce((n, arg) => n + encoder.encode(arg).length + 1, 0), true);
-    return wasi_defs_exports.ERRNO_SUCCESS;
-  };
-  return imports;
-}
+
+// js/task_runner.js
+var PAGE_BYTES = 65536;
+var MAX_PAGES = 65536;
 var failed = (kind, message) => ({ type: "failed", kind, message });
-var memoryLimit = (kinds, bytes) => failed(kinds.MemoryLimit, `the task tried to grow its memory past the limit of ${bytes} bytes`);
-function failure(kinds, error, limitHit, memoryBytes) {
-  if (error instanceof OutputLimitExceeded) return failed(kinds.OutputLimit, error.message);
-  if (limitHit?.value === 1) return memoryLimit(kinds, memoryBytes);
-  if (error instanceof WebAssembly.LinkError) return failed(kinds.Internal, `cannot link the module: ${error.message}`);
-  if (error instanceof WASIProcExit) return failed(kinds.Trap, "exit with invalid exit status outside of [0..126)");
-  return failed(kinds.Trap, error instanceof Error ? error.message : String(error));
+var memoryLimit = (kinds2, bytes) => failed(kinds2.MemoryLimit, `the task tried to grow its memory past the limit of ${bytes} bytes`);
+function failure(kinds2, error, limitHit, memoryBytes) {
+  if (error instanceof OutputLimitExceeded) return failed(kinds2.OutputLimit, error.message);
+  if (limitHit?.value === 1) return memoryLimit(kinds2, memoryBytes);
+  if (error instanceof WebAssembly.LinkError) return failed(kinds2.Internal, `cannot link the module: ${error.message}`);
+  if (error instanceof ProcExit) return failed(kinds2.Trap, "exit with invalid exit status outside of [0..126)");
+  return failed(kinds2.Trap, error instanceof Error ? error.message : String(error));
 }
-function runTask(module, task, kinds, onOutput) {
+function runTask(module, task, kinds2, onOutput) {
   const { args, envs, stdin, files, artifacts, limits } = task;
   if (!WebAssembly.Module.exports(module).some((e) => e.name === "_start" && e.kind === "function")) {
-    return failed(kinds.MissingStart, "the module exports no `_start` function: it is not a WASI command");
+    return failed(kinds2.MissingStart, "the module exports no `_start` function: it is not a WASI command");
   }
   let root;
   try {
-    root = new PreopenDirectory("/", buildRoot(files).contents);
+    root = buildRoot(files);
   } catch (error) {
-    return failed(kinds.Internal, error.message);
+    return failed(kinds2.Internal, error.message);
   }
-  const fds = [
-    new OpenFile(new File(stdin, { readonly: true })),
-    new CappedOutput(1, limits.outputBytes, onOutput),
-    new CappedOutput(2, limits.outputBytes, onOutput),
-    root
-  ];
-  const shim = new WASI(args, envs, fds, { debug: false });
+  const table = new DescriptorTable([
+    new StdinDescriptor(new InputStream(stdin)),
+    new OutputDescriptor(new CappedOutput(1, limits.outputBytes, onOutput)),
+    new OutputDescriptor(new CappedOutput(2, limits.outputBytes, onOutput)),
+    new DirectoryDescriptor(root, "/")
+  ]);
+  const wasi = preview1(table, args, envs);
   const started = performance.now();
   let limitHit = null;
   let status = 0;
   try {
-    const instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: importsFor(shim, args) });
+    const instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: wasi.imports });
     const { memory, wasimoff_memory_limit_pages: limitPages, wasimoff_memory_limit_hit: hit } = instance.exports;
-    if (memory instanceof WebAssembly.Memory && memory.buffer.byteLength > limits.memoryBytes) return memoryLimit(kinds, limits.memoryBytes);
+    if (memory instanceof WebAssembly.Memory && memory.buffer.byteLength > limits.memoryBytes) return memoryLimit(kinds2, limits.memoryBytes);
     if (limitPages instanceof WebAssembly.Global && hit instanceof WebAssembly.Global) {
       limitPages.value = Math.min(Math.floor(limits.memoryBytes / PAGE_BYTES), MAX_PAGES);
       limitHit = hit;
     }
-    shim.inst = instance;
+    wasi.bind(memory);
     instance.exports._start();
   } catch (error) {
-    if (!(error instanceof WASIProcExit) || error.code >>> 0 >= 126) return failure(kinds, error, limitHit, limits.memoryBytes);
+    if (!(error instanceof ProcExit) || error.code >= 126) return failure(kinds2, error, limitHit, limits.memoryBytes);
     status = error.code;
   }
   const elapsedUs = Math.round((performance.now() - started) * 1e3);
-  return { type: "exited", status, ...collect(root.dir, artifacts), elapsedUs };
+  return { type: "exited", status, ...collectArtifacts(root, artifacts), elapsedUs };
 }
 
 // js/worker.js
+var kinds = null;
+var modules = /* @__PURE__ */ new Map();
 function postResult(id, result) {
   const buffers = result.type === "exited" ? result.artifacts.filter((a) => a.data).map((a) => a.data.buffer) : [];
   self.postMessage({ type: "result", id, result }, buffers);
 }
-self.onmessage = ({ data: message }) => {
-  if (message?.type !== "run") return;
-  const { id, module, kinds, task } = message;
+function run({ id, digest, module, task }) {
+  if (module) modules.set(digest, module);
   try {
-    postResult(id, runTask(module, task, kinds, (stream, data) => self.postMessage({ type: "output", id, stream, data }, [data.buffer])));
+    const compiled = modules.get(digest);
+    if (!compiled) throw new Error(`module ${digest} was never sent to this worker`);
+    postResult(id, runTask(compiled, task, kinds, (stream, data) => self.postMessage({ type: "output", id, stream, data }, [data.buffer])));
   } catch (error) {
     postResult(id, { type: "failed", kind: kinds.Internal, message: error instanceof Error ? error.message : String(error) });
+  }
+}
+self.onmessage = ({ data: message }) => {
+  switch (message?.type) {
+    case "init":
+      kinds = message.kinds;
+      return;
+    case "forget":
+      modules.delete(message.digest);
+      return;
+    case "run":
+      return run(message);
   }
 };

@@ -103,6 +103,18 @@ var Session = class {
     return v6;
   }
   /**
+   * Task `id` ended or was stopped: the actions (`run`) of the next waiting task, if any.
+   * @param {number} id
+   * @returns {any}
+   */
+  finished(id) {
+    const ret = wasm.session_finished(this.__wbg_ptr, id);
+    if (ret[2]) {
+      throw takeFromExternrefTable0(ret[1]);
+    }
+    return takeFromExternrefTable0(ret[0]);
+  }
+  /**
    * Forgets a module (it failed to compile) and returns the frame telling the broker.
    * @param {string} digest
    * @returns {Uint8Array}
@@ -131,14 +143,33 @@ var Session = class {
     return v3;
   }
   /**
-   * A session that keeps at most `cached_modules` compiled modules.
-   * @param {number} cached_modules
+   * Whether task `id` was handed over as `run` and is neither finished nor cancelled.
+   * @param {number} id
+   * @returns {boolean}
    */
-  constructor(cached_modules) {
-    const ret = wasm.session_new(cached_modules);
+  isRunning(id) {
+    const ret = wasm.session_isRunning(this.__wbg_ptr, id);
+    return ret !== 0;
+  }
+  /**
+   * A session that keeps at most `cached_modules` compiled modules, for `slots` workers:
+   * tasks beyond them wait in the core until [`Session::finished`] frees a worker.
+   * @param {number} cached_modules
+   * @param {number} slots
+   */
+  constructor(cached_modules, slots) {
+    const ret = wasm.session_new(cached_modules, slots);
     this.__wbg_ptr = ret;
     SessionFinalization.register(this, this.__wbg_ptr, this);
     return this;
+  }
+  /**
+   * Tasks running plus tasks waiting for a worker.
+   * @returns {number}
+   */
+  pending() {
+    const ret = wasm.session_pending(this.__wbg_ptr);
+    return ret >>> 0;
   }
   /**
    * Handles a frame from the broker: an array of actions
@@ -150,6 +181,18 @@ var Session = class {
     const ptr0 = passArray8ToWasm0(frame, wasm.__wbindgen_malloc);
     const len0 = WASM_VECTOR_LEN;
     const ret = wasm.session_receive(this.__wbg_ptr, ptr0, len0);
+    if (ret[2]) {
+      throw takeFromExternrefTable0(ret[1]);
+    }
+    return takeFromExternrefTable0(ret[0]);
+  }
+  /**
+   * The pool now has `slots` workers: the actions (`run`) of waiting tasks that start now.
+   * @param {number} slots
+   * @returns {any}
+   */
+  setSlots(slots) {
+    const ret = wasm.session_setSlots(this.__wbg_ptr, slots);
     if (ret[2]) {
       throw takeFromExternrefTable0(ret[1]);
     }
@@ -680,6 +723,12 @@ async function connectWebTransport(url, hashes, timeoutMs) {
   }
   const stream = await session.createBidirectionalStream();
   const writer = stream.writable.getWriter();
+  let unsent = [];
+  const flush = () => {
+    if (unsent.length) writer.write(lengthPrefixed(unsent)).catch(() => {
+    });
+    unsent = [];
+  };
   const connection = {
     name: "webtransport",
     onframe: () => {
@@ -687,13 +736,10 @@ async function connectWebTransport(url, hashes, timeoutMs) {
     onclose: () => {
     },
     send: (bytes) => {
-      const framed = new Uint8Array(4 + bytes.length);
-      new DataView(framed.buffer).setUint32(0, bytes.length);
-      framed.set(bytes, 4);
-      writer.write(framed).catch(() => {
-      });
+      if (unsent.push(bytes) === 1) queueMicrotask(flush);
     },
     close: (code = 1e3, reason = "") => {
+      flush();
       writer.close().catch(() => {
       });
       session.close({ closeCode: code, reason });
@@ -705,6 +751,17 @@ async function connectWebTransport(url, hashes, timeoutMs) {
     (error) => connection.onclose(error?.message ?? "connection lost")
   );
   return connection;
+}
+function lengthPrefixed(frames) {
+  const out = new Uint8Array(frames.reduce((total, frame) => total + 4 + frame.length, 0));
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const frame of frames) {
+    view.setUint32(at, frame.length);
+    out.set(frame, at + 4);
+    at += 4 + frame.length;
+  }
+  return out;
 }
 async function readFrames(readable, onframe) {
   const reader = readable.getReader();
@@ -738,11 +795,12 @@ async function readFrames(readable, onframe) {
 
 // js/pool.js
 var workerUrl = new URL("./provider-worker.js", import.meta.url);
+var DEPTH = 2;
 var Slot = class {
   constructor(pool, index) {
     this.pool = pool;
     this.index = index;
-    this.task = null;
+    this.queue = [];
     this.retire = false;
     this.spawn();
   }
@@ -750,51 +808,102 @@ var Slot = class {
     this.worker = new Worker(workerUrl, { type: "module", name: `wasimoff worker ${this.index}` });
     this.worker.onmessage = (event) => this.message(event.data);
     this.worker.onerror = (event) => this.finish({ type: "failed", kind: this.pool.kinds.Internal, message: `worker error: ${event.message}` });
+    this.worker.postMessage({ type: "init", kinds: this.pool.kinds });
+    this.modules = /* @__PURE__ */ new Set();
+  }
+  /** The running task, or null. */
+  get task() {
+    return this.queue[0] ?? null;
+  }
+  /** Tasks posted and not cancelled. */
+  get load() {
+    return this.queue.filter((entry) => !entry.cancelled).length;
   }
   run(task, module) {
-    this.task = { ...task, stdout: [], stderr: [], timer: null };
-    this.task.timer = setTimeout(() => this.timeout(), task.limits.timeoutMs);
+    const entry = { id: task.id, artifacts: task.artifacts, limits: task.limits, stdout: [], stderr: [], timer: null, cancelled: false };
+    entry.post = { task, module };
+    const first = this.queue.length === 0;
+    this.queue.push(entry);
+    this.post(entry, first);
+    if (first) this.started(entry);
+  }
+  post(entry, transfer) {
+    const { task, module } = entry.post;
+    const sent = this.modules.has(task.module);
+    this.modules.add(task.module);
     const message = {
       type: "run",
       id: task.id,
-      module,
-      kinds: this.pool.kinds,
+      digest: task.module,
+      module: sent ? void 0 : module,
       task: { args: task.args, envs: task.envs, stdin: task.stdin, files: task.files, artifacts: task.artifacts, limits: task.limits }
     };
-    this.worker.postMessage(message);
+    this.worker.postMessage(message, transfer ? transferable(task) : []);
+    if (transfer) entry.post = null;
+  }
+  /** `entry` runs now: its timeout counts from here. */
+  started(entry) {
+    entry.timer = setTimeout(() => this.timeout(), entry.limits.timeoutMs);
+  }
+  /** Tells the worker to drop a module the provider no longer holds. */
+  forget(digest) {
+    if (this.modules.delete(digest)) this.worker.postMessage({ type: "forget", digest });
   }
   message(data) {
-    if (!this.task || data.id !== this.task.id) return;
-    if (data.type === "output") (data.stream === 1 ? this.task.stdout : this.task.stderr).push(data.data);
+    const task = this.task;
+    if (!task || data.id !== task.id) return;
+    if (data.type === "output") (data.stream === 1 ? task.stdout : task.stderr).push(data.data);
     else if (data.type === "result") this.finish(data.result);
   }
   timeout() {
-    const ms = this.task.limits.timeoutMs;
-    this.restart(`task ${this.task.id} passed its timeout`);
-    this.finish({ type: "failed", kind: this.pool.kinds.Timeout, message: `the task ran longer than its timeout of ${ms} ms and was stopped` });
+    const task = this.queue.shift();
+    this.restart(`task ${task.id} passed its timeout`);
+    const message = `the task ran longer than its timeout of ${task.limits.timeoutMs} ms and was stopped`;
+    this.report(task, { type: "failed", kind: this.pool.kinds.Timeout, message });
   }
-  /** Stops whatever runs: the worker is terminated and replaced. */
+  /**
+   * Stops whatever runs: the worker is terminated and replaced; the tasks behind are posted
+   * again and the first of them starts.
+   */
   restart(why) {
     this.worker.terminate();
     this.pool.log(`worker ${this.index} replaced: ${why}`);
     this.pool.restarts += 1;
     this.spawn();
+    this.queue = this.queue.filter((entry) => !entry.cancelled);
+    for (const entry of this.queue) this.post(entry, false);
+    if (this.task) this.started(this.task);
   }
-  cancel() {
-    if (!this.task) return;
-    this.restart(`task ${this.task.id} was cancelled`);
-    clearTimeout(this.task.timer);
-    this.task = null;
+  /** Stops task `id`: at once if it runs, else when its turn comes. */
+  cancel(id) {
+    const entry = this.queue.find((e) => e.id === id);
+    if (!entry) return;
+    entry.cancelled = true;
+    if (entry === this.task) {
+      clearTimeout(entry.timer);
+      this.queue.shift();
+      this.restart(`task ${id} was cancelled`);
+    }
     this.pool.changed();
   }
+  /** The running task ended: reported, and the next starts (or, if cancelled, the worker is replaced). */
   finish(result) {
-    const task = this.task;
+    const task = this.queue.shift();
     if (!task) return;
     clearTimeout(task.timer);
-    this.task = null;
+    if (this.task?.cancelled) this.restart(`task ${this.task.id} was cancelled`);
+    else if (this.task) this.started(this.task);
+    this.report(task, result);
+  }
+  report(task, result) {
     this.pool.done(task, { ...result, stdout: concat(task.stdout), stderr: concat(task.stderr) });
   }
 };
+function transferable(task) {
+  const views = [task.stdin, ...task.files.map((file) => file.data)].filter(Boolean);
+  const whole = views.filter((view) => view.byteOffset === 0 && view.byteLength === view.buffer.byteLength);
+  return [...new Set(whole.map((view) => view.buffer))];
+}
 function concat(chunks) {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
@@ -838,16 +947,28 @@ var WorkerPool = class {
   get busy() {
     return this.slots.filter((s) => s.task).length;
   }
-  /** Runs `task` (a `run` action) with the compiled `module` on an idle worker. */
+  /** Tasks the pool holds at once: `DEPTH` per worker. */
+  get capacity() {
+    return this.size * DEPTH;
+  }
+  /**
+   * Runs `task` (a `run` action) with the compiled `module`: on an idle worker, else behind the
+   * task of a worker that holds only one.
+   */
   run(task, module) {
-    const slot = this.active().find((s) => !s.task);
+    const active = this.active();
+    const slot = active.find((s) => s.load === 0) ?? active.find((s) => s.load < DEPTH);
     if (!slot) return false;
     slot.run(task, module);
     this.changed();
     return true;
   }
   cancel(id) {
-    this.slots.find((s) => s.task?.id === id)?.cancel();
+    this.slots.find((s) => s.queue.some((entry) => entry.id === id))?.cancel(id);
+  }
+  /** Every worker drops the module `digest`. */
+  forget(digest) {
+    for (const slot of this.slots) slot.forget(digest);
   }
   /** Stops every running task and every worker. */
   terminate() {
@@ -947,6 +1068,7 @@ var LOG_LINES = 200;
 var WEBTRANSPORT_TIMEOUT_MS = 3e3;
 var SILENT_HEARTBEATS = 2.5;
 var NO_OUTPUT = new Uint8Array();
+var CHANGE_EVERY_MS = 100;
 var coreReady = null;
 function loadCore() {
   coreReady ??= __wbg_init({ module_or_path: new URL("./provider-core.wasm", import.meta.url) });
@@ -970,6 +1092,7 @@ var Provider = class extends EventTarget {
     this.finishedAt = [];
     this.lines = [];
     this.modules = /* @__PURE__ */ new Map();
+    this.compiled = /* @__PURE__ */ new Map();
     this.stopping = false;
     this.pool = null;
     this.socket = null;
@@ -981,7 +1104,6 @@ var Provider = class extends EventTarget {
     if (navigator.locks) await this.takeLock();
     await loadCore();
     this.kinds = errorKinds();
-    this.session = new Session(CACHED_MODULES);
     this.pool = new WorkerPool({
       size: this.wanted,
       kinds: this.kinds,
@@ -989,6 +1111,7 @@ var Provider = class extends EventTarget {
       onlog: (line) => this.log(line),
       onchange: () => this.emit()
     });
+    this.session = new Session(CACHED_MODULES, this.pool.capacity);
     addEventListener("pagehide", () => this.socket?.close(1001, "page closed"));
     this.connect();
   }
@@ -1069,16 +1192,21 @@ var Provider = class extends EventTarget {
     this.set("reconnecting", `${reason}; retrying in ${Math.round(delay)} ms`);
     setTimeout(() => this.connect(), delay);
   }
-  /** The connection is gone: its tasks are the broker's to requeue, so the workers start afresh. */
+  /**
+   * The connection is gone: its tasks, running and queued, are the broker's to requeue, so the
+   * workers start afresh.
+   */
   closed(reason) {
     clearInterval(this.watchdog);
     this.socket = null;
     this.providerId = null;
     this.modules.clear();
-    this.session = new Session(CACHED_MODULES);
+    this.compiled.clear();
     this.pool.terminate();
+    this.session = new Session(CACHED_MODULES, 0);
     if (this.stopping) return this.set("stopped", `disconnected: ${reason}`);
     this.pool.resize(this.wanted);
+    this.session.setSlots(this.pool.capacity);
     this.retry(`connection lost: ${reason}`);
   }
   send(frame) {
@@ -1111,32 +1239,73 @@ var Provider = class extends EventTarget {
       case "send":
         return this.send(action.frame);
       case "cancel":
-        return this.pool.cancel(action.id);
+        this.pool.cancel(action.id);
+        return this.checkDrained();
       case "evict":
-        return action.digests.forEach((digest) => this.modules.delete(digest));
+        return action.digests.forEach((digest) => this.forgetModule(digest));
       case "module":
-        return this.modules.set(action.digest, WebAssembly.compile(action.bytes));
+        return this.compile(action.digest, action.bytes);
       case "run":
         return this.run(action);
     }
   }
-  /** Runs a task on an idle worker once its module (compiled once, shared by every worker) is ready. */
+  /** Compiles a module once for every worker; tasks of it wait for the promise. */
+  compile(digest, bytes) {
+    const compiling = WebAssembly.compile(bytes);
+    this.modules.set(digest, compiling);
+    compiling.then(
+      (module) => this.modules.get(digest) === compiling && this.compiled.set(digest, module),
+      () => {
+      }
+    );
+  }
+  forgetModule(digest) {
+    this.modules.delete(digest);
+    this.compiled.delete(digest);
+    this.pool.forget(digest);
+  }
+  /**
+   * Runs a task the core handed over (it has a free worker for it) once its module is compiled:
+   * at once if it is, else after the compile, unless the task was cancelled meanwhile.
+   */
   async run(task) {
-    const kinds = this.kinds;
-    const fail = (kind, message) => this.send(this.session.failed(task.id, kind, message, NO_OUTPUT, NO_OUTPUT));
+    const compiled = this.compiled.get(task.module);
+    if (compiled) return this.dispatch(task, compiled);
+    const session = this.session;
     const compiling = this.modules.get(task.module);
-    if (!compiling) return fail(kinds.Internal, `module ${task.module} is not cached`);
+    if (!compiling) return this.fail(task.id, this.kinds.Internal, `module ${task.module} is not cached`);
     let module;
     try {
       module = await compiling;
     } catch (error) {
-      this.modules.delete(task.module);
-      this.send(this.session.forget(task.module));
-      return fail(kinds.InvalidModule, error.message);
+      if (session !== this.session) return;
+      if (this.modules.get(task.module) === compiling) {
+        this.forgetModule(task.module);
+        this.send(this.session.forget(task.module));
+      }
+      return this.fail(task.id, this.kinds.InvalidModule, error.message);
     }
-    if (!this.pool.run(task, module)) fail(kinds.Internal, "no idle worker on this provider");
+    if (session === this.session && session.isRunning(task.id)) this.dispatch(task, module);
+  }
+  dispatch(task, module) {
+    if (!this.pool.run(task, module)) this.fail(task.id, this.kinds.Internal, "no idle worker on this provider");
+  }
+  /** Answers a task that did not reach a worker, and gives its place to the next. */
+  fail(id, kind, message) {
+    this.send(this.session.failed(id, kind, message, NO_OUTPUT, NO_OUTPUT));
+    this.next(id);
+  }
+  /** Task `id` no longer holds a worker: the core hands over the next waiting task, if any. */
+  next(id) {
+    for (const action of this.session.finished(id)) this.act(action);
+    this.checkDrained();
+  }
+  /** While stopping: resolves `stop()`'s wait once no task runs or waits. */
+  checkDrained() {
+    if (this.stopping && this.session.pending() === 0) this.drained?.();
   }
   finished(task, result) {
+    this.next(task.id);
     const frame = result.type === "exited" ? this.session.exited(
       task.id,
       result.status,
@@ -1152,12 +1321,14 @@ var Provider = class extends EventTarget {
     this.tasksDone += 1;
     this.finishedAt.push(performance.now());
     this.forgetOldFinishes();
-    if (this.stopping && this.pool.busy === 0) this.drained?.();
   }
   /** Sets the number of workers (at least one). */
   setWorkers(count) {
     this.wanted = Math.max(1, Math.floor(count));
-    this.pool?.resize(this.wanted);
+    if (this.pool) {
+      this.pool.resize(this.wanted);
+      for (const action of this.session.setSlots(this.pool.capacity)) this.act(action);
+    }
     this.send(Session.workers(this.announced()));
     this.log(`workers: ${this.wanted}`);
   }
@@ -1173,12 +1344,12 @@ var Provider = class extends EventTarget {
     this.send(Session.workers(this.announced()));
     this.set(this.connection, "resumed");
   }
-  /** Stops taking tasks, lets running tasks finish, then disconnects. */
+  /** Stops taking tasks, lets running and queued tasks finish, then disconnects. */
   async stop() {
     this.stopping = true;
     this.send(Session.workers(0));
-    if (this.pool?.busy) {
-      this.log(`draining ${this.pool.busy} running task(s)`);
+    if (this.session?.pending()) {
+      this.log(`draining ${this.session.pending()} running or queued task(s)`);
       await new Promise((resolve) => this.drained = resolve);
     }
     this.socket?.close(1e3, "provider stopped");
@@ -1202,6 +1373,7 @@ var Provider = class extends EventTarget {
       paused: this.paused,
       workers: this.pool ? this.pool.snapshot() : [],
       busy: this.pool ? this.pool.busy : 0,
+      queued: this.session ? this.session.pending() - (this.pool ? this.pool.busy : 0) : 0,
       restarts: this.pool ? this.pool.restarts : 0,
       modulesCached: this.modules.size,
       tasksDone: this.tasksDone,
@@ -1214,12 +1386,23 @@ var Provider = class extends EventTarget {
     this.log(line);
   }
   log(line) {
-    this.lines.push(`${(/* @__PURE__ */ new Date()).toLocaleTimeString()} ${line}`);
+    this.lines.push(`${this.clock()} ${line}`);
     if (this.lines.length > LOG_LINES) this.lines.splice(0, this.lines.length - LOG_LINES);
     this.emit();
   }
+  /** The local time of day, formatted once per second. */
+  clock() {
+    const second = Math.floor(Date.now() / 1e3);
+    if (second !== this.clockSecond) [this.clockSecond, this.clockText] = [second, (/* @__PURE__ */ new Date()).toLocaleTimeString()];
+    return this.clockText;
+  }
+  /** Announces a change; several within `CHANGE_EVERY_MS` make one `change` event. */
   emit() {
-    this.dispatchEvent(new Event("change"));
+    if (this.changeTimer) return;
+    this.changeTimer = setTimeout(() => {
+      this.changeTimer = null;
+      this.dispatchEvent(new Event("change"));
+    }, CHANGE_EVERY_MS);
   }
 };
 function start(options = {}) {

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use wasimoff_protocol::{Hello, ProviderKind, ToBroker, decode, encode, MAX_FRAME_BYTES};
-//! let hello = ToBroker::Hello(Hello { versions: vec![1], kind: ProviderKind::Native, name: "n1".into(), workers: 2 });
+//! let hello = ToBroker::Hello(Hello { versions: vec![1], kind: ProviderKind::Native, name: "n1".into(), workers: 2, prefetch: 1 });
 //! let frame = encode(&hello).unwrap();
 //! assert_eq!(decode::<ToBroker>(&frame, MAX_FRAME_BYTES).unwrap(), hello);
 //! ```
@@ -92,6 +92,11 @@ pub struct Hello {
     pub name: String,
     /// Tasks it can run at once.
     pub workers: u32,
+    /// Tasks per worker it can queue beyond its workers (bounded prefetch); the broker's
+    /// `welcome` says how many it will send. Absent (0) from providers that predate prefetch:
+    /// they get no more tasks than workers.
+    #[serde(default)]
+    pub prefetch: u32,
 }
 
 /// Messages from a provider to the broker.
@@ -142,6 +147,11 @@ pub enum ToProvider {
         heartbeat_ms: u64,
         /// The largest frame the broker accepts.
         max_frame_bytes: u64,
+        /// Tasks per worker the broker may send beyond the provider's workers: the smaller of
+        /// the hello's `prefetch` and the broker's `Limits::provider_prefetch`. The provider
+        /// queues them and starts each as a worker frees. Absent (0) from older brokers.
+        #[serde(default)]
+        prefetch: u32,
     },
     /// Refuses the session, then the broker closes the connection.
     Refused {

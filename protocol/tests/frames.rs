@@ -27,7 +27,7 @@ fn task() -> WireTask {
 #[test]
 fn every_message_round_trips() {
     let to_provider = [
-        ToProvider::Welcome { version: VERSION, provider_id: ProviderId(1), heartbeat_ms: 5000, max_frame_bytes: 1 << 20 },
+        ToProvider::Welcome { version: VERSION, provider_id: ProviderId(1), heartbeat_ms: 5000, max_frame_bytes: 1 << 20, prefetch: 1 },
         ToProvider::Refused { reason: "no".into() },
         ToProvider::Run { id: 7, task: task() },
         ToProvider::Cancel { id: 7 },
@@ -37,7 +37,7 @@ fn every_message_round_trips() {
         assert_eq!(decode::<ToProvider>(&encode(&message).unwrap(), MAX_FRAME_BYTES).unwrap(), message);
     }
     let to_broker = [
-        ToBroker::Hello(Hello { versions: vec![1], kind: ProviderKind::Browser, name: "b".into(), workers: 4 }),
+        ToBroker::Hello(Hello { versions: vec![1], kind: ProviderKind::Browser, name: "b".into(), workers: 4, prefetch: 2 }),
         ToBroker::Workers { count: 2 },
         ToBroker::Result {
             id: 7,
@@ -60,6 +60,24 @@ fn every_message_round_trips() {
     for message in to_broker {
         assert_eq!(decode::<ToBroker>(&encode(&message).unwrap(), MAX_FRAME_BYTES).unwrap(), message);
     }
+}
+
+/// The frames of a provider and a broker from before prefetch, field by field as they sent them.
+#[derive(serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum BeforePrefetch {
+    Hello { versions: Vec<u32>, kind: ProviderKind, name: String, workers: u32 },
+    Welcome { version: u32, provider_id: ProviderId, heartbeat_ms: u64, max_frame_bytes: u64 },
+}
+
+#[test]
+fn frames_without_prefetch_mean_no_prefetch() {
+    let hello = BeforePrefetch::Hello { versions: vec![1], kind: ProviderKind::Native, name: "old".into(), workers: 3 };
+    let ToBroker::Hello(hello) = decode::<ToBroker>(&encode(&hello).unwrap(), MAX_FRAME_BYTES).unwrap() else { panic!("a hello") };
+    assert_eq!((hello.workers, hello.prefetch), (3, 0));
+    let welcome = BeforePrefetch::Welcome { version: 1, provider_id: ProviderId(4), heartbeat_ms: 5000, max_frame_bytes: 1024 };
+    let welcome = decode::<ToProvider>(&encode(&welcome).unwrap(), MAX_FRAME_BYTES).unwrap();
+    assert!(matches!(welcome, ToProvider::Welcome { provider_id: ProviderId(4), prefetch: 0, .. }), "{welcome:?}");
 }
 
 #[test]

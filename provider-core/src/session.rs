@@ -1,10 +1,17 @@
 //! The provider's side of a broker session, free of I/O and of JavaScript types: frames in,
 //! [`Action`]s out; results and events encoded as frames.
+//!
+//! The core also keeps the provider's own queue (bounded prefetch): the broker may send more
+//! tasks than the executor has workers ([`Core::new`]'s `slots`); a task is handed over as
+//! [`Action::Run`] only while a worker is free, the rest wait here in arrival order, and each
+//! [`Core::finished`] starts the next. A `cancel` of a task still queued drops it here, and no
+//! result is sent for it.
 
 use crate::memory_limit;
 use crate::module_cache::ModuleCache;
 use crate::rootfs::{self, Entry};
 use serde_bytes::ByteBuf;
+use std::collections::{HashSet, VecDeque};
 use wasimoff_archive::ArchiveLimits;
 use wasimoff_protocol::{
     Hello, MAX_FRAME_BYTES, Outcome, ProtocolError, ProviderId, ProviderKind, TaskErrorKind, ToBroker, ToProvider, VERSION, WireLimits,
@@ -29,7 +36,8 @@ pub enum Action {
     },
     /// Send this frame to the broker.
     Send(Vec<u8>),
-    /// Stop task `id`; no result is sent.
+    /// Stop running task `id`; no result is sent. (A task still queued in the core is dropped
+    /// there without an action.)
     Cancel {
         /// The task's id.
         id: u64,
@@ -44,7 +52,7 @@ pub enum Action {
         /// The module.
         bytes: Vec<u8>,
     },
-    /// Run a task.
+    /// Run a task now, on a free worker; call [`Core::finished`] when it ends.
     Run(Box<RunTask>),
 }
 
@@ -86,17 +94,24 @@ pub struct Config {
     pub rewrite_memory: bool,
     /// Unpack the rootfs zip into [`RunTask::files`]; the wasmtime runner unpacks it itself.
     pub unpack_rootfs: bool,
+    /// Tasks per worker offered in `hello` to queue beyond the workers; the broker's
+    /// `welcome` may grant fewer.
+    pub prefetch: u32,
 }
+
+/// Tasks per worker both providers offer to queue: more than the broker's default (1), so the
+/// broker's setting decides.
+pub const PREFETCH_OFFERED: u32 = 4;
 
 impl Config {
     /// A browser provider's core: modules rewritten for memory limits, rootfs unpacked.
     pub fn browser(cached_modules: usize) -> Config {
-        Config { kind: ProviderKind::Browser, cached_modules, rewrite_memory: true, unpack_rootfs: true }
+        Config { kind: ProviderKind::Browser, cached_modules, rewrite_memory: true, unpack_rootfs: true, prefetch: PREFETCH_OFFERED }
     }
 
     /// A native (wasmtime) provider's core: modules and rootfs passed on as received.
     pub fn native(cached_modules: usize) -> Config {
-        Config { kind: ProviderKind::Native, cached_modules, rewrite_memory: false, unpack_rootfs: false }
+        Config { kind: ProviderKind::Native, cached_modules, rewrite_memory: false, unpack_rootfs: false, prefetch: PREFETCH_OFFERED }
     }
 }
 
@@ -107,6 +122,14 @@ pub struct Core {
     modules: ModuleCache,
     receive_limit: usize,
     send_limit: usize,
+    /// Workers of the executor: tasks handed over at once.
+    slots: usize,
+    /// Tasks handed over and not yet finished.
+    running: HashSet<u64>,
+    /// Tasks waiting for a worker, in arrival order.
+    waiting: VecDeque<RunTask>,
+    /// Tasks per worker the broker said it may send beyond the workers.
+    prefetch: u32,
 }
 
 fn frame(message: &ToBroker) -> Vec<u8> {
@@ -118,15 +141,69 @@ fn failure(kind: TaskErrorKind, message: String, stdout: Vec<u8>, stderr: Vec<u8
 }
 
 impl Core {
-    /// A session configured by `config`. Until the broker's `welcome` names its frame limit,
-    /// frames up to [`MAX_FRAME_BYTES`] are taken and sent.
-    pub fn new(config: Config) -> Core {
-        Core { modules: ModuleCache::new(config.cached_modules), config, receive_limit: MAX_FRAME_BYTES, send_limit: MAX_FRAME_BYTES }
+    /// A session configured by `config` for an executor with `slots` workers. Until the
+    /// broker's `welcome` names its frame limit, frames up to [`MAX_FRAME_BYTES`] are taken and
+    /// sent.
+    pub fn new(config: Config, slots: usize) -> Core {
+        Core {
+            modules: ModuleCache::new(config.cached_modules),
+            config,
+            receive_limit: MAX_FRAME_BYTES,
+            send_limit: MAX_FRAME_BYTES,
+            slots,
+            running: HashSet::new(),
+            waiting: VecDeque::new(),
+            prefetch: 0,
+        }
     }
 
-    /// The first frame: who this provider is and how many workers it has.
+    /// The first frame: who this provider is, how many workers it announces (0 while paused)
+    /// and how many tasks per worker it can queue.
     pub fn hello(&self, name: &str, workers: u32) -> Vec<u8> {
-        frame(&ToBroker::Hello(Hello { versions: vec![VERSION], kind: self.config.kind, name: name.into(), workers }))
+        let hello = Hello { versions: vec![VERSION], kind: self.config.kind, name: name.into(), workers, prefetch: self.config.prefetch };
+        frame(&ToBroker::Hello(hello))
+    }
+
+    /// The executor now has `slots` workers (announcing them is separate: [`Core::workers`]);
+    /// returns the queued tasks that can start now.
+    pub fn set_slots(&mut self, slots: usize) -> Vec<Action> {
+        self.slots = slots;
+        self.start_waiting()
+    }
+
+    /// Task `id` ended (its result is sent separately) or was stopped: its worker is free.
+    /// Returns the next queued task to start, if any. Unknown ids change nothing.
+    pub fn finished(&mut self, id: u64) -> Vec<Action> {
+        if !self.running.remove(&id) {
+            return Vec::new();
+        }
+        self.start_waiting()
+    }
+
+    /// Whether task `id` is handed over and neither finished nor cancelled.
+    pub fn is_running(&self, id: u64) -> bool {
+        self.running.contains(&id)
+    }
+
+    /// Tasks handed over plus tasks waiting for a worker.
+    pub fn pending(&self) -> usize {
+        self.running.len() + self.waiting.len()
+    }
+
+    /// Tasks per worker the broker may send beyond the workers, as its `welcome` said.
+    pub fn prefetch(&self) -> u32 {
+        self.prefetch
+    }
+
+    /// Hands over waiting tasks while workers are free.
+    fn start_waiting(&mut self) -> Vec<Action> {
+        let mut actions = Vec::new();
+        while self.running.len() < self.slots {
+            let Some(task) = self.waiting.pop_front() else { break };
+            self.running.insert(task.id);
+            actions.push(Action::Run(Box::new(task)));
+        }
+        actions
     }
 
     /// The event frame announcing a new worker count.
@@ -155,16 +232,38 @@ impl Core {
     /// Handles one frame from the broker.
     pub fn receive(&mut self, bytes: &[u8]) -> Result<Vec<Action>, ProtocolError> {
         Ok(match decode::<ToProvider>(bytes, self.receive_limit)? {
-            ToProvider::Welcome { provider_id, heartbeat_ms, max_frame_bytes, .. } => {
+            ToProvider::Welcome { provider_id, heartbeat_ms, max_frame_bytes, prefetch, .. } => {
+                self.prefetch = prefetch;
                 self.send_limit = usize::try_from(max_frame_bytes).unwrap_or(usize::MAX);
                 self.receive_limit = self.send_limit.max(MAX_FRAME_BYTES);
                 vec![Action::Welcome { provider_id, heartbeat_ms }]
             }
             ToProvider::Refused { reason } => vec![Action::Refused { reason }],
             ToProvider::Ping { nonce } => vec![Action::Send(frame(&ToBroker::Pong { nonce }))],
-            ToProvider::Cancel { id } => vec![Action::Cancel { id }],
-            ToProvider::Run { id, task } => self.accept(id, task),
+            ToProvider::Cancel { id } => self.cancel(id),
+            ToProvider::Run { id, task } => {
+                let mut actions = self.accept(id, task);
+                if let Some(Action::Run(task)) = actions.pop_if(|action| matches!(action, Action::Run(_))) {
+                    self.waiting.push_back(*task);
+                    actions.extend(self.start_waiting());
+                }
+                actions
+            }
         })
+    }
+
+    /// A waiting task is dropped here; a running one is stopped by the driver, and its worker
+    /// takes the next waiting task.
+    fn cancel(&mut self, id: u64) -> Vec<Action> {
+        if let Some(at) = self.waiting.iter().position(|task| task.id == id) {
+            self.waiting.remove(at);
+            return Vec::new();
+        }
+        let mut actions = vec![Action::Cancel { id }];
+        if self.running.remove(&id) {
+            actions.extend(self.start_waiting());
+        }
+        actions
     }
 
     fn accept(&mut self, id: u64, task: WireTask) -> Vec<Action> {
@@ -315,7 +414,7 @@ mod tests {
 
     #[test]
     fn a_new_module_is_handed_over_once_then_tasks_refer_to_it() {
-        let mut core = Core::new(Config::browser(4));
+        let mut core = Core::new(Config::browser(4), 8);
         let actions = core.receive(&run(1, "sha256:a", Some(module()), None)).expect("frame");
         assert!(matches!(&actions[0], Action::Module { digest, bytes } if digest == "sha256:a" && bytes.starts_with(b"\0asm")));
         let Action::Run(task) = &actions[1] else { panic!("expected run, got {actions:?}") };
@@ -329,7 +428,7 @@ mod tests {
 
     #[test]
     fn an_unknown_module_without_bytes_is_reported_evicted_and_the_task_fails() {
-        let mut core = Core::new(Config::browser(4));
+        let mut core = Core::new(Config::browser(4), 8);
         let actions = core.receive(&run(7, "sha256:b", None, None)).expect("frame");
         assert_eq!(sent(&actions[0]), ToBroker::Evicted { digests: vec!["sha256:b".into()] });
         let ToBroker::Result { id: 7, outcome: Outcome::Failed { kind, .. } } = sent(&actions[1]) else { panic!("{actions:?}") };
@@ -338,7 +437,7 @@ mod tests {
 
     #[test]
     fn a_full_cache_evicts_the_least_recently_used_module() {
-        let mut core = Core::new(Config::browser(1));
+        let mut core = Core::new(Config::browser(1), 8);
         core.receive(&run(1, "sha256:a", Some(module()), None)).expect("frame");
         let actions = core.receive(&run(2, "sha256:b", Some(module()), None)).expect("frame");
         assert_eq!(sent(&actions[0]), ToBroker::Evicted { digests: vec!["sha256:a".into()] });
@@ -347,7 +446,7 @@ mod tests {
 
     #[test]
     fn a_rejected_rootfs_fails_the_task_but_keeps_the_module() {
-        let mut core = Core::new(Config::browser(4));
+        let mut core = Core::new(Config::browser(4), 8);
         let zip = wasimoff_archive::pack([("a", &[0u8; 2000][..])]).expect("zip");
         let actions = core.receive(&run(3, "sha256:a", Some(module()), Some(zip))).expect("frame");
         assert!(matches!(actions[0], Action::Module { .. }));
@@ -358,7 +457,7 @@ mod tests {
 
     #[test]
     fn pings_are_answered_and_garbage_is_an_error() {
-        let mut core = Core::new(Config::browser(4));
+        let mut core = Core::new(Config::browser(4), 8);
         let actions = core.receive(&encode(&ToProvider::Ping { nonce: 9 }).expect("encode")).expect("frame");
         assert_eq!(sent(&actions[0]), ToBroker::Pong { nonce: 9 });
         assert!(core.receive(b"\xc1 not msgpack").is_err());
@@ -366,7 +465,7 @@ mod tests {
 
     #[test]
     fn artifacts_over_the_limit_turn_the_result_into_artifact_limit() {
-        let core = Core::new(Config::browser(4));
+        let core = Core::new(Config::browser(4), 8);
         let frame = core.exited(5, 0, b"o".to_vec(), Vec::new(), Some(vec![("big".into(), Some(vec![1; 9]))]), vec![], 8, 10);
         let ToBroker::Result { id: 5, outcome: Outcome::Failed { kind, stdout, .. } } = decode(&frame, usize::MAX).expect("frame") else {
             panic!("expected a failure")
@@ -382,12 +481,13 @@ mod tests {
     }
 
     fn welcome(max_frame_bytes: u64) -> Vec<u8> {
-        encode(&ToProvider::Welcome { version: VERSION, provider_id: ProviderId(3), heartbeat_ms: 5000, max_frame_bytes }).expect("encode")
+        encode(&ToProvider::Welcome { version: VERSION, provider_id: ProviderId(3), heartbeat_ms: 5000, max_frame_bytes, prefetch: 1 })
+            .expect("encode")
     }
 
     #[test]
     fn the_least_recently_used_module_goes_first_and_the_broker_is_told() {
-        let mut core = Core::new(Config::browser(2));
+        let mut core = Core::new(Config::browser(2), 8);
         core.receive(&run(1, "sha256:a", Some(module()), None)).expect("frame");
         core.receive(&run(2, "sha256:b", Some(module()), None)).expect("frame");
         assert!(matches!(&core.receive(&run(3, "sha256:a", None, None)).expect("frame")[..], [Action::Run(_)]));
@@ -402,7 +502,7 @@ mod tests {
 
     #[test]
     fn a_forgotten_module_is_reported_evicted() {
-        let mut core = Core::new(Config::browser(2));
+        let mut core = Core::new(Config::browser(2), 8);
         core.receive(&run(1, "sha256:a", Some(module()), None)).expect("frame");
         let frame = core.forget("sha256:a");
         assert_eq!(decode::<ToBroker>(&frame, usize::MAX).expect("frame"), ToBroker::Evicted { digests: vec!["sha256:a".into()] });
@@ -411,7 +511,7 @@ mod tests {
 
     #[test]
     fn the_welcome_sets_the_frame_limits() {
-        let mut core = Core::new(Config::native(2));
+        let mut core = Core::new(Config::native(2), 8);
         let actions = core.receive(&welcome(300)).expect("frame");
         assert_eq!(actions, vec![Action::Welcome { provider_id: ProviderId(3), heartbeat_ms: 5000 }]);
         assert_eq!(core.receive_limit(), MAX_FRAME_BYTES, "the provider still takes frames up to its own default");
@@ -434,14 +534,14 @@ mod tests {
 
     #[test]
     fn a_frame_over_the_receive_limit_is_refused_unparsed() {
-        let mut core = Core::new(Config::native(2));
+        let mut core = Core::new(Config::native(2), 8);
         let error = core.receive(&vec![0u8; MAX_FRAME_BYTES + 1]).expect_err("too large");
         assert!(matches!(error, ProtocolError::TooLarge { size, limit: MAX_FRAME_BYTES } if size == MAX_FRAME_BYTES + 1));
     }
 
     #[test]
     fn without_rewriting_modules_and_the_rootfs_pass_through_as_received() {
-        let mut core = Core::new(Config::native(4));
+        let mut core = Core::new(Config::native(4), 8);
         let hello = decode::<ToBroker>(&core.hello("n", 2), usize::MAX).expect("frame");
         assert!(matches!(hello, ToBroker::Hello(Hello { kind: ProviderKind::Native, workers: 2, .. })));
         let zip = wasimoff_archive::pack([("a", &[0u8; 2000][..])]).expect("zip");
@@ -454,7 +554,7 @@ mod tests {
 
     #[test]
     fn with_rewriting_the_module_is_instrumented_and_an_invalid_one_fails() {
-        let mut core = Core::new(Config::browser(4));
+        let mut core = Core::new(Config::browser(4), 8);
         let actions = core.receive(&run(1, "sha256:a", Some(module()), None)).expect("frame");
         let Action::Module { bytes, .. } = &actions[0] else { panic!("{actions:?}") };
         assert_ne!(bytes, &module());
@@ -463,5 +563,64 @@ mod tests {
         let actions = core.receive(&run(2, "sha256:b", Some(b"not wasm".to_vec()), None)).expect("frame");
         let ToBroker::Result { id: 2, outcome: Outcome::Failed { kind, .. } } = sent(&actions[0]) else { panic!("{actions:?}") };
         assert_eq!((kind, core.modules_cached()), (TaskErrorKind::InvalidModule, 1));
+    }
+
+    fn started(actions: &[Action]) -> Vec<u64> {
+        actions.iter().filter_map(|action| if let Action::Run(task) = action { Some(task.id) } else { None }).collect()
+    }
+
+    #[test]
+    fn tasks_beyond_the_workers_wait_and_start_as_workers_finish() {
+        let mut core = Core::new(Config::native(4), 1);
+        let hello = decode::<ToBroker>(&core.hello("n", 1), usize::MAX).expect("frame");
+        assert!(matches!(hello, ToBroker::Hello(Hello { workers: 1, prefetch: PREFETCH_OFFERED, .. })), "{hello:?}");
+        core.receive(&welcome(1 << 20)).expect("frame");
+        assert_eq!(core.prefetch(), 1);
+        assert_eq!(started(&core.receive(&run(1, "sha256:a", Some(module()), None)).expect("frame")), [1]);
+        let actions = core.receive(&run(2, "sha256:b", Some(module()), None)).expect("frame");
+        assert!(
+            matches!(&actions[..], [Action::Module { digest, .. }] if digest == "sha256:b"),
+            "the module now, the task later: {actions:?}"
+        );
+        assert!(core.receive(&run(3, "sha256:a", None, None)).expect("frame").is_empty());
+        assert_eq!((core.pending(), core.is_running(1), core.is_running(2)), (3, true, false));
+        assert_eq!(started(&core.finished(1)), [2]);
+        assert!(core.finished(1).is_empty(), "a task finishes once");
+        assert_eq!(started(&core.finished(2)), [3]);
+        assert!(core.finished(3).is_empty());
+        assert_eq!(core.pending(), 0);
+    }
+
+    #[test]
+    fn a_cancelled_waiting_task_is_dropped_and_a_cancelled_running_one_frees_its_worker() {
+        let mut core = Core::new(Config::browser(4), 1);
+        core.receive(&run(1, "sha256:a", Some(module()), None)).expect("frame");
+        for id in [2, 3, 4] {
+            core.receive(&run(id, "sha256:a", None, None)).expect("frame");
+        }
+        assert!(
+            core.receive(&encode(&ToProvider::Cancel { id: 3 }).expect("encode")).expect("frame").is_empty(),
+            "no action for a waiting task"
+        );
+        let actions = core.receive(&encode(&ToProvider::Cancel { id: 1 }).expect("encode")).expect("frame");
+        assert_eq!((actions[0] == Action::Cancel { id: 1 }, started(&actions[1..])), (true, vec![2]));
+        assert!(core.finished(1).is_empty(), "the cancelled task's worker was already given the next task");
+        assert_eq!(started(&core.finished(2)), [4], "task 3 never starts");
+        assert_eq!(core.pending(), 1);
+    }
+
+    #[test]
+    fn more_slots_start_waiting_tasks_and_refused_tasks_take_no_worker() {
+        let mut core = Core::new(Config::native(4), 0);
+        let actions = core.receive(&run(1, "sha256:x", None, None)).expect("frame");
+        assert!(matches!(sent(&actions[1]), ToBroker::Result { id: 1, outcome: Outcome::Failed { .. } }), "{actions:?}");
+        core.receive(&run(2, "sha256:a", Some(module()), None)).expect("frame");
+        core.receive(&run(3, "sha256:a", None, None)).expect("frame");
+        assert_eq!(core.pending(), 2);
+        assert_eq!(started(&core.set_slots(4)), [2, 3]);
+        assert!(core.set_slots(1).is_empty());
+        assert_eq!(started(&core.receive(&run(4, "sha256:a", None, None)).expect("frame")), Vec::<u64>::new());
+        core.finished(2);
+        assert!(core.finished(3).iter().any(|action| matches!(action, Action::Run(task) if task.id == 4)));
     }
 }

@@ -1,14 +1,24 @@
-// A pool of Web Workers, each running one task at a time (worker.js). Enforces the wall-clock
-// timeout by terminating the worker and starting a fresh one; collects streamed output.
+// A pool of Web Workers, each running one task at a time (worker.js). Each worker may also
+// hold the next task, posted while the current one runs (`DEPTH`): it starts the moment the
+// current one ends, without waiting for the page's main thread. Enforces the wall-clock
+// timeout by terminating the worker and starting a fresh one (the task behind is posted again
+// to the fresh one); collects streamed output. Each worker keeps the error kinds and the
+// modules it was sent, so a task's message carries the task alone.
 
 const workerUrl = new URL("./provider-worker.js", import.meta.url);
 
-/** One worker slot: its Worker, and the task it runs (or null). */
+/** Tasks a worker holds at once: the one it runs and the next. */
+export const DEPTH = 2;
+
+/**
+ * One worker slot: its Worker and the tasks posted to it, in order; the first runs. A task
+ * cancelled while it waits behind another is dropped when its turn comes.
+ */
 class Slot {
   constructor(pool, index) {
     this.pool = pool;
     this.index = index;
-    this.task = null;
+    this.queue = [];
     this.retire = false;
     this.spawn();
   }
@@ -17,56 +27,118 @@ class Slot {
     this.worker = new Worker(workerUrl, { type: "module", name: `wasimoff worker ${this.index}` });
     this.worker.onmessage = (event) => this.message(event.data);
     this.worker.onerror = (event) => this.finish({ type: "failed", kind: this.pool.kinds.Internal, message: `worker error: ${event.message}` });
+    this.worker.postMessage({ type: "init", kinds: this.pool.kinds });
+    /** Digests of the modules this worker holds. */
+    this.modules = new Set();
+  }
+
+  /** The running task, or null. */
+  get task() {
+    return this.queue[0] ?? null;
+  }
+
+  /** Tasks posted and not cancelled. */
+  get load() {
+    return this.queue.filter((entry) => !entry.cancelled).length;
   }
 
   run(task, module) {
-    this.task = { ...task, stdout: [], stderr: [], timer: null };
-    this.task.timer = setTimeout(() => this.timeout(), task.limits.timeoutMs);
+    const entry = { id: task.id, artifacts: task.artifacts, limits: task.limits, stdout: [], stderr: [], timer: null, cancelled: false };
+    entry.post = { task, module };
+    const first = this.queue.length === 0;
+    this.queue.push(entry);
+    // The first task's buffers move to the worker; one behind keeps its own until it starts,
+    // in case a timeout replaces the worker and it must be posted again.
+    this.post(entry, first);
+    if (first) this.started(entry);
+  }
+
+  post(entry, transfer) {
+    const { task, module } = entry.post;
+    const sent = this.modules.has(task.module);
+    this.modules.add(task.module);
     const message = {
       type: "run",
       id: task.id,
-      module,
-      kinds: this.pool.kinds,
+      digest: task.module,
+      module: sent ? undefined : module,
       task: { args: task.args, envs: task.envs, stdin: task.stdin, files: task.files, artifacts: task.artifacts, limits: task.limits },
     };
-    this.worker.postMessage(message);
+    this.worker.postMessage(message, transfer ? transferable(task) : []);
+    if (transfer) entry.post = null;
+  }
+
+  /** `entry` runs now: its timeout counts from here. */
+  started(entry) {
+    entry.timer = setTimeout(() => this.timeout(), entry.limits.timeoutMs);
+  }
+
+  /** Tells the worker to drop a module the provider no longer holds. */
+  forget(digest) {
+    if (this.modules.delete(digest)) this.worker.postMessage({ type: "forget", digest });
   }
 
   message(data) {
-    if (!this.task || data.id !== this.task.id) return;
-    if (data.type === "output") (data.stream === 1 ? this.task.stdout : this.task.stderr).push(data.data);
+    const task = this.task;
+    if (!task || data.id !== task.id) return;
+    if (data.type === "output") (data.stream === 1 ? task.stdout : task.stderr).push(data.data);
     else if (data.type === "result") this.finish(data.result);
   }
 
   timeout() {
-    const ms = this.task.limits.timeoutMs;
-    this.restart(`task ${this.task.id} passed its timeout`);
-    this.finish({ type: "failed", kind: this.pool.kinds.Timeout, message: `the task ran longer than its timeout of ${ms} ms and was stopped` });
+    const task = this.queue.shift();
+    this.restart(`task ${task.id} passed its timeout`);
+    const message = `the task ran longer than its timeout of ${task.limits.timeoutMs} ms and was stopped`;
+    this.report(task, { type: "failed", kind: this.pool.kinds.Timeout, message });
   }
 
-  /** Stops whatever runs: the worker is terminated and replaced. */
+  /**
+   * Stops whatever runs: the worker is terminated and replaced; the tasks behind are posted
+   * again and the first of them starts.
+   */
   restart(why) {
     this.worker.terminate();
     this.pool.log(`worker ${this.index} replaced: ${why}`);
     this.pool.restarts += 1;
     this.spawn();
+    this.queue = this.queue.filter((entry) => !entry.cancelled);
+    for (const entry of this.queue) this.post(entry, false);
+    if (this.task) this.started(this.task);
   }
 
-  cancel() {
-    if (!this.task) return;
-    this.restart(`task ${this.task.id} was cancelled`);
-    clearTimeout(this.task.timer);
-    this.task = null;
+  /** Stops task `id`: at once if it runs, else when its turn comes. */
+  cancel(id) {
+    const entry = this.queue.find((e) => e.id === id);
+    if (!entry) return;
+    entry.cancelled = true;
+    if (entry === this.task) {
+      clearTimeout(entry.timer);
+      this.queue.shift();
+      this.restart(`task ${id} was cancelled`);
+    }
     this.pool.changed();
   }
 
+  /** The running task ended: reported, and the next starts (or, if cancelled, the worker is replaced). */
   finish(result) {
-    const task = this.task;
+    const task = this.queue.shift();
     if (!task) return;
     clearTimeout(task.timer);
-    this.task = null;
+    if (this.task?.cancelled) this.restart(`task ${this.task.id} was cancelled`);
+    else if (this.task) this.started(this.task);
+    this.report(task, result);
+  }
+
+  report(task, result) {
     this.pool.done(task, { ...result, stdout: concat(task.stdout), stderr: concat(task.stderr) });
   }
+}
+
+/** The task's own buffers (stdin, files), each once: moved to the worker, not copied. */
+function transferable(task) {
+  const views = [task.stdin, ...task.files.map((file) => file.data)].filter(Boolean);
+  const whole = views.filter((view) => view.byteOffset === 0 && view.byteLength === view.buffer.byteLength);
+  return [...new Set(whole.map((view) => view.buffer))];
 }
 
 function concat(chunks) {
@@ -123,9 +195,18 @@ export class WorkerPool {
     return this.slots.filter((s) => s.task).length;
   }
 
-  /** Runs `task` (a `run` action) with the compiled `module` on an idle worker. */
+  /** Tasks the pool holds at once: `DEPTH` per worker. */
+  get capacity() {
+    return this.size * DEPTH;
+  }
+
+  /**
+   * Runs `task` (a `run` action) with the compiled `module`: on an idle worker, else behind the
+   * task of a worker that holds only one.
+   */
   run(task, module) {
-    const slot = this.active().find((s) => !s.task);
+    const active = this.active();
+    const slot = active.find((s) => s.load === 0) ?? active.find((s) => s.load < DEPTH);
     if (!slot) return false;
     slot.run(task, module);
     this.changed();
@@ -133,7 +214,12 @@ export class WorkerPool {
   }
 
   cancel(id) {
-    this.slots.find((s) => s.task?.id === id)?.cancel();
+    this.slots.find((s) => s.queue.some((entry) => entry.id === id))?.cancel(id);
+  }
+
+  /** Every worker drops the module `digest`. */
+  forget(digest) {
+    for (const slot of this.slots) slot.forget(digest);
   }
 
   /** Stops every running task and every worker. */

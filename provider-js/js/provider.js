@@ -17,6 +17,8 @@ const WEBTRANSPORT_TIMEOUT_MS = 3000;
 /** Heartbeat periods without any frame after which the broker is taken for gone. */
 const SILENT_HEARTBEATS = 2.5;
 const NO_OUTPUT = new Uint8Array();
+/** `change` events are coalesced: at most one per this many ms, so a busy provider does not redraw its panel per task. */
+const CHANGE_EVERY_MS = 100;
 
 let coreReady = null;
 function loadCore() {
@@ -30,7 +32,8 @@ function defaultBroker() {
 }
 
 /**
- * A browser provider. Emits `change` events whenever its state (see `state()`) changes.
+ * A browser provider. Emits `change` events when its state (see `state()`) changes, at most
+ * one per 100 ms.
  * Options: `broker` (mount URL, default: where provider.js came from), `workers` (default:
  * navigator.hardwareConcurrency), `paused` (connect with no workers), `consent` (ask first),
  * `transport` (`auto`: WebTransport when both sides have it, else WebSocket; or `websocket`).
@@ -49,7 +52,10 @@ export class Provider extends EventTarget {
     this.tasksDone = 0;
     this.finishedAt = [];
     this.lines = [];
+    /** Compiling or compiled modules by digest (promises), shared by every worker. */
     this.modules = new Map();
+    /** The compiled ones, so that a task of a known module starts without waiting a turn. */
+    this.compiled = new Map();
     this.stopping = false;
     this.pool = null;
     this.socket = null;
@@ -62,7 +68,6 @@ export class Provider extends EventTarget {
     if (navigator.locks) await this.takeLock();
     await loadCore();
     this.kinds = errorKinds();
-    this.session = new Session(CACHED_MODULES);
     this.pool = new WorkerPool({
       size: this.wanted,
       kinds: this.kinds,
@@ -70,6 +75,7 @@ export class Provider extends EventTarget {
       onlog: (line) => this.log(line),
       onchange: () => this.emit(),
     });
+    this.session = new Session(CACHED_MODULES, this.pool.capacity);
     addEventListener("pagehide", () => this.socket?.close(1001, "page closed"));
     this.connect();
   }
@@ -157,16 +163,21 @@ export class Provider extends EventTarget {
     setTimeout(() => this.connect(), delay);
   }
 
-  /** The connection is gone: its tasks are the broker's to requeue, so the workers start afresh. */
+  /**
+   * The connection is gone: its tasks, running and queued, are the broker's to requeue, so the
+   * workers start afresh.
+   */
   closed(reason) {
     clearInterval(this.watchdog);
     this.socket = null;
     this.providerId = null;
     this.modules.clear();
-    this.session = new Session(CACHED_MODULES);
+    this.compiled.clear();
     this.pool.terminate();
+    this.session = new Session(CACHED_MODULES, 0);
     if (this.stopping) return this.set("stopped", `disconnected: ${reason}`);
     this.pool.resize(this.wanted);
+    this.session.setSlots(this.pool.capacity);
     this.retry(`connection lost: ${reason}`);
   }
 
@@ -203,34 +214,80 @@ export class Provider extends EventTarget {
       case "send":
         return this.send(action.frame);
       case "cancel":
-        return this.pool.cancel(action.id);
+        this.pool.cancel(action.id);
+        return this.checkDrained();
       case "evict":
-        return action.digests.forEach((digest) => this.modules.delete(digest));
+        return action.digests.forEach((digest) => this.forgetModule(digest));
       case "module":
-        return this.modules.set(action.digest, WebAssembly.compile(action.bytes));
+        return this.compile(action.digest, action.bytes);
       case "run":
         return this.run(action);
     }
   }
 
-  /** Runs a task on an idle worker once its module (compiled once, shared by every worker) is ready. */
+  /** Compiles a module once for every worker; tasks of it wait for the promise. */
+  compile(digest, bytes) {
+    const compiling = WebAssembly.compile(bytes);
+    this.modules.set(digest, compiling);
+    compiling.then(
+      (module) => this.modules.get(digest) === compiling && this.compiled.set(digest, module),
+      () => {},
+    );
+  }
+
+  forgetModule(digest) {
+    this.modules.delete(digest);
+    this.compiled.delete(digest);
+    this.pool.forget(digest);
+  }
+
+  /**
+   * Runs a task the core handed over (it has a free worker for it) once its module is compiled:
+   * at once if it is, else after the compile, unless the task was cancelled meanwhile.
+   */
   async run(task) {
-    const kinds = this.kinds;
-    const fail = (kind, message) => this.send(this.session.failed(task.id, kind, message, NO_OUTPUT, NO_OUTPUT));
+    const compiled = this.compiled.get(task.module);
+    if (compiled) return this.dispatch(task, compiled);
+    const session = this.session;
     const compiling = this.modules.get(task.module);
-    if (!compiling) return fail(kinds.Internal, `module ${task.module} is not cached`);
+    if (!compiling) return this.fail(task.id, this.kinds.Internal, `module ${task.module} is not cached`);
     let module;
     try {
       module = await compiling;
     } catch (error) {
-      this.modules.delete(task.module);
-      this.send(this.session.forget(task.module));
-      return fail(kinds.InvalidModule, error.message);
+      if (session !== this.session) return;
+      if (this.modules.get(task.module) === compiling) {
+        this.forgetModule(task.module);
+        this.send(this.session.forget(task.module));
+      }
+      return this.fail(task.id, this.kinds.InvalidModule, error.message);
     }
-    if (!this.pool.run(task, module)) fail(kinds.Internal, "no idle worker on this provider");
+    if (session === this.session && session.isRunning(task.id)) this.dispatch(task, module);
+  }
+
+  dispatch(task, module) {
+    if (!this.pool.run(task, module)) this.fail(task.id, this.kinds.Internal, "no idle worker on this provider");
+  }
+
+  /** Answers a task that did not reach a worker, and gives its place to the next. */
+  fail(id, kind, message) {
+    this.send(this.session.failed(id, kind, message, NO_OUTPUT, NO_OUTPUT));
+    this.next(id);
+  }
+
+  /** Task `id` no longer holds a worker: the core hands over the next waiting task, if any. */
+  next(id) {
+    for (const action of this.session.finished(id)) this.act(action);
+    this.checkDrained();
+  }
+
+  /** While stopping: resolves `stop()`'s wait once no task runs or waits. */
+  checkDrained() {
+    if (this.stopping && this.session.pending() === 0) this.drained?.();
   }
 
   finished(task, result) {
+    this.next(task.id);
     const frame =
       result.type === "exited"
         ? this.session.exited(task.id, result.status, result.stdout, result.stderr, task.artifacts.length ? result.artifacts : null,
@@ -241,13 +298,15 @@ export class Provider extends EventTarget {
     this.tasksDone += 1;
     this.finishedAt.push(performance.now());
     this.forgetOldFinishes();
-    if (this.stopping && this.pool.busy === 0) this.drained?.();
   }
 
   /** Sets the number of workers (at least one). */
   setWorkers(count) {
     this.wanted = Math.max(1, Math.floor(count));
-    this.pool?.resize(this.wanted);
+    if (this.pool) {
+      this.pool.resize(this.wanted);
+      for (const action of this.session.setSlots(this.pool.capacity)) this.act(action);
+    }
     this.send(Session.workers(this.announced()));
     this.log(`workers: ${this.wanted}`);
   }
@@ -266,12 +325,12 @@ export class Provider extends EventTarget {
     this.set(this.connection, "resumed");
   }
 
-  /** Stops taking tasks, lets running tasks finish, then disconnects. */
+  /** Stops taking tasks, lets running and queued tasks finish, then disconnects. */
   async stop() {
     this.stopping = true;
     this.send(Session.workers(0));
-    if (this.pool?.busy) {
-      this.log(`draining ${this.pool.busy} running task(s)`);
+    if (this.session?.pending()) {
+      this.log(`draining ${this.session.pending()} running or queued task(s)`);
       await new Promise((resolve) => (this.drained = resolve));
     }
     this.socket?.close(1000, "provider stopped");
@@ -297,6 +356,7 @@ export class Provider extends EventTarget {
       paused: this.paused,
       workers: this.pool ? this.pool.snapshot() : [],
       busy: this.pool ? this.pool.busy : 0,
+      queued: this.session ? this.session.pending() - (this.pool ? this.pool.busy : 0) : 0,
       restarts: this.pool ? this.pool.restarts : 0,
       modulesCached: this.modules.size,
       tasksDone: this.tasksDone,
@@ -311,13 +371,25 @@ export class Provider extends EventTarget {
   }
 
   log(line) {
-    this.lines.push(`${new Date().toLocaleTimeString()} ${line}`);
+    this.lines.push(`${this.clock()} ${line}`);
     if (this.lines.length > LOG_LINES) this.lines.splice(0, this.lines.length - LOG_LINES);
     this.emit();
   }
 
+  /** The local time of day, formatted once per second. */
+  clock() {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.clockSecond) [this.clockSecond, this.clockText] = [second, new Date().toLocaleTimeString()];
+    return this.clockText;
+  }
+
+  /** Announces a change; several within `CHANGE_EVERY_MS` make one `change` event. */
   emit() {
-    this.dispatchEvent(new Event("change"));
+    if (this.changeTimer) return;
+    this.changeTimer = setTimeout(() => {
+      this.changeTimer = null;
+      this.dispatchEvent(new Event("change"));
+    }, CHANGE_EVERY_MS);
   }
 }
 

@@ -54,17 +54,22 @@ export async function connectWebTransport(url, hashes, timeoutMs) {
   }
   const stream = await session.createBidirectionalStream();
   const writer = stream.writable.getWriter();
+  // Frames sent in one turn of the event loop (a result and the next task's events, several
+  // results) leave in one write.
+  let unsent = [];
+  const flush = () => {
+    if (unsent.length) writer.write(lengthPrefixed(unsent)).catch(() => {});
+    unsent = [];
+  };
   const connection = {
     name: "webtransport",
     onframe: () => {},
     onclose: () => {},
     send: (bytes) => {
-      const framed = new Uint8Array(4 + bytes.length);
-      new DataView(framed.buffer).setUint32(0, bytes.length);
-      framed.set(bytes, 4);
-      writer.write(framed).catch(() => {});
+      if (unsent.push(bytes) === 1) queueMicrotask(flush);
     },
     close: (code = 1000, reason = "") => {
+      flush();
       writer.close().catch(() => {});
       session.close({ closeCode: code, reason });
     },
@@ -75,6 +80,19 @@ export async function connectWebTransport(url, hashes, timeoutMs) {
     (error) => connection.onclose(error?.message ?? "connection lost"),
   );
   return connection;
+}
+
+/** The frames, each as a 4-byte big-endian length and its bytes, in one buffer. */
+function lengthPrefixed(frames) {
+  const out = new Uint8Array(frames.reduce((total, frame) => total + 4 + frame.length, 0));
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const frame of frames) {
+    view.setUint32(at, frame.length);
+    out.set(frame, at + 4);
+    at += 4 + frame.length;
+  }
+  return out;
 }
 
 /** Reads length-prefixed frames from `readable` to its end, copying each byte about once. */

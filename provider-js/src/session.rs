@@ -93,6 +93,11 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
     value.serialize(&serializer).map_err(|e| JsError::new(&e.to_string()))
 }
 
+/// Actions as the array `provider.js` carries out in order.
+fn actions(actions: Vec<Action>) -> Result<JsValue, JsError> {
+    to_js(&actions.into_iter().map(JsAction::from).collect::<Vec<_>>())
+}
+
 /// Task ids travel as JS numbers: the broker counts them up from 1, far below 2^53.
 fn task_id(id: f64) -> u64 {
     id as u64
@@ -115,10 +120,33 @@ pub struct Session {
 
 #[wasm_bindgen]
 impl Session {
-    /// A session that keeps at most `cached_modules` compiled modules.
+    /// A session that keeps at most `cached_modules` compiled modules, for `slots` workers:
+    /// tasks beyond them wait in the core until [`Session::finished`] frees a worker.
     #[wasm_bindgen(constructor)]
-    pub fn new(cached_modules: u32) -> Session {
-        Session { core: Core::new(Config::browser(cached_modules as usize)) }
+    pub fn new(cached_modules: u32, slots: u32) -> Session {
+        Session { core: Core::new(Config::browser(cached_modules as usize), slots as usize) }
+    }
+
+    /// The pool now has `slots` workers: the actions (`run`) of waiting tasks that start now.
+    #[wasm_bindgen(js_name = setSlots)]
+    pub fn set_slots(&mut self, slots: u32) -> Result<JsValue, JsError> {
+        actions(self.core.set_slots(slots as usize))
+    }
+
+    /// Task `id` ended or was stopped: the actions (`run`) of the next waiting task, if any.
+    pub fn finished(&mut self, id: f64) -> Result<JsValue, JsError> {
+        actions(self.core.finished(task_id(id)))
+    }
+
+    /// Whether task `id` was handed over as `run` and is neither finished nor cancelled.
+    #[wasm_bindgen(js_name = isRunning)]
+    pub fn is_running(&self, id: f64) -> bool {
+        self.core.is_running(task_id(id))
+    }
+
+    /// Tasks running plus tasks waiting for a worker.
+    pub fn pending(&self) -> u32 {
+        u32::try_from(self.core.pending()).unwrap_or(u32::MAX)
     }
 
     /// The hello frame.
@@ -134,8 +162,7 @@ impl Session {
     /// Handles a frame from the broker: an array of actions
     /// (`welcome`, `refused`, `send`, `cancel`, `evict`, `module`, `run`) to carry out in order.
     pub fn receive(&mut self, frame: &[u8]) -> Result<JsValue, JsError> {
-        let actions = self.core.receive(frame).map_err(|e| JsError::new(&e.to_string()))?;
-        to_js(&actions.into_iter().map(JsAction::from).collect::<Vec<_>>())
+        actions(self.core.receive(frame).map_err(|e| JsError::new(&e.to_string()))?)
     }
 
     /// Forgets a module (it failed to compile) and returns the frame telling the broker.

@@ -3,7 +3,8 @@
 //!
 //! It drives the provider core the browser provider drives too
 //! ([`wasimoff_provider_core`]): modules kept least recently used first out (the broker told
-//! with `evicted`), the broker's frame limit honoured. Modules compile on the runner's threads,
+//! with `evicted`), the broker's frame limit honoured, and tasks the broker sends beyond the
+//! workers (bounded prefetch) queued until a worker frees. Modules compile on the runner's threads,
 //! so the session keeps answering pings while a large module compiles. It connects like the
 //! browser: over WebTransport when the broker offers it (`{prefix}/provider/info`), falling
 //! back to WebSocket at any error or after 3 s of silence.

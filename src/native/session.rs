@@ -46,7 +46,7 @@ fn lost(error: impl std::fmt::Display) -> ProviderError {
 pub(super) async fn run(mut link: Link, runner: LocalRunner, name: &str, workers: u32, cached_modules: usize) -> Result<(), ProviderError> {
     let (finished, results) = mpsc::unbounded_channel();
     let mut session = Session {
-        core: Core::new(Config::native(cached_modules)),
+        core: Core::new(Config::native(cached_modules), workers as usize),
         runner,
         modules: HashMap::new(),
         running: HashMap::new(),
@@ -78,9 +78,8 @@ impl Session {
                         Some(frame) => frame.map_err(lost)?,
                     };
                     last_frame = Instant::now();
-                    for action in self.core.receive(&frame).map_err(lost)? {
-                        self.act(action, link).await?;
-                    }
+                    let actions = self.core.receive(&frame).map_err(lost)?;
+                    self.act_all(actions, link).await?;
                 }
                 Some((id, outcome)) = results.recv() => self.finish(id, outcome, link).await?,
                 () = sleep_until(silent_until) => {
@@ -89,6 +88,14 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Carries out the core's actions in order.
+    async fn act_all(&mut self, actions: Vec<Action>, link: &mut Link) -> Result<(), ProviderError> {
+        for action in actions {
+            self.act(action, link).await?;
+        }
+        Ok(())
     }
 
     async fn act(&mut self, action: Action, link: &mut Link) -> Result<(), ProviderError> {
@@ -147,10 +154,13 @@ impl Session {
         Ok(prepared)
     }
 
-    /// Sends a finished task's result, unless it was cancelled. A module that did not compile
-    /// is forgotten, and the broker told, as the browser provider does.
+    /// Starts the next queued task on the freed worker, then sends the finished task's result,
+    /// unless it was cancelled. A module that did not compile is forgotten, and the broker
+    /// told, as the browser provider does.
     async fn finish(&mut self, id: u64, outcome: Outcome, link: &mut Link) -> Result<(), ProviderError> {
         let Some(running) = self.running.remove(&id) else { return Ok(()) };
+        let next = self.core.finished(id);
+        self.act_all(next, link).await?;
         if matches!(outcome, Outcome::Failed { kind: TaskErrorKind::InvalidModule, .. }) && self.modules.contains_key(&running.module) {
             self.drop_module(&running.module);
             link.send(self.core.forget(&running.module)).await.map_err(lost)?;

@@ -7,7 +7,8 @@ use crate::scheduler::{Command, NewProvider, ProviderLimitReached, TaskId, TaskR
 use tokio::sync::mpsc;
 use wasimoff_protocol::{Outcome, ProviderId, ProviderKind, ToProvider, Transport};
 
-/// A provider attached in-process with [`Wasimoff::attach_provider`]. It receives
+/// A provider attached in-process with [`Wasimoff::attach_provider`], without prefetch: it
+/// gets no more tasks than its workers. It receives
 /// [`ToProvider::Run`] and [`ToProvider::Cancel`] messages and answers runs with
 /// [`InProcessProvider::answer`]. Dropping it detaches it; its unanswered tasks are re-queued.
 ///
@@ -39,8 +40,14 @@ impl std::fmt::Debug for InProcessProvider {
 impl InProcessProvider {
     pub(crate) fn attach(broker: &Wasimoff, name: &str, workers: u32) -> Result<InProcessProvider, ProviderLimitReached> {
         let limit = broker.limits().max_providers;
-        let joining =
-            NewProvider { kind: ProviderKind::Native, name: name.to_string(), transport: Transport::InProcess, workers, local: false };
+        let joining = NewProvider {
+            kind: ProviderKind::Native,
+            name: name.to_string(),
+            transport: Transport::InProcess,
+            workers,
+            prefetch: 0,
+            local: false,
+        };
         let (id, commands) = broker.scheduler().join(joining, limit)?;
         Ok(InProcessProvider { broker: broker.clone(), id, commands })
     }

@@ -1,7 +1,8 @@
 //! The broker's own wasmtime runner as a provider: it joins the scheduler with the runner's
-//! slots as workers, marked local (which only the fallback policy looks at), takes task
-//! commands as they are (no encoding), and reports results through the same entry point as
-//! every other provider, as `ran_on` [`LOCAL`].
+//! slots as workers and no prefetch (a task reaches it without a round trip, so a queue of
+//! its own would only keep work from other providers), marked local (which only the fallback
+//! policy looks at), takes task commands as they are (no encoding), and reports results
+//! through the same entry point as every other provider, as `ran_on` [`LOCAL`].
 //!
 //! Commands are taken in a loop on the runner's control thread, which guests never block, so a
 //! cancel stops a computing guest at once; and also right after each result, on the runner's
@@ -23,6 +24,7 @@ pub(crate) fn attach(scheduler: &Arc<Scheduler>, runner: LocalRunner) {
         name: LOCAL.to_string(),
         transport: Transport::InProcess,
         workers: u32::try_from(runner.slots()).unwrap_or(u32::MAX),
+        prefetch: 0,
         local: true,
     };
     let Ok((id, commands)) = scheduler.join(joining, usize::MAX) else { return };

@@ -191,7 +191,9 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L) -> End {
         Err(reason) => return refuse(link, &reason).await,
     };
     let scheduler = broker.scheduler().clone();
-    let joining = NewProvider { kind: hello.kind, name: hello.name, transport: L::TRANSPORT, workers: hello.workers, local: false };
+    let prefetch = hello.prefetch.min(broker.limits().provider_prefetch);
+    let joining =
+        NewProvider { kind: hello.kind, name: hello.name, transport: L::TRANSPORT, workers: hello.workers, prefetch, local: false };
     let joined = scheduler.join(joining, broker.limits().max_providers);
     let (id, commands) = match joined {
         Ok(joined) => joined,
@@ -202,6 +204,7 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L) -> End {
         provider_id: id,
         heartbeat_ms: u64::try_from(broker.limits().provider_heartbeat.as_millis()).unwrap_or(u64::MAX),
         max_frame_bytes: broker.limits().provider_frame_bytes,
+        prefetch,
     };
     let (end, why) = if send(link, &welcome).await {
         tokio::select! {

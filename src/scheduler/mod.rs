@@ -1,6 +1,6 @@
-//! The scheduler: one FIFO queue of prepared tasks, dispatched by credits (free workers) to
-//! providers — remote ones, in-process ones, and the broker's own runner, which the fallback
-//! policy alone treats differently. It never loses a task: a provider that leaves has its
+//! The scheduler: one FIFO queue of prepared tasks, dispatched to providers — remote ones,
+//! in-process ones, and the broker's own runner, which the fallback policy alone treats
+//! differently — idle workers first, then room in a provider's own queue (bounded prefetch). It never loses a task: a provider that leaves has its
 //! tasks re-queued (a bounded number of times), and every task gets exactly one result.
 //!
 //! - `state.rs`: the decisions, as pure state whose methods return [`Effect`]s; unit-tested
@@ -196,6 +196,11 @@ impl Scheduler {
     /// Workers of all remote providers.
     pub(crate) fn provider_workers(&self) -> usize {
         self.lock().state.remote_workers()
+    }
+
+    /// Tasks all remote providers hold at most: their workers plus what they queue (prefetch).
+    pub(crate) fn provider_capacity(&self) -> usize {
+        self.lock().state.remote_capacity()
     }
 
     /// Tasks the local runner finished.

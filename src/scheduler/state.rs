@@ -1,11 +1,16 @@
-//! The scheduler's state, with no I/O: the queue, every provider's credits (announced workers
-//! minus tasks in flight) and cached modules, the tasks each provider runs, attempts, and
-//! the broker-side deadlines of remote runs. Every change returns the [`Effect`]s the caller
-//! carries out; time comes in as `now`.
+//! The scheduler's state, with no I/O: the queue, every provider's capacity (workers, plus
+//! the tasks it queues itself: bounded prefetch) and cached modules, the tasks each provider
+//! holds, attempts, and the broker-side deadlines of remote runs. Every change returns the
+//! [`Effect`]s the caller carries out; time comes in as `now`.
 //!
-//! Picking a provider costs the same however many are connected: providers with free workers
-//! sit in ordered sets (all of them, per cached module, and the local ones), so a pick is a
-//! set lookup.
+//! A provider holds at most `workers × (1 + prefetch)` tasks; those beyond its workers wait
+//! in its own queue and start as its workers free, so no worker waits a round trip for its
+//! next task. Dispatch fills idle workers first, anywhere, and only then providers' queues,
+//! so a fast provider does not take work an idle one could start now.
+//!
+//! Picking a provider costs the same however many are connected: providers with an idle
+//! worker, and those with room in their queue, sit in ordered sets (all of them, per cached
+//! module, and the local ones), so a pick is a few set lookups.
 
 use super::FallbackPolicy;
 use super::queue::{MemoryQueue, QueuedTask, TaskId, TaskQueue, TaskResult};
@@ -56,6 +61,8 @@ pub(crate) struct NewProvider {
     pub(crate) transport: Transport,
     /// Tasks it runs at once.
     pub(crate) workers: u32,
+    /// Tasks per worker it queues beyond its workers (negotiated; 0 for the local runner).
+    pub(crate) prefetch: u32,
     /// The broker's own runner, used only as the fallback policy allows.
     pub(crate) local: bool,
 }
@@ -76,8 +83,49 @@ struct Provider {
 }
 
 impl Provider {
-    fn credits(&self) -> u32 {
-        self.joined.workers.saturating_sub(self.in_flight.len() as u32)
+    /// Whether one of its workers has nothing to run.
+    fn idle(&self) -> bool {
+        self.in_flight.len() < self.joined.workers as usize
+    }
+
+    /// Whether it takes one more task, to run now or to queue.
+    fn room(&self) -> bool {
+        let capacity = u64::from(self.joined.workers) * (1 + u64::from(self.joined.prefetch));
+        (self.in_flight.len() as u64) < capacity
+    }
+
+    /// When every task it holds has ended at the latest (their deadlines), or `now`.
+    fn drained_by(&self, running: &HashMap<TaskId, Running>, now: Instant) -> Instant {
+        self.in_flight.iter().filter_map(|task| running.get(task)?.deadline).fold(now, Instant::max)
+    }
+}
+
+/// Providers that can take a task of some kind: all of them, and per cached module.
+#[derive(Default)]
+struct Takers {
+    all: BTreeSet<ProviderId>,
+    by_module: HashMap<Digest, BTreeSet<ProviderId>>,
+}
+
+impl Takers {
+    /// The first that holds `module`, else the first of all.
+    fn pick(&self, module: &Digest) -> Option<ProviderId> {
+        self.by_module.get(module).and_then(|set| set.first()).or_else(|| self.all.first()).copied()
+    }
+
+    /// Puts `id`, which holds `modules`, in or out.
+    fn mark<'a>(&mut self, id: ProviderId, modules: impl Iterator<Item = &'a Digest>, member: bool) {
+        for module in modules {
+            mark(self.by_module.entry(*module).or_default(), id, member);
+        }
+        mark(&mut self.all, id, member);
+    }
+
+    /// Takes `id` out for `module` only (the provider dropped it).
+    fn forget_module(&mut self, id: ProviderId, module: &Digest) {
+        if let Some(set) = self.by_module.get_mut(module) {
+            set.remove(&id);
+        }
     }
 }
 
@@ -98,9 +146,12 @@ pub(crate) struct State<Q: TaskQueue = MemoryQueue> {
     next_provider: u64,
     running: HashMap<TaskId, Running>,
     providers: HashMap<ProviderId, Provider>,
-    free: BTreeSet<ProviderId>,
-    free_by_module: HashMap<Digest, BTreeSet<ProviderId>>,
-    free_local: BTreeSet<ProviderId>,
+    /// Remote providers with an idle worker.
+    idle: Takers,
+    /// Remote providers with room in their queue.
+    queue_room: Takers,
+    /// Local providers with an idle worker (they never queue).
+    idle_local: BTreeSet<ProviderId>,
     deadlines: BTreeSet<(Instant, TaskId)>,
     remote: usize,
     remote_workers: usize,
@@ -116,9 +167,9 @@ impl<Q: TaskQueue> State<Q> {
             next_provider: 0,
             running: HashMap::new(),
             providers: HashMap::new(),
-            free: BTreeSet::new(),
-            free_by_module: HashMap::new(),
-            free_local: BTreeSet::new(),
+            idle: Takers::default(),
+            queue_room: Takers::default(),
+            idle_local: BTreeSet::new(),
             deadlines: BTreeSet::new(),
             remote: 0,
             remote_workers: 0,
@@ -135,8 +186,11 @@ impl<Q: TaskQueue> State<Q> {
         (id, effects)
     }
 
-    /// Registers a provider with its announced workers.
-    pub(crate) fn join(&mut self, provider: NewProvider, now: Instant) -> (ProviderId, Vec<Effect>) {
+    /// Registers a provider with its announced workers and prefetch (none for a local one).
+    pub(crate) fn join(&mut self, mut provider: NewProvider, now: Instant) -> (ProviderId, Vec<Effect>) {
+        if provider.local {
+            provider.prefetch = 0;
+        }
         self.next_provider += 1;
         let id = ProviderId(self.next_provider);
         if !provider.local {
@@ -168,13 +222,12 @@ impl<Q: TaskQueue> State<Q> {
         let Some(provider) = self.providers.get_mut(&id) else { return };
         for digest in digests {
             provider.modules.remove(digest);
-            if let Some(set) = self.free_by_module.get_mut(digest) {
-                set.remove(&id);
-            }
+            self.idle.forget_module(id, digest);
+            self.queue_room.forget_module(id, digest);
         }
     }
 
-    /// A provider left: its tasks go back to the front of the queue, in order, or fail after
+    /// A provider left: its tasks (running or queued there) go back to the front of the queue, in order, or fail after
     /// [`MAX_ATTEMPTS`] providers lost them; `why` ends that failure's message.
     pub(crate) fn leave(&mut self, id: ProviderId, why: &str, now: Instant) -> Vec<Effect> {
         let Some(gone) = self.providers.remove(&id) else { return Vec::new() };
@@ -182,13 +235,9 @@ impl<Q: TaskQueue> State<Q> {
             self.remote -= 1;
             self.remote_workers -= gone.joined.workers as usize;
         }
-        self.free.remove(&id);
-        self.free_local.remove(&id);
-        for module in &gone.modules {
-            if let Some(set) = self.free_by_module.get_mut(module) {
-                set.remove(&id);
-            }
-        }
+        self.idle.mark(id, gone.modules.iter(), false);
+        self.queue_room.mark(id, gone.modules.iter(), false);
+        self.idle_local.remove(&id);
         let mut effects = Vec::new();
         let mut lost: Vec<TaskId> = gone.in_flight.into_iter().collect();
         lost.sort_unstable_by(|a, b| b.cmp(a));
@@ -267,7 +316,7 @@ impl<Q: TaskQueue> State<Q> {
                 name: provider.joined.name.clone(),
                 transport: provider.joined.transport,
                 workers: provider.joined.workers as usize,
-                busy: provider.in_flight.len(),
+                busy: provider.in_flight.len().min(provider.joined.workers as usize),
                 tasks_done: provider.done,
                 modules_cached: provider.modules.len(),
             })
@@ -284,6 +333,15 @@ impl<Q: TaskQueue> State<Q> {
     /// Workers of all remote providers.
     pub(crate) fn remote_workers(&self) -> usize {
         self.remote_workers
+    }
+
+    /// Tasks all remote providers hold at most: their workers plus what they queue.
+    pub(crate) fn remote_capacity(&self) -> usize {
+        self.providers
+            .values()
+            .filter(|provider| !provider.joined.local)
+            .map(|provider| provider.joined.workers as usize * (1 + provider.joined.prefetch as usize))
+            .sum()
     }
 
     /// Tasks waiting for a worker.
@@ -315,18 +373,15 @@ impl<Q: TaskQueue> State<Q> {
         Some(running)
     }
 
-    /// Puts provider `id` into or out of the free sets after its credits or modules changed.
+    /// Puts provider `id` into or out of the sets of takers after its tasks or modules changed.
     fn refresh(&mut self, id: ProviderId) {
         let Some(provider) = self.providers.get(&id) else { return };
-        let free = provider.credits() > 0;
         if provider.joined.local {
-            mark(&mut self.free_local, id, free);
+            mark(&mut self.idle_local, id, provider.idle());
             return;
         }
-        for module in &provider.modules {
-            mark(self.free_by_module.entry(*module).or_default(), id, free);
-        }
-        mark(&mut self.free, id, free);
+        self.idle.mark(id, provider.modules.iter(), provider.idle());
+        self.queue_room.mark(id, provider.modules.iter(), provider.room());
     }
 
     fn local_allowed(&self) -> bool {
@@ -337,12 +392,13 @@ impl<Q: TaskQueue> State<Q> {
         }
     }
 
-    /// Who runs a task of `module` next: a free provider with the module cached, else a free
-    /// local provider if the policy allows, else any free provider.
+    /// Who takes a task of `module` next: an idle worker first — on a provider with the
+    /// module cached, else on a local provider if the policy allows, else on any provider —
+    /// and only then room in a provider's queue, one with the module cached first.
     fn pick(&self, module: &Digest) -> Option<ProviderId> {
-        let cached = self.free_by_module.get(module).and_then(|set| set.first());
-        let local = || self.local_allowed().then(|| self.free_local.first()).flatten();
-        cached.or_else(local).or_else(|| self.free.first()).copied()
+        let idle_cached = self.idle.by_module.get(module).and_then(|set| set.first()).copied();
+        let local = || self.local_allowed().then(|| self.idle_local.first().copied()).flatten();
+        idle_cached.or_else(local).or_else(|| self.idle.all.first().copied()).or_else(|| self.queue_room.pick(module))
     }
 
     /// Dispatches queued tasks, in order, while someone can take the next one.
@@ -352,9 +408,12 @@ impl<Q: TaskQueue> State<Q> {
             let Some(provider) = self.providers.get_mut(&id) else { break };
             let Some(queued) = self.queue.pop_front() else { break };
             let local = provider.joined.local;
+            // A task queued on the provider starts once those ahead of it have ended, at the
+            // latest by their deadlines; its own time counts from then.
+            let starts_by = if provider.idle() { now } else { provider.drained_by(&self.running, now) };
             provider.in_flight.insert(queued.id);
             let send_module = !local && provider.modules.insert(queued.task.module.digest);
-            let deadline = (!local).then(|| now + queued.task.limits.timeout + RESULT_GRACE);
+            let deadline = (!local).then(|| starts_by + queued.task.limits.timeout + RESULT_GRACE);
             if let Some(deadline) = deadline {
                 self.deadlines.insert((deadline, queued.id));
             }

@@ -27,9 +27,9 @@ fn prepared(module: &str) -> PreparedTask {
     }
 }
 
-fn joining(workers: u32, local: bool) -> NewProvider {
+fn joining(workers: u32, prefetch: u32, local: bool) -> NewProvider {
     let transport = if local { Transport::InProcess } else { Transport::WebSocket };
-    NewProvider { kind: ProviderKind::Native, name: "fake".into(), transport, workers, local }
+    NewProvider { kind: ProviderKind::Native, name: "fake".into(), transport, workers, prefetch, local }
 }
 
 fn exited(stdout: &str) -> TaskResult {
@@ -56,11 +56,15 @@ impl Fake {
     }
 
     fn join(&mut self, workers: u32) -> (ProviderId, Vec<Effect>) {
-        self.state.join(joining(workers, false), self.now)
+        self.state.join(joining(workers, 0, false), self.now)
+    }
+
+    fn join_prefetching(&mut self, workers: u32, prefetch: u32) -> (ProviderId, Vec<Effect>) {
+        self.state.join(joining(workers, prefetch, false), self.now)
     }
 
     fn join_local(&mut self, workers: u32) -> (ProviderId, Vec<Effect>) {
-        self.state.join(joining(workers, true), self.now)
+        self.state.join(joining(workers, 1, true), self.now)
     }
 
     fn submit(&mut self, module: &str) -> (TaskId, Vec<Effect>) {
@@ -330,6 +334,115 @@ fn never_the_local_provider_stays_idle() {
     let (remote, effects) = fake.join(1);
     assert_eq!(runs(&effects), [(remote, task, true)]);
     assert_eq!(fake.state.remote_count(), 1);
+}
+
+#[test]
+fn a_prefetching_provider_holds_its_workers_plus_prefetch_per_worker() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (provider, _) = fake.join_prefetching(2, 1);
+    let dispatched: Vec<TaskId> = (0..6).flat_map(|_| tasks_run(&fake.submit("m").1)).collect();
+    assert_eq!(dispatched, ids(&[1, 2, 3, 4]), "2 to run, 2 to queue");
+    assert_eq!(fake.state.queued(), 2);
+    assert_eq!(tasks_run(&fake.answer(provider, TaskId(3))), ids(&[5]), "a result makes room for one more");
+    assert_eq!(fake.state.providers()[0].busy, 2, "busy counts workers, not queued tasks");
+    assert_eq!(fake.state.remote_capacity(), 4);
+    assert!(fake.state.set_workers(provider, 0, fake.now).is_empty(), "a paused provider takes nothing");
+    for task in [1, 2, 4, 5] {
+        assert!(tasks_run(&fake.answer(provider, TaskId(task))).is_empty(), "paused, task {task}");
+    }
+    assert_eq!(tasks_run(&fake.state.set_workers(provider, 1, fake.now)), ids(&[6]));
+}
+
+#[test]
+fn idle_workers_anywhere_are_filled_before_any_provider_queue() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (fast, _) = fake.join_prefetching(1, 1);
+    let (first, _) = fake.submit("m");
+    fake.answer(fast, first);
+    let (idle, _) = fake.join_prefetching(1, 1);
+    let placed: Vec<(ProviderId, TaskId, bool)> = (0..5).flat_map(|_| runs(&fake.submit("m").1)).collect();
+    assert_eq!(
+        placed,
+        [(fast, TaskId(2), false), (idle, TaskId(3), true), (fast, TaskId(4), false), (idle, TaskId(5), false)],
+        "the idle provider's worker before the fast provider's queue; then the queues, lowest id first"
+    );
+    assert_eq!(fake.state.queued(), 1);
+    assert_eq!(runs(&fake.answer(idle, TaskId(3))), [(idle, TaskId(6), false)], "room on the provider that answered");
+}
+
+#[test]
+fn the_local_provider_never_prefetches() {
+    let mut fake = Fake::new(FallbackPolicy::Always);
+    let (local, _) = fake.join_local(1);
+    let (first, effects) = fake.submit("m");
+    assert_eq!(runs(&effects), [(local, first, false)]);
+    let (second, effects) = fake.submit("m");
+    assert!(effects.is_empty(), "asked for prefetch, the local runner still takes one task per worker");
+    assert_eq!(runs(&fake.answer(local, first)), [(local, second, false)]);
+    let (remote, _) = fake.join_prefetching(1, 1);
+    let (third, effects) = fake.submit("m");
+    assert_eq!(runs(&effects), [(remote, third, true)], "an idle remote worker before a queue");
+    let (fourth, effects) = fake.submit("m");
+    assert_eq!(runs(&effects), [(remote, fourth, false)], "the remote provider's queue; the local runner is busy");
+}
+
+#[test]
+fn a_lost_provider_gives_back_its_running_and_its_queued_tasks() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (doomed, _) = fake.join_prefetching(1, 2);
+    let (witness, _) = fake.join(1);
+    let dispatched: Vec<(ProviderId, TaskId, bool)> = (0..4).flat_map(|_| runs(&fake.submit("m").1)).collect();
+    assert_eq!(dispatched.iter().filter(|(provider, ..)| *provider == doomed).count(), 3, "{dispatched:?}");
+    let effects = fake.state.leave(doomed, "disconnected", fake.now);
+    assert!(effects.is_empty(), "the witness is busy");
+    assert_eq!(fake.state.queued(), 3);
+    let (heir, effects) = fake.join_prefetching(1, 2);
+    assert_eq!(tasks_run(&effects), ids(&[1, 3, 4]), "in their order, at the front");
+    for task in [1, 3, 4] {
+        assert!(fake.answer(doomed, TaskId(task)).is_empty(), "stale result of task {task}");
+        assert_eq!(replies(&fake.answer(heir, TaskId(task))), [(TaskId(task), exited("done"))]);
+        assert!(fake.answer(heir, TaskId(task)).is_empty(), "a duplicate of task {task}");
+    }
+    assert_eq!(replies(&fake.answer(witness, TaskId(2))).len(), 1);
+}
+
+#[test]
+fn cancelling_a_task_queued_on_its_provider_tells_the_provider_and_frees_its_place() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (provider, _) = fake.join_prefetching(1, 1);
+    let (running, _) = fake.submit("m");
+    let (queued, effects) = fake.submit("m");
+    assert_eq!(tasks_run(&effects), [queued], "into the provider's queue");
+    let (waiting, effects) = fake.submit("m");
+    assert!(effects.is_empty());
+    let effects = fake.state.cancel(queued, fake.now);
+    assert_eq!(cancels(&effects), [(provider, queued)]);
+    assert_eq!(tasks_run(&effects), [waiting], "the freed place takes the next task");
+    assert!(replies(&effects).is_empty());
+    assert!(fake.answer(provider, queued).is_empty(), "a result after the cancel is dropped");
+    assert_eq!(replies(&fake.answer(provider, running)).len(), 1);
+    assert_eq!(replies(&fake.answer(provider, waiting)).len(), 1);
+}
+
+#[test]
+fn a_queued_task_has_its_time_after_the_tasks_ahead_of_it() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (provider, _) = fake.join_prefetching(1, 1);
+    let (running, _) = fake.submit("m");
+    let first_deadline = fake.now + TIMEOUT + RESULT_GRACE;
+    assert_eq!(fake.state.next_deadline(), Some(first_deadline), "a task given to an idle worker: from its dispatch");
+    fake.now += Duration::from_millis(300);
+    let (queued, _) = fake.submit("m");
+    let effects = fake.state.expire(first_deadline);
+    assert_eq!(cancels(&effects), [(provider, running)]);
+    assert_eq!(replies(&effects).len(), 1, "only the running task timed out");
+    assert_eq!(
+        fake.state.next_deadline(),
+        Some(first_deadline + TIMEOUT + RESULT_GRACE),
+        "the queued task's time counts from when the task ahead of it must have ended"
+    );
+    assert_eq!(replies(&fake.answer(provider, queued)).len(), 1);
+    assert_eq!(fake.state.next_deadline(), None);
 }
 
 #[test]

@@ -21,6 +21,8 @@ struct Table {
 #[serde(deny_unknown_fields)]
 struct Case {
     name: String,
+    /// What the case checks and which answers are wasmtime's own; shown with its mismatches.
+    about: Option<String>,
     binary: Option<String>,
     binary_base64: Option<String>,
     args: Option<Vec<String>>,
@@ -162,6 +164,9 @@ async fn run_case(broker: Wasimoff, case: Case, runner: String) -> Vec<String> {
         && !stdout.starts_with(prefix.as_bytes())
     {
         problems.push(format!("stdout should start with {prefix:?}"));
+    }
+    if let Some(about) = case.about.as_deref().filter(|_| !problems.is_empty()) {
+        problems.push(format!("(this case: {about})"));
     }
     problems.into_iter().map(|p| format!("{}: {p}", case.name)).collect()
 }

@@ -118,10 +118,10 @@ async fn submission_errors_have_their_status_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_over_the_limit_get_413() {
-    let (_broker, base) = support::http_broker_with(Limits { upload_bytes: 200_000, ..support::test_limits() }).await;
-    let response = client().post(format!("{base}/wasimoff/api/v1/files")).body(vec![1u8; 200_001]).send().await.unwrap();
+    let (_broker, base) = support::http_broker_with(Limits { upload_bytes: 1_000_000, ..support::test_limits() }).await;
+    let response = client().post(format!("{base}/wasimoff/api/v1/files")).body(vec![1u8; 1_000_001]).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let response = client().post(format!("{base}/wasimoff/api/broker/v1/upload?name=big")).body(vec![1u8; 300_000]).send().await.unwrap();
+    let response = client().post(format!("{base}/wasimoff/api/broker/v1/upload?name=big")).body(vec![1u8; 1_500_000]).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 

@@ -11,6 +11,7 @@ mod http_seed;
 mod http_v1;
 mod layering;
 mod native_provider;
+mod prefetch;
 mod provider_assets;
 mod providers;
 mod scheduler;

@@ -20,7 +20,7 @@ async fn the_layer_serves_the_provider_page_and_bundle() {
 
     for (path, content_type, starts_with) in [
         ("provider.js", "text/javascript; charset=utf-8", &b"// "[..]),
-        ("provider-worker.js", "text/javascript; charset=utf-8", b"var "),
+        ("provider-worker.js", "text/javascript; charset=utf-8", b"// "),
         ("provider-core.wasm", "application/wasm", b"\0asm"),
         ("provider.css", "text/css; charset=utf-8", b"/* "),
     ] {

@@ -49,7 +49,7 @@ async fn closing(socket: &mut Socket) -> (CloseCode, String) {
 }
 
 pub fn hello(versions: Vec<u32>, workers: u32) -> ToBroker {
-    ToBroker::Hello(Hello { versions, kind: ProviderKind::Native, name: "test-provider".into(), workers })
+    ToBroker::Hello(Hello { versions, kind: ProviderKind::Native, name: "test-provider".into(), workers, prefetch: 0 })
 }
 
 pub async fn cluster(base: &str) -> Value {
@@ -90,7 +90,7 @@ async fn a_provider_is_welcomed_and_shown_in_the_cluster() {
     let (_broker, base) = support::http_broker().await;
     let mut socket = connect(&base, None).await.unwrap();
     say(&mut socket, &hello(vec![VERSION], 3)).await;
-    let ToProvider::Welcome { version, provider_id, heartbeat_ms, max_frame_bytes } = hear(&mut socket).await else {
+    let ToProvider::Welcome { version, provider_id, heartbeat_ms, max_frame_bytes, .. } = hear(&mut socket).await else {
         panic!("expected welcome");
     };
     assert_eq!((version, heartbeat_ms, max_frame_bytes), (VERSION, 5000, MAX_FRAME_BYTES as u64));

@@ -8,7 +8,7 @@ use std::sync::Once;
 use wasimoff::{FileSource, Limits, Task, Upload, Wasimoff};
 use zip::write::SimpleFileOptions;
 
-pub const FIXTURES: [&str; 10] = ["cat", "echo", "exit", "files", "flood", "membomb", "sockets", "spin", "trap", "tsp"];
+pub const FIXTURES: [&str; 11] = ["cat", "echo", "exit", "files", "flood", "membomb", "sockets", "spin", "trap", "tsp", "wasi"];
 
 fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

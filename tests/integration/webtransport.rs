@@ -193,7 +193,7 @@ async fn a_provider_is_welcomed_over_webtransport_and_shown_in_the_cluster() {
 
     let mut provider = Provider::open(&base, &hashes).await;
     provider.say(&hello(vec![VERSION], 3)).await;
-    let ToProvider::Welcome { version, provider_id, heartbeat_ms, max_frame_bytes } = provider.hear().await else {
+    let ToProvider::Welcome { version, provider_id, heartbeat_ms, max_frame_bytes, .. } = provider.hear().await else {
         panic!("expected welcome");
     };
     assert_eq!((version, heartbeat_ms, max_frame_bytes), (VERSION, 5000, MAX_FRAME_BYTES as u64));

@@ -226,13 +226,14 @@ test("stderr has its own cap and the message names it", async () => {
   assert.equal(stderr.length, 0);
 });
 
-test("worker protocol: outputs, then one result, buffers transferred", async () => {
+test("worker protocol: kinds once, each module once, outputs, then one result, buffers transferred", async () => {
   const posted = [];
   globalThis.self = { postMessage: (message, transfer) => posted.push(structuredClone(message, { transfer })) };
   await import("../worker.js");
   const c = cases.find((k) => k.name === "files-write-artifacts");
-  self.onmessage({ data: { type: "run", id: 7, module: await fixture("files"), kinds, task: buildTask(c) } });
-  self.onmessage({ data: { type: "run", id: 8, module: await fixture("files"), kinds, task: null } });
+  self.onmessage({ data: { type: "init", kinds } });
+  self.onmessage({ data: { type: "run", id: 7, digest: "sha256:files", module: await fixture("files"), task: buildTask(c) } });
+  self.onmessage({ data: { type: "run", id: 8, digest: "sha256:files", task: null } });
   const outputs = posted.slice(0, -2);
   assert.deepEqual(posted.slice(-2).map((m) => [m.type, m.id]), [["result", 7], ["result", 8]]);
   assert.ok(outputs.every((m) => m.type === "output" && m.id === 7 && m.stream === 1));
