@@ -4,20 +4,19 @@
 //! policy looks at), takes task commands as they are (no encoding), and reports results
 //! through the same entry point as every other provider, as `ran_on` [`LOCAL`].
 //!
-//! Commands are taken in a loop on the runner's control thread, which guests never block, so a
-//! cancel stops a computing guest at once; and also right after each result, on the runner's
-//! thread that reported it: the next task the scheduler hands out then starts there, without
-//! a hand-off to another thread.
+//! Commands are carried out at once, on the thread whose call to the scheduler caused them
+//! (a [`DirectSink`]): a cancel stops a computing guest at once, and the next task, handed out
+//! when a result comes in, starts from the runner's thread that reported the result, without a
+//! hand-off to another thread.
 
 use crate::runner::{LocalRunner, Running};
-use crate::scheduler::{Command, NewProvider, Scheduler, TaskId, TaskResult};
+use crate::scheduler::{Command, DirectSink, NewProvider, Scheduler, TaskId, TaskResult};
 use crate::task::LOCAL;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-use tokio::sync::mpsc;
 use wasimoff_protocol::{ProviderId, ProviderKind, Transport};
 
-/// Joins `runner` to `scheduler` and serves it until the scheduler is gone.
+/// Joins `runner` to `scheduler`; it serves until the scheduler is gone.
 pub(crate) fn attach(scheduler: &Arc<Scheduler>, runner: LocalRunner) {
     let joining = NewProvider {
         kind: ProviderKind::Native,
@@ -27,78 +26,60 @@ pub(crate) fn attach(scheduler: &Arc<Scheduler>, runner: LocalRunner) {
         prefetch: 0,
         local: true,
     };
-    let Ok((id, commands)) = scheduler.join(joining, usize::MAX) else { return };
-    let handle = runner.handle().clone();
-    let provider = Arc::new(Provider {
-        scheduler: Arc::downgrade(scheduler),
-        id,
-        runner,
-        state: Mutex::new(State { commands, running: HashMap::new() }),
+    let weak = Arc::downgrade(scheduler);
+    scheduler.join_direct(joining, move |id| {
+        let provider = Provider { scheduler: weak, id, runner, running: Mutex::new(HashMap::new()) };
+        let sink = Sink(Arc::new(provider));
+        let sink: DirectSink = Box::new(move |command| sink.0.carry_out(command));
+        sink
     });
-    handle.spawn(serve(provider));
 }
 
 struct Provider {
     scheduler: Weak<Scheduler>,
     id: ProviderId,
     runner: LocalRunner,
-    state: Mutex<State>,
+    running: Mutex<HashMap<TaskId, Running>>,
 }
 
-struct State {
-    commands: mpsc::UnboundedReceiver<Command>,
-    running: HashMap<TaskId, Running>,
-}
+/// The scheduler's hold on the provider: dropped with the scheduler, it stops what still runs.
+struct Sink(Arc<Provider>);
 
-/// Takes commands as they arrive. Ends when the scheduler drops the command sender, stopping
-/// what still runs.
-async fn serve(provider: Arc<Provider>) {
-    loop {
-        let command = std::future::poll_fn(|cx| provider.lock().commands.poll_recv(cx)).await;
-        match command {
-            Some(command) => Provider::carry_out(&provider, command),
-            None => break,
-        }
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.0.lock().values().for_each(Running::stop);
     }
-    provider.lock().running.values().for_each(Running::stop);
 }
 
 impl Provider {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TaskId, Running>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts a task on the runner, which reports its result from its own thread and then
-    /// carries out the commands that arrived meanwhile; a cancel stops the task.
-    fn carry_out(provider: &Arc<Provider>, command: Command) {
+    /// Starts a task on the runner, which reports its result from its own thread; a cancel
+    /// stops the task.
+    fn carry_out(self: &Arc<Provider>, command: Command) {
         match command {
             Command::Run { task, prepared, .. } => {
-                let reporter = provider.clone();
-                let started = provider.runner.start_task(prepared, move |result| {
-                    if let Some(scheduler) = reporter.scheduler.upgrade() {
-                        scheduler.result(reporter.id, task, TaskResult::new(LOCAL, result));
+                let reporter = Arc::downgrade(self);
+                let started = self.runner.start_task(prepared, move |result| {
+                    if let Some(provider) = reporter.upgrade()
+                        && let Some(scheduler) = provider.scheduler.upgrade()
+                    {
+                        scheduler.result(provider.id, task, TaskResult::new(LOCAL, result));
                     }
-                    reporter.take_pending();
                 });
-                let mut state = provider.lock();
-                if state.running.len() >= 2 * provider.runner.slots() {
-                    state.running.retain(|_, task| !task.is_over());
+                let mut running = self.lock();
+                if running.len() >= 2 * self.runner.slots() {
+                    running.retain(|_, task| !task.is_over());
                 }
-                state.running.insert(task, started);
+                running.insert(task, started);
             }
             Command::Cancel { task } => {
-                if let Some(started) = provider.lock().running.remove(&task) {
+                if let Some(started) = self.lock().remove(&task) {
                     started.stop();
                 }
             }
-        }
-    }
-
-    /// Carries out the commands waiting in the channel now.
-    fn take_pending(self: &Arc<Provider>) {
-        loop {
-            let Ok(command) = self.lock().commands.try_recv() else { return };
-            Provider::carry_out(self, command);
         }
     }
 }

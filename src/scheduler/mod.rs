@@ -7,8 +7,9 @@
 //!   with fake providers (`tests.rs`).
 //! - `queue.rs`: the queue behind [`TaskQueue`], task ids and the serialisable records.
 //! - this file: the façade that holds the state behind one mutex, the providers' command
-//!   senders and the submitters' waiters, carries out the effects (under the lock only
-//!   non-blocking channel sends), and drives every deadline with one timer task.
+//!   sinks and the submitters' waiters, carries out the effects (under the lock only
+//!   non-blocking channel sends and the local runner's non-blocking task starts), and drives
+//!   every deadline with one timer task.
 //! - `wire.rs`: conversions between the broker's task types and the protocol's.
 
 mod queue;
@@ -52,10 +53,23 @@ pub struct ProviderLimitReached {
     pub limit: usize,
 }
 
-/// What the mutex guards: the state and the channels its effects go to.
+/// Carries out a provider's commands at once, on the thread that caused them, while the
+/// scheduler is locked: it must not block or call the scheduler. The local runner takes its
+/// commands this way, so starting its next task costs no hand-off to another thread.
+pub(crate) type DirectSink = Box<dyn Fn(Command) + Send + Sync>;
+
+/// Where a provider's commands go.
+enum CommandSink {
+    /// A channel its session reads.
+    Channel(mpsc::UnboundedSender<Command>),
+    /// Carried out at once.
+    Direct(DirectSink),
+}
+
+/// What the mutex guards: the state and the sinks its effects go to.
 struct Locked {
     state: State,
-    senders: HashMap<ProviderId, mpsc::UnboundedSender<Command>>,
+    senders: HashMap<ProviderId, CommandSink>,
     waiters: HashMap<TaskId, oneshot::Sender<TaskResult>>,
     /// When the timer task wakes next, if it sleeps until a deadline.
     timer_at: Option<Instant>,
@@ -85,11 +99,13 @@ impl Scheduler {
     fn apply(&self, locked: &mut Locked, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::Send { provider, command } => {
-                    if let Some(sender) = locked.senders.get(&provider) {
+                Effect::Send { provider, command } => match locked.senders.get(&provider) {
+                    Some(CommandSink::Channel(sender)) => {
                         let _ = sender.send(command);
                     }
-                }
+                    Some(CommandSink::Direct(carry_out)) => carry_out(command),
+                    None => {}
+                },
                 Effect::Reply { task, result } => {
                     if let Some(waiter) = locked.waiters.remove(&task) {
                         let _ = waiter.send(result);
@@ -136,9 +152,20 @@ impl Scheduler {
             return Err(ProviderLimitReached { limit });
         }
         let (id, effects) = locked.state.join(provider, Instant::now());
-        locked.senders.insert(id, sender);
+        locked.senders.insert(id, CommandSink::Channel(sender));
         self.apply(&mut locked, effects);
         Ok((id, receiver))
+    }
+
+    /// Registers a provider whose commands `sink` (made with the provider's id) carries out at
+    /// once; see [`DirectSink`]. The sink is dropped when the provider leaves or the scheduler
+    /// is dropped.
+    pub(crate) fn join_direct(&self, provider: NewProvider, sink: impl FnOnce(ProviderId) -> DirectSink) -> ProviderId {
+        let mut locked = self.lock();
+        let (id, effects) = locked.state.join(provider, Instant::now());
+        locked.senders.insert(id, CommandSink::Direct(sink(id)));
+        self.apply(&mut locked, effects);
+        id
     }
 
     /// A provider's result for `task`, whatever carried it.
