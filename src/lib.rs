@@ -47,7 +47,7 @@ pub use providers::{
     CertificateSource, InProcessProvider, OriginPolicy, ProviderInfo, SelfSigned, WebTransport, WebTransportError, WebTransportInfo,
 };
 pub use scheduler::{FallbackPolicy, ProviderLimitReached};
-pub use store::{FileInfo, FileKind, Storage, Store, StoreError, Stored, Upload, check_alias, validate_wasm};
+pub use store::{FileInfo, FileKind, Storage, Store, StoreError, StoreUsage, Stored, Upload, check_alias, validate_wasm};
 pub use task::{FileSource, Job, LOCAL, MountedFile, Task, TaskError, TaskErrorKind, TaskOutput};
 pub use wasimoff_archive as archive;
 pub use wasimoff_protocol as protocol;

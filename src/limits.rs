@@ -31,6 +31,11 @@ pub struct Limits {
     pub output_bytes: u64,
     /// Size of one stored file (upload). Default 64 MiB.
     pub upload_bytes: u64,
+    /// Bytes all stored files may take together (memory and directory stores). To make room
+    /// for an upload, files that no alias names and no queued or running task needs are
+    /// evicted, least recently used first; an upload that cannot fit even then is refused
+    /// with `507` (`store_full`). Default 1 GiB.
+    pub store_bytes: u64,
     /// Total unpacked size of a rootfs zip. Default 256 MiB.
     pub rootfs_bytes: u64,
     /// Number of entries in a rootfs zip. Default 10 000.
@@ -72,6 +77,7 @@ impl Default for Limits {
             memory_bytes: 256 * MIB,
             output_bytes: MIB,
             upload_bytes: 64 * MIB,
+            store_bytes: 1024 * MIB,
             rootfs_bytes: 256 * MIB,
             rootfs_entries: 10_000,
             artifact_bytes: 64 * MIB,

@@ -4,7 +4,7 @@
 use crate::archive::safe_task_path;
 use crate::digest::Digest;
 use crate::limits::{EffectiveLimits, Limits};
-use crate::store::{FileKind, NotACommand, Store, StoreError, check_command};
+use crate::store::{FileKind, NotACommand, Store, StoreError, StorePin, check_command};
 use crate::task::{FileSource, Task, TaskError, TaskErrorKind};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -13,12 +13,27 @@ use serde::{Deserialize, Serialize};
 pub const BLOB_ARGV0: &str = "main.wasm";
 
 /// The module a prepared task runs: its digest (the compile cache key) and, for inline
-/// blobs, its bytes; stored modules are loaded from the store only if not compiled yet.
+/// blobs, its bytes; stored modules are loaded from the store only if not compiled yet, and
+/// held against eviction from the store while the task lives.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ModuleSource {
     pub(crate) digest: Digest,
     #[serde(with = "crate::byte_fields::option")]
     pub(crate) inline: Option<Bytes>,
+    #[serde(skip)]
+    held: Option<StorePin>,
+}
+
+impl ModuleSource {
+    /// A module given inline.
+    pub(crate) fn inline(bytes: Bytes) -> ModuleSource {
+        ModuleSource { digest: Digest::of(&bytes), inline: Some(bytes), held: None }
+    }
+
+    /// A stored module, held by `pin` if the task came from this broker's store.
+    pub(crate) fn stored(digest: Digest, pin: Option<StorePin>) -> ModuleSource {
+        ModuleSource { digest, inline: None, held: pin }
+    }
 }
 
 /// A task ready for a runner: everything resolved and checked. Serialisable, so that a queue
@@ -82,10 +97,10 @@ pub(crate) async fn prepare(task: Task, store: &Store, limits: &Limits) -> Resul
     let (module, default_argv0) = match &binary {
         FileSource::Blob(bytes) => {
             check_command(bytes).map_err(not_a_command)?;
-            (ModuleSource { digest: Digest::of(bytes), inline: Some(bytes.clone()) }, BLOB_ARGV0.to_string())
+            (ModuleSource::inline(bytes.clone()), BLOB_ARGV0.to_string())
         }
         FileSource::Ref(name) => {
-            let info = store.resolve(name).map_err(store_error)?;
+            let (info, pin) = store.resolve_pinned(name).map_err(store_error)?;
             if info.kind != FileKind::Wasm {
                 return Err(TaskError::new(
                     TaskErrorKind::InvalidModule,
@@ -98,7 +113,7 @@ pub(crate) async fn prepare(task: Task, store: &Store, limits: &Limits) -> Resul
                     format!("{name} exports no `_start` function without parameters or results: it is not a WASI command"),
                 ));
             }
-            (ModuleSource { digest: info.digest, inline: None }, name.clone())
+            (ModuleSource::stored(info.digest, Some(pin)), name.clone())
         }
     };
     let args = task.args.unwrap_or_else(|| vec![default_argv0]);

@@ -9,7 +9,8 @@
 //! `WASIMOFF_LISTEN` sets the address (default `127.0.0.1:4080`). With `WASIMOFF_TOKEN` set,
 //! the broker's client routes (uploads, tasks, jobs, cluster) require
 //! `Authorization: Bearer <token>`; the site's own pages and the provider routes stay open.
-//! `WASIMOFF_STORAGE=/some/dir` keeps uploads (and compiled modules) across restarts.
+//! `WASIMOFF_STORAGE=/some/dir` keeps uploads (and compiled modules) across restarts;
+//! `WASIMOFF_STORE_BYTES` sets the store's quota in bytes (default 1 GiB).
 //! Providers also reach the broker over WebTransport (HTTP/3) on the same port number, UDP;
 //! `WASIMOFF_WEBTRANSPORT=off` leaves them WebSocket only.
 //!
@@ -23,7 +24,7 @@ use axum::serve::ListenerExt;
 use http::{Request, Response, StatusCode};
 use tower_http::validate_request::ValidateRequestHeaderLayer;
 use wasimoff::layers::Body;
-use wasimoff::{Storage, Wasimoff, WebTransport};
+use wasimoff::{Limits, Storage, Wasimoff, WebTransport};
 
 async fn home() -> Html<&'static str> {
     Html(
@@ -67,6 +68,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if std::env::var("WASIMOFF_WEBTRANSPORT").is_ok_and(|value| value == "off") {
         builder = builder.webtransport(WebTransport::disabled());
+    }
+    if let Ok(bytes) = std::env::var("WASIMOFF_STORE_BYTES") {
+        let store_bytes = bytes.parse().map_err(|e| format!("WASIMOFF_STORE_BYTES={bytes:?}: {e}"))?;
+        builder = builder.limits(Limits { store_bytes, ..Limits::default() });
     }
     let token = std::env::var("WASIMOFF_TOKEN").ok().filter(|token| !token.is_empty());
     if let Some(token) = token.clone() {

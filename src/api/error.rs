@@ -29,6 +29,8 @@ pub(crate) enum ApiErrorKind {
     MethodNotAllowed,
     /// The body exceeds its limit. `413`.
     TooLarge,
+    /// An upload does not fit within the store's quota. `507`.
+    StoreFull,
     /// The broker failed for a reason of its own (storage I/O). `500`.
     Internal,
     /// A provider's `Origin` is not on the allow-list. `403`.
@@ -51,6 +53,7 @@ impl ApiErrorKind {
             ApiErrorKind::NotFound => StatusCode::NOT_FOUND,
             ApiErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiErrorKind::StoreFull => StatusCode::INSUFFICIENT_STORAGE,
             ApiErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiErrorKind::OriginRefused => StatusCode::FORBIDDEN,
             ApiErrorKind::ProviderLimit => StatusCode::SERVICE_UNAVAILABLE,
@@ -134,6 +137,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         let kind = match error {
             StoreError::TooLarge { .. } => ApiErrorKind::TooLarge,
+            StoreError::Full { .. } => ApiErrorKind::StoreFull,
             StoreError::Invalid(_) | StoreError::InvalidAlias { .. } => ApiErrorKind::InvalidFile,
             StoreError::NotFound(_) => ApiErrorKind::NotFound,
             StoreError::Io(_) => ApiErrorKind::Internal,

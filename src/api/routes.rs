@@ -18,6 +18,8 @@ enum Verb {
     Get,
     /// `POST`.
     Post,
+    /// `DELETE`.
+    Delete,
 }
 
 impl Verb {
@@ -25,6 +27,7 @@ impl Verb {
         match self {
             Verb::Get => "GET",
             Verb::Post => "POST",
+            Verb::Delete => "DELETE",
         }
     }
 
@@ -32,6 +35,7 @@ impl Verb {
         match self {
             Verb::Get => method == Method::GET || method == Method::HEAD,
             Verb::Post => method == Method::POST,
+            Verb::Delete => method == Method::DELETE,
         }
     }
 }
@@ -64,6 +68,10 @@ impl Route {
         Route { verb: Verb::Post, path, description, handler }
     }
 
+    const fn delete(path: &'static str, description: &'static str, handler: Handler) -> Route {
+        Route { verb: Verb::Delete, path, description, handler }
+    }
+
     /// Whether `path` is this route's; if so, the part a final `{…}` segment takes.
     fn tail<'p>(&self, path: &'p str) -> Option<&'p str> {
         let pattern = self.path.split_once('?').map_or(self.path, |(pattern, _query)| pattern);
@@ -75,7 +83,7 @@ impl Route {
 }
 
 /// Every client route, in the order they are listed.
-const TABLE: [Route; 10] = [
+const TABLE: [Route; 11] = [
     Route::get("/api/broker/v1/healthz", "seed: liveness, 200 OK", |_| async { Ok(seed::healthz()) }.boxed()),
     Route::post("/api/broker/v1/upload?name=NAME", "seed: store the raw body under NAME", |call| {
         async move { seed::upload(&call.broker, call.request).await }.boxed()
@@ -86,9 +94,12 @@ const TABLE: [Route; 10] = [
     Route::post("/api/v1/files?alias=NAME", "store the raw body, answer its sha256 ref", |call| {
         async move { v1::upload(&call.broker, call.request).await }.boxed()
     }),
-    Route::get("/api/v1/files", "list aliases", |call| async move { Ok(v1::list_files(&call.broker)) }.boxed()),
+    Route::get("/api/v1/files", "list aliases and the store's usage", |call| async move { Ok(v1::list_files(&call.broker)) }.boxed()),
     Route::get("/api/v1/files/{ref-or-alias}", "download a file", |call| {
         async move { v1::download(&call.broker, &call.tail).await }.boxed()
+    }),
+    Route::delete("/api/v1/files/{alias}", "delete an alias; its content becomes evictable", |call| {
+        async move { v1::delete_alias(&call.broker, &call.tail).await }.boxed()
     }),
     Route::post("/api/v1/tasks", "run one task", |call| async move { v1::run_task(&call.broker, call.request).await }.boxed()),
     Route::post("/api/v1/jobs", "run a job; Accept: application/x-ndjson streams results", |call| {
@@ -124,7 +135,7 @@ pub(super) async fn route(broker: Wasimoff, path: &str, request: Request<Body>) 
         return ApiError::new(ApiErrorKind::NotFound, format!("no API route at {path}")).into_response();
     }
     let Some((route, tail)) = matching.iter().find(|(route, _)| route.verb.allows(request.method())) else {
-        let allowed = [Method::GET, Method::HEAD, Method::POST]
+        let allowed = [Method::GET, Method::HEAD, Method::POST, Method::DELETE]
             .into_iter()
             .filter(|method| matching.iter().any(|(route, _)| route.verb.allows(method)));
         return ApiError::method_not_allowed(allowed.collect()).into_response();
@@ -146,7 +157,7 @@ mod tests {
         assert_eq!(find("/api/v1/tasks"), [("/api/v1/tasks", "")]);
         assert_eq!(find("/api/broker/v1/upload"), [("/api/broker/v1/upload?name=NAME", "")]);
         assert_eq!(find("/api/v1/files"), [("/api/v1/files?alias=NAME", ""), ("/api/v1/files", "")]);
-        assert_eq!(find("/api/v1/files/a%20b/c"), [("/api/v1/files/{ref-or-alias}", "a%20b/c")]);
+        assert_eq!(find("/api/v1/files/a%20b/c"), [("/api/v1/files/{ref-or-alias}", "a%20b/c"), ("/api/v1/files/{alias}", "a%20b/c")]);
         assert!(find("/api/v1/files/").is_empty());
         assert!(find("/api/v1/task").is_empty());
     }
@@ -155,6 +166,7 @@ mod tests {
     fn the_public_list_is_the_table() {
         assert_eq!(ROUTES.len(), TABLE.len());
         assert_eq!(ROUTES[0], ("GET", "/api/broker/v1/healthz", "seed: liveness, 200 OK"));
-        assert_eq!(ROUTES[6], ("POST", "/api/v1/tasks", "run one task"));
+        assert_eq!(ROUTES[6], ("DELETE", "/api/v1/files/{alias}", "delete an alias; its content becomes evictable"));
+        assert_eq!(ROUTES[7], ("POST", "/api/v1/tasks", "run one task"));
     }
 }

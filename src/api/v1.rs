@@ -8,7 +8,7 @@ use super::results::{AsText, IndexedResult, JobResults, TaskResult};
 use crate::layers::{Body, BodyError};
 use crate::store::FileKind;
 use crate::task::{Job, Task};
-use crate::{Digest, Upload, Wasimoff};
+use crate::{Digest, StoreUsage, Upload, Wasimoff};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, ETAG};
@@ -32,11 +32,12 @@ struct Uploaded {
     replaced: Vec<(String, Digest)>,
 }
 
-/// The file list: `{"aliases": {alias: ref}}`.
+/// The file list: `{"aliases": {alias: ref}, "store": {"used_bytes", "limit_bytes", "files"}}`.
 #[derive(Serialize)]
 struct FileList {
     #[serde(serialize_with = "digests_by_alias")]
     aliases: Vec<(String, Digest)>,
+    store: StoreUsage,
 }
 
 /// Alias and digest pairs as one JSON object.
@@ -69,7 +70,15 @@ pub(super) async fn upload(broker: &Wasimoff, request: Request<Body>) -> Result<
 
 /// `GET /api/v1/files`: every alias and the digest it points at.
 pub(super) fn list_files(broker: &Wasimoff) -> Response<Body> {
-    json(StatusCode::OK, &FileList { aliases: broker.store().aliases() })
+    json(StatusCode::OK, &FileList { aliases: broker.store().aliases(), store: broker.store().usage() })
+}
+
+/// `DELETE /api/v1/files/{alias}`: deletes the alias; `204`, or `404` if there is none.
+pub(super) async fn delete_alias(broker: &Wasimoff, name: &str) -> Result<Response<Body>, ApiError> {
+    broker.store().delete_alias(&percent_decode(name)).await?;
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
 }
 
 /// `GET /api/v1/files/{digest or alias}`: the content, with its media type and digest as ETag.

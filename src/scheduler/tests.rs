@@ -16,7 +16,7 @@ const TIMEOUT: Duration = Duration::from_secs(1);
 
 fn prepared(module: &str) -> PreparedTask {
     PreparedTask {
-        module: ModuleSource { digest: Digest::of(module.as_bytes()), inline: Some(Bytes::copy_from_slice(module.as_bytes())) },
+        module: ModuleSource::inline(Bytes::copy_from_slice(module.as_bytes())),
         args: vec![module.to_string()],
         envs: vec![("KEY".into(), "value".into())],
         stdin: Bytes::from_static(b"in"),

@@ -41,7 +41,7 @@ pub(crate) fn from_wire(task: WireTask) -> Result<PreparedTask, TaskError> {
     let digest: Digest =
         task.module.parse().map_err(|e: crate::DigestParseError| TaskError::new(TaskErrorKind::InvalidTask, e.to_string()))?;
     Ok(PreparedTask {
-        module: ModuleSource { digest, inline: None },
+        module: ModuleSource::stored(digest, None),
         args: task.args,
         envs: task.envs,
         stdin: Bytes::from(task.stdin.into_vec()),

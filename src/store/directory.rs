@@ -27,7 +27,8 @@ impl Directory {
         self.root.join("compiled")
     }
 
-    /// Indexes the stored blobs; names that are not digests are ignored.
+    /// Indexes the stored blobs, least recently modified first; names that are not digests
+    /// are ignored.
     pub(super) fn files(&self) -> std::io::Result<Vec<FileInfo>> {
         let mut files = Vec::new();
         for entry in std::fs::read_dir(self.root.join("blobs"))? {
@@ -40,9 +41,11 @@ impl Directory {
             let read = file.read(&mut head)?;
             let kind = FileKind::sniff(&head[..read]);
             let wasi_command = kind == FileKind::Wasm && check_command_in((&head[..read]).chain(file))?.is_ok();
-            files.push(FileInfo { digest, kind, size: entry.metadata()?.len(), wasi_command });
+            let metadata = entry.metadata()?;
+            files.push((metadata.modified()?, FileInfo { digest, kind, size: metadata.len(), wasi_command }));
         }
-        Ok(files)
+        files.sort_by_key(|(modified, _)| *modified);
+        Ok(files.into_iter().map(|(_, file)| file).collect())
     }
 
     pub(super) fn aliases(&self) -> std::io::Result<HashMap<String, Digest>> {
@@ -68,6 +71,28 @@ impl Directory {
 
     pub(super) async fn get_blob(&self, digest: &Digest) -> std::io::Result<Bytes> {
         tokio::fs::read(self.root.join("blobs").join(digest.hex())).await.map(Bytes::from)
+    }
+
+    /// Deletes a blob and the modules compiled from it (`compiled/<hex>-*.cwasm`).
+    pub(super) fn delete_blob(&self, digest: &Digest) -> std::io::Result<()> {
+        let hex = digest.hex();
+        for entry in std::fs::read_dir(self.compiled_dir())? {
+            let entry = entry?;
+            if entry.file_name().to_str().is_some_and(|name| name.starts_with(&format!("{hex}-"))) {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        match std::fs::remove_file(self.root.join("blobs").join(hex)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) async fn delete_alias(&self, name: &str) -> std::io::Result<()> {
+        match tokio::fs::remove_file(self.root.join("aliases").join(hex::encode(name))).await {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        }
     }
 
     pub(super) async fn put_alias(&self, name: &str, digest: &Digest) -> std::io::Result<()> {

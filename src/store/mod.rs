@@ -4,10 +4,16 @@
 //! one digest; uploading under an existing alias moves it to the new content and reports the
 //! digest it pointed at before. Tasks resolve names to digests when they are submitted, so a
 //! queued or running task keeps the exact bytes it was submitted with, whatever happens to the
-//! alias afterwards. Stored content is never removed while the broker runs.
+//! alias afterwards.
+//!
+//! The content stays within [`Limits::store_bytes`]: to make room for an upload, content that
+//! no alias names and no task holds (a [`StorePin`]) is evicted, least recently used first;
+//! an upload that cannot fit even then is refused with [`StoreError::Full`]. Aliases can be
+//! deleted, which leaves their content evictable.
 
 mod directory;
 mod kind;
+mod quota;
 
 pub use kind::{FileKind, validate_wasm};
 pub(crate) use kind::{NOT_WASM, NotACommand, check_command};
@@ -17,7 +23,8 @@ use crate::digest::{DIGEST_PREFIX, Digest};
 use crate::limits::Limits;
 use bytes::Bytes;
 use directory::Directory;
-use std::collections::HashMap;
+use quota::Quota;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -114,15 +121,43 @@ pub enum StoreError {
     /// No file has this digest or alias.
     #[error("no stored file named {0:?}")]
     NotFound(String),
+    /// The file does not fit within [`Limits::store_bytes`], even after evicting every file
+    /// that no alias names and no task holds.
+    #[error("file of {size} bytes does not fit in the store: {available} of its {limit} bytes are free or can be freed")]
+    Full {
+        /// The file's size.
+        size: u64,
+        /// Bytes free or held only by evictable content.
+        available: u64,
+        /// The store's quota.
+        limit: u64,
+    },
     /// The storage backend failed.
     #[error("storage failure: {0}")]
     Io(String),
 }
 
-#[derive(Default)]
 struct Index {
     files: HashMap<Digest, FileInfo>,
     aliases: HashMap<String, Digest>,
+    quota: Quota,
+}
+
+impl Index {
+    /// Reserves room for `size` new bytes, removing the content evicted for it from the index.
+    fn reserve(&mut self, size: u64) -> Result<Vec<Digest>, StoreError> {
+        let aliased: HashSet<Digest> = self.aliases.values().copied().collect();
+        let stored = self.files.values().map(|file| (file.digest, file.size));
+        let evicted = self.quota.reserve(size, stored, &aliased).map_err(|refused| StoreError::Full {
+            size,
+            available: refused.available,
+            limit: refused.limit,
+        })?;
+        for digest in &evicted {
+            self.files.remove(digest);
+        }
+        Ok(evicted)
+    }
 }
 
 enum Blobs {
@@ -178,14 +213,16 @@ pub fn check_alias(name: &str) -> Result<(), StoreError> {
 }
 
 impl Store {
-    /// Opens a store; a directory store is created if missing and its files are indexed.
+    /// Opens a store; a directory store is created if missing and its files are indexed
+    /// (oldest first for eviction, and evicted down to the quota if it was lowered).
     pub fn open(storage: &Storage, limits: &Limits) -> std::io::Result<Store> {
-        let mut index = Index::default();
+        let mut index = Index { files: HashMap::new(), aliases: HashMap::new(), quota: Quota::new(limits.store_bytes) };
         let blobs = match storage {
             Storage::Memory => Blobs::Memory(RwLock::default()),
             Storage::Directory(root) => {
                 let directory = Directory::open(root)?;
                 for file in directory.files()? {
+                    index.quota.add_existing(file.digest, file.size);
                     index.files.insert(file.digest, file);
                 }
                 index.aliases = directory.aliases()?;
@@ -193,6 +230,9 @@ impl Store {
                 Blobs::Directory(directory)
             }
         };
+        if let Ok(evicted) = index.reserve(0) {
+            blobs.delete(&evicted);
+        }
         Ok(Store {
             inner: Arc::new(Inner {
                 index: RwLock::new(index),
@@ -225,16 +265,34 @@ impl Store {
         .map_err(|e| StoreError::Io(e.to_string()))?
         .map_err(StoreError::Invalid)?;
         let file = FileInfo { digest, kind, size, wasi_command };
-        let known = read(&self.inner.index).files.contains_key(&digest);
+        let known = {
+            let mut index = write(&self.inner.index);
+            let known = index.files.contains_key(&digest);
+            if known {
+                index.quota.touch(digest);
+            } else {
+                let evicted = index.reserve(size)?;
+                self.inner.blobs.delete(&evicted);
+            }
+            known
+        };
         if !known {
-            match &self.inner.blobs {
+            let written = match &self.inner.blobs {
                 Blobs::Memory(blobs) => {
                     write(blobs).insert(digest, bytes);
+                    Ok(())
                 }
-                Blobs::Directory(directory) => directory.put_blob(&digest, bytes).await.map_err(io_error)?,
+                Blobs::Directory(directory) => directory.put_blob(&digest, bytes).await.map_err(io_error),
+            };
+            let mut index = write(&self.inner.index);
+            if written.is_err() || index.files.contains_key(&digest) {
+                index.quota.release(size);
+            } else {
+                index.files.insert(digest, file);
+                index.quota.touch(digest);
             }
+            written?;
         }
-        write(&self.inner.index).files.insert(digest, file);
         let mut replaced = Vec::new();
         for alias in &upload.aliases {
             if let Blobs::Directory(directory) = &self.inner.blobs {
@@ -249,15 +307,54 @@ impl Store {
         Ok(Stored { file, created: !known, replaced })
     }
 
-    /// Looks up a reference: a `sha256:<hex>` digest or an alias name.
+    /// Looks up a reference: a `sha256:<hex>` digest or an alias name. Counts as a use of the
+    /// content for eviction.
     pub fn resolve(&self, reference: &str) -> Result<FileInfo, StoreError> {
-        let index = read(&self.inner.index);
+        Self::resolve_in(&mut write(&self.inner.index), reference)
+    }
+
+    fn resolve_in(index: &mut Index, reference: &str) -> Result<FileInfo, StoreError> {
         let digest = if reference.starts_with(DIGEST_PREFIX) {
             reference.parse::<Digest>().map_err(|e| StoreError::Invalid(e.to_string()))?
         } else {
             *index.aliases.get(reference).ok_or_else(|| StoreError::NotFound(reference.to_string()))?
         };
-        index.files.get(&digest).copied().ok_or_else(|| StoreError::NotFound(reference.to_string()))
+        let file = index.files.get(&digest).copied().ok_or_else(|| StoreError::NotFound(reference.to_string()))?;
+        index.quota.touch(digest);
+        Ok(file)
+    }
+
+    /// Looks up a reference like [`Store::resolve`] and holds its content against eviction
+    /// until the returned pin (and every clone of it) is dropped.
+    pub(crate) fn resolve_pinned(&self, reference: &str) -> Result<(FileInfo, StorePin), StoreError> {
+        let mut index = write(&self.inner.index);
+        let file = Self::resolve_in(&mut index, reference)?;
+        index.quota.pin(file.digest);
+        Ok((file, StorePin { inner: self.inner.clone(), digest: file.digest }))
+    }
+
+    /// Deletes an alias (not the content it names, which becomes evictable unless another
+    /// alias names it or a task holds it); answers the digest it pointed at.
+    pub async fn delete_alias(&self, name: &str) -> Result<Digest, StoreError> {
+        check_alias(name)?;
+        let digest = *read(&self.inner.index).aliases.get(name).ok_or_else(|| StoreError::NotFound(name.to_string()))?;
+        if let Blobs::Directory(directory) = &self.inner.blobs {
+            directory.delete_alias(name).await.map_err(io_error)?;
+        }
+        let mut index = write(&self.inner.index);
+        match index.aliases.get(name) {
+            Some(current) if *current == digest => {
+                index.aliases.remove(name);
+                Ok(digest)
+            }
+            _ => Err(StoreError::NotFound(name.to_string())),
+        }
+    }
+
+    /// Bytes the stored content takes, and the quota.
+    pub fn usage(&self) -> StoreUsage {
+        let index = read(&self.inner.index);
+        StoreUsage { used_bytes: index.quota.used(), limit_bytes: index.quota.limit(), files: index.files.len() }
     }
 
     /// The content of a stored file.
@@ -288,6 +385,75 @@ impl Store {
         }
     }
 }
+
+impl Blobs {
+    /// Deletes evicted content (and, in a directory, what was compiled from it); a file that
+    /// cannot be deleted is only logged, it is no longer indexed.
+    fn delete(&self, evicted: &[Digest]) {
+        match self {
+            Blobs::Memory(blobs) => {
+                let mut blobs = write(blobs);
+                for digest in evicted {
+                    blobs.remove(digest);
+                }
+            }
+            Blobs::Directory(directory) => {
+                for digest in evicted {
+                    if let Err(error) = directory.delete_blob(digest) {
+                        tracing::warn!(%digest, %error, "could not delete an evicted file");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How full the store is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StoreUsage {
+    /// Bytes the stored content takes.
+    pub used_bytes: u64,
+    /// The quota, [`Limits::store_bytes`].
+    pub limit_bytes: u64,
+    /// Stored files.
+    pub files: usize,
+}
+
+/// Holds a stored file's content against eviction while a task that needs it waits, runs or
+/// is kept; cloning it holds the content once more. Not part of a serialised task: a queue
+/// shared by several hosts holds its references in the shared backend instead.
+pub(crate) struct StorePin {
+    inner: Arc<Inner>,
+    digest: Digest,
+}
+
+impl Clone for StorePin {
+    fn clone(&self) -> StorePin {
+        write(&self.inner.index).quota.pin(self.digest);
+        StorePin { inner: self.inner.clone(), digest: self.digest }
+    }
+}
+
+impl Drop for StorePin {
+    fn drop(&mut self) {
+        write(&self.inner.index).quota.unpin(self.digest);
+    }
+}
+
+impl std::fmt::Debug for StorePin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StorePin").field(&self.digest).finish()
+    }
+}
+
+/// Pins are equal when they hold the same content.
+impl PartialEq for StorePin {
+    fn eq(&self, other: &StorePin) -> bool {
+        self.digest == other.digest
+    }
+}
+
+impl Eq for StorePin {}
 
 fn io_error(error: std::io::Error) -> StoreError {
     StoreError::Io(error.to_string())

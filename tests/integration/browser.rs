@@ -118,7 +118,7 @@ async fn chromium_stops_an_endless_loop_at_its_timeout_and_replaces_the_worker()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_of_the_axum_host_with_the_snippet_becomes_a_provider() {
-    let host = start("axum-host", 17, &[]);
+    let host = start("axum-host", crate::examples::AXUM_HOST_BANNER, &[]);
     let base = &host.base;
     let chromium = Chromium::launch().await;
     let home = chromium.open(&format!("{base}/")).await;

@@ -110,7 +110,7 @@ async fn a_webtransport_and_a_websocket_provider_share_a_sweep() {
 async fn a_provider_reconnects_after_the_axum_host_restarts() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port();
     let listen = format!("127.0.0.1:{port}");
-    let host = crate::examples::start("axum-host", 17, &[("WASIMOFF_LISTEN", &listen)]);
+    let host = crate::examples::start("axum-host", crate::examples::AXUM_HOST_BANNER, &[("WASIMOFF_LISTEN", &listen)]);
     let chromium = Chromium::launch().await;
     let (page, _) = provider_page(&chromium, &host.base, 1).await;
     assert_eq!(page.evaluate("window.wasimoffProvider.state().transport").await, "webtransport");
@@ -120,7 +120,7 @@ async fn a_provider_reconnects_after_the_axum_host_restarts() {
     // The killed host cannot close the QUIC connection. The provider learns of it either from
     // Chromium (a packet sent while the port was closed bounced) or, if nothing bounced, from
     // 2.5 heartbeat periods of silence; then it backs off and reconnects to the new host.
-    let _restarted = crate::examples::start("axum-host", 17, &[("WASIMOFF_LISTEN", &listen)]);
+    let _restarted = crate::examples::start("axum-host", crate::examples::AXUM_HOST_BANNER, &[("WASIMOFF_LISTEN", &listen)]);
     let cluster = crate::providers::wait_for_providers_within(&base, 1, std::time::Duration::from_secs(60)).await;
     assert_eq!(cluster["providers"][0]["transport"], "webtransport");
     let second = page.wait_for("window.wasimoffProvider.state().providerId", std::time::Duration::from_secs(10)).await;
@@ -133,7 +133,7 @@ async fn a_provider_reconnects_after_the_axum_host_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_gives_up_on_a_silent_host_and_reconnects_when_it_answers_again() {
-    let host = crate::examples::start("axum-host", 17, &[]);
+    let host = crate::examples::start("axum-host", crate::examples::AXUM_HOST_BANNER, &[]);
     let chromium = Chromium::launch().await;
     let (page, _) = provider_page(&chromium, &host.base, 1).await;
     assert_eq!(page.evaluate("window.wasimoffProvider.state().transport").await, "webtransport");

@@ -6,6 +6,13 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+/// Lines of axum-host's start-up banner: four of the site, one heading, one per broker route,
+/// the provider page and WebTransport.
+pub const AXUM_HOST_BANNER: usize = 7 + wasimoff::ROUTES.len();
+
+/// Lines of hyper-host's start-up banner.
+pub const HYPER_HOST_BANNER: usize = 3 + wasimoff::ROUTES.len();
+
 /// A running example, killed when dropped.
 pub struct Example {
     child: Child,
@@ -50,12 +57,12 @@ pub fn start(name: &str, banner_lines: usize, env: &[(&str, &str)]) -> Example {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn axum_host_serves_its_site_and_the_broker() {
-    let host = start("axum-host", 17, &[]);
+    let host = start("axum-host", AXUM_HOST_BANNER, &[]);
     assert_eq!(host.banner[4], "broker mounted at /wasimoff:");
     assert_eq!(host.banner[5], "  GET  /wasimoff/api/broker/v1/healthz  seed: liveness, 200 OK");
-    assert_eq!(host.banner[13], "  GET  /wasimoff/api/v1/cluster  runners, busy workers, queue, tasks/s");
+    assert!(host.banner.iter().any(|line| line == "  GET  /wasimoff/api/v1/cluster  runners, busy workers, queue, tasks/s"));
     let address = host.base.trim_start_matches("http://");
-    assert_eq!(host.banner[16], format!("  UDP  {address}  WebTransport for providers (HTTP/3)"));
+    assert_eq!(host.banner[AXUM_HOST_BANNER - 1], format!("  UDP  {address}  WebTransport for providers (HTTP/3)"));
     let base = &host.base;
     let home = client().get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
     assert!(home.contains("<h1>Example Site</h1>"), "{home}");
@@ -72,7 +79,7 @@ async fn axum_host_serves_its_site_and_the_broker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn axum_host_guards_client_routes_with_a_bearer_token() {
-    let host = start("axum-host", 17, &[("WASIMOFF_TOKEN", "s3cret")]);
+    let host = start("axum-host", AXUM_HOST_BANNER, &[("WASIMOFF_TOKEN", "s3cret")]);
     assert_eq!(host.banner[4], "broker mounted at /wasimoff (Authorization: Bearer <WASIMOFF_TOKEN>):");
     let cluster = format!("{}/wasimoff/api/v1/cluster", host.base);
     let denied = client().get(&cluster).send().await.unwrap();
@@ -85,9 +92,12 @@ async fn axum_host_guards_client_routes_with_a_bearer_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hyper_host_passes_other_paths_to_its_handler() {
-    let host = start("hyper-host", 13, &[]);
+    let host = start("hyper-host", HYPER_HOST_BANNER, &[]);
     let base = &host.base;
-    assert_eq!(host.banner[12], format!("  UDP  {}  WebTransport for providers (HTTP/3)", base.trim_start_matches("http://")));
+    assert_eq!(
+        host.banner[HYPER_HOST_BANNER - 1],
+        format!("  UDP  {}  WebTransport for providers (HTTP/3)", base.trim_start_matches("http://"))
+    );
     let text = client().get(format!("{base}/some/page")).send().await.unwrap().text().await.unwrap();
     assert_eq!(text, "hello from plain hyper at /some/page\n");
     assert_eq!(client().get(format!("{base}/wasimoff/api/broker/v1/healthz")).send().await.unwrap().text().await.unwrap(), "OK");
@@ -98,7 +108,7 @@ async fn hyper_host_passes_other_paths_to_its_handler() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_native_provider_binary_joins_and_runs_tasks() {
-    let host = start("axum-host", 17, &[]);
+    let host = start("axum-host", AXUM_HOST_BANNER, &[]);
     let url = format!("{}/wasimoff/provider/ws", host.base.replace("http://", "ws://"));
     let mut provider = Command::new(env!("CARGO_BIN_EXE_wasimoff-provider"))
         .args([url.as_str(), "--workers", "2", "--name", "bin-test", "--transport", "webtransport"])

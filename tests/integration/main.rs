@@ -16,6 +16,7 @@ mod provider_assets;
 mod providers;
 mod scheduler;
 mod store;
+mod store_quota;
 mod support;
 #[cfg(feature = "webtransport")]
 mod webtransport;

@@ -386,14 +386,17 @@ async fn a_taken_udp_port_leaves_the_broker_on_websocket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_axum_host_serves_webtransport_on_its_own_port_unless_turned_off() {
-    let host = examples::start("axum-host", 17, &[]);
+    let host = examples::start("axum-host", crate::examples::AXUM_HOST_BANNER, &[]);
     let published = info(&host.base).await;
     assert_eq!(published["webtransport"]["port"], http_address(&host.base).port());
     let (provider, _) = Provider::join(&host.base, &hashes(&published), 2).await;
     assert_eq!(wait_for_providers(&host.base, 1).await["providers"][0]["transport"], "webtransport");
     provider.leave().await;
 
-    let host = examples::start("hyper-host", 13, &[("WASIMOFF_WEBTRANSPORT", "off")]);
-    assert_eq!(host.banner[12], "  UDP  off  WebTransport for providers: WebTransport is disabled; they use WebSocket");
+    let host = examples::start("hyper-host", crate::examples::HYPER_HOST_BANNER, &[("WASIMOFF_WEBTRANSPORT", "off")]);
+    assert_eq!(
+        host.banner[crate::examples::HYPER_HOST_BANNER - 1],
+        "  UDP  off  WebTransport for providers: WebTransport is disabled; they use WebSocket"
+    );
     assert_eq!(info(&host.base).await["webtransport"], Value::Null);
 }
