@@ -1,7 +1,7 @@
 #![allow(dead_code)] // each benchmark uses a part of this module
 //! Shared by the benchmarks: the TSP fixture, a fleet of fake WebSocket providers (`fleet.rs`),
-//! and CPU time per thread group read from
-//! `/proc` (load-independent enough to split where a run's time went on a shared machine).
+//! and CPU time per thread group read from `/proc` (load-independent enough to split where a
+//! run's time went on a shared machine).
 
 pub mod fleet;
 
