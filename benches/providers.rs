@@ -15,6 +15,10 @@
 //!   per second and per 1,000 connections;
 //! - dispatch at that count against the 10-provider figures of the same run.
 //!
+//! Last, at the largest count, a module of `BENCH_MODULE_KIB` (default 256) is sent to every
+//! provider once (one task per worker, all at once) and the broker's RSS growth per provider
+//! that received it is reported: what a connection keeps of a large frame it sent.
+//!
 //! Environment: `BENCH_PROVIDERS=1000,5000,10000` (the counts, ascending), `BENCH_HEARTBEAT_MS`
 //! (default: `Limits::default().provider_heartbeat`), `BENCH_IDLE_SECS` (default: three
 //! heartbeats, at least 5 s). The soft file-descriptor limit is raised to the hard limit in
@@ -24,7 +28,7 @@ mod support;
 
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
-use support::fleet::Fleet;
+use support::fleet::{Fleet, WORKERS};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use wasimoff::{FallbackPolicy, FileSource, Limits, Task, Upload, Wasimoff};
 
@@ -82,12 +86,17 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 /// The child: reads `grow N` lines on stdin, connects providers at the URL in its arguments
-/// until `N` are welcomed, and answers `ready N`; ends when stdin closes.
+/// until `N` are welcomed, and answers `ready N`; answers `stats` with `stats ANSWERED
+/// MODULES`; ends when stdin closes.
 async fn fleet(url: String) {
     raise_fd_limit();
     let mut fleet = Fleet::default();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
+        if line == "stats" {
+            println!("stats {} {}", fleet.answered(), fleet.modules());
+            continue;
+        }
         let Some(total) = line.strip_prefix("grow ").and_then(|n| n.trim().parse().ok()) else { continue };
         fleet.grow(&url, total, PARALLEL_CONNECTS).await;
         println!("ready {}", fleet.len());
@@ -126,6 +135,35 @@ impl FleetProcess {
         }
         started.elapsed()
     }
+
+    /// Modules the fleet's providers were sent so far.
+    async fn modules(&mut self) -> u64 {
+        self.stdin.write_all(b"stats\n").await.expect("tell the fleet");
+        let line = self.stdout.next_line().await.expect("read the fleet").expect("the fleet ended");
+        line.rsplit(' ').next().and_then(|modules| modules.parse().ok()).expect("stats ANSWERED MODULES")
+    }
+}
+
+/// Sends a module of `kib` KiB to (nearly) every provider: one task per worker of `count`
+/// providers, all at once. Prints the broker's RSS growth per provider that received it.
+async fn spread_module(broker: &Wasimoff, fleet: &mut FleetProcess, count: usize, kib: usize) {
+    let wat = format!(r#"(module (memory 1 64) (data (i32.const 0) "{}") (func (export "_start")))"#, "m".repeat(kib * 1024));
+    let module = wat::parse_str(&wat).expect("wat");
+    broker.store().put(module.into(), Upload::new().alias("big.wasm")).await.expect("upload");
+    let task = Task::new(FileSource::reference("big.wasm"));
+    let modules_before = fleet.modules().await;
+    let rss_before = resident_bytes();
+    let tasks = count * WORKERS as usize;
+    let results: Vec<_> = futures_util::stream::iter(0..tasks).map(|_| broker.run(task.clone())).buffer_unordered(tasks).collect().await;
+    assert!(results.iter().all(Result::is_ok), "a task failed");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let grown = resident_bytes().saturating_sub(rss_before);
+    let sent = fleet.modules().await - modules_before;
+    println!(
+        "a {kib} KiB module sent to {sent} of {count} providers: broker RSS +{:.1} MiB, {:.1} KiB per provider that received it",
+        mib(grown),
+        grown as f64 / sent.max(1) as f64 / 1024.0
+    );
 }
 
 /// Dispatch figures of one step.
@@ -253,6 +291,7 @@ async fn main() {
             ms(at.p99)
         );
     }
+    spread_module(&broker, &mut fleet, most, env_or("BENCH_MODULE_KIB", 256)).await;
     drop(fleet.stdin);
     let _ = fleet.child.wait().await;
 }

@@ -22,7 +22,14 @@ pub const PREFETCH: u32 = 1;
 #[derive(Default)]
 pub struct Fleet {
     providers: Vec<JoinHandle<()>>,
-    answered: Arc<AtomicU64>,
+    counts: Arc<Counts>,
+}
+
+/// What a fleet's providers received.
+#[derive(Default)]
+struct Counts {
+    answered: AtomicU64,
+    modules: AtomicU64,
 }
 
 impl Fleet {
@@ -33,7 +40,13 @@ impl Fleet {
 
     /// Runs answered by all of them so far.
     pub fn answered(&self) -> u64 {
-        self.answered.load(Ordering::Relaxed)
+        self.counts.answered.load(Ordering::Relaxed)
+    }
+
+    /// Modules sent to all of them so far (each provider is sent a module once: it never
+    /// evicts).
+    pub fn modules(&self) -> u64 {
+        self.counts.modules.load(Ordering::Relaxed)
     }
 
     /// Connects providers at `url` (`ws://…/provider/ws`), `parallel` handshakes at a time,
@@ -41,7 +54,7 @@ impl Fleet {
     pub async fn grow(&mut self, url: &str, total: usize, parallel: usize) {
         let start = self.providers.len();
         let joined: Vec<_> = futures_util::stream::iter(start..total.max(start))
-            .map(|index| connect(url.to_string(), format!("fleet-{index}"), self.answered.clone()))
+            .map(|index| connect(url.to_string(), format!("fleet-{index}"), self.counts.clone()))
             .buffered(parallel.max(1))
             .collect()
             .await;
@@ -74,7 +87,7 @@ fn frame(message: &ToBroker) -> Message {
 }
 
 /// Connects one provider and waits for its `welcome`; the returned task then serves it.
-async fn connect(url: String, name: String, answered: Arc<AtomicU64>) -> JoinHandle<()> {
+async fn connect(url: String, name: String, counts: Arc<Counts>) -> JoinHandle<()> {
     let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
     let (mut socket, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), true).await.expect("connect a provider");
     let hello = Hello { versions: vec![VERSION], kind: ProviderKind::Native, name, workers: WORKERS, prefetch: PREFETCH };
@@ -92,7 +105,10 @@ async fn connect(url: String, name: String, answered: Arc<AtomicU64>) -> JoinHan
             let reply = match decode::<ToProvider>(&bytes, usize::MAX) {
                 Ok(ToProvider::Ping { nonce }) => ToBroker::Pong { nonce },
                 Ok(ToProvider::Run { id, task }) => {
-                    answered.fetch_add(1, Ordering::Relaxed);
+                    counts.answered.fetch_add(1, Ordering::Relaxed);
+                    if task.module_bytes.is_some() {
+                        counts.modules.fetch_add(1, Ordering::Relaxed);
+                    }
                     ToBroker::Result { id, outcome: canned(&task.args) }
                 }
                 _ => continue,
