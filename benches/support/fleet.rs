@@ -1,12 +1,14 @@
 //! A fleet of fake providers over real WebSockets, for the many-providers benchmark and its
 //! integration test: each speaks the provider protocol — `hello`, waits for `welcome`, answers
-//! every `ping` with its `pong` and every `run` at once with a canned result (exit 0, the
-//! task's arguments after argv\[0\] joined by spaces as stdout) — and runs nothing.
-//! Small socket buffers keep a fleet of thousands light.
+//! every `ping` with its `pong` and every `run` with a canned result (exit 0, the task's
+//! arguments after argv\[0\] joined by spaces as stdout) — and runs nothing. It counts the
+//! runs it answered and the modules it was sent. Small socket buffers keep a fleet of
+//! thousands light.
 
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -19,20 +21,41 @@ pub const WORKERS: u32 = 4;
 pub const PREFETCH: u32 = 1;
 
 /// Connected fake providers; dropping the fleet disconnects them all.
-#[derive(Default)]
 pub struct Fleet {
     providers: Vec<JoinHandle<()>>,
     counts: Arc<Counts>,
 }
 
-/// What a fleet's providers received.
-#[derive(Default)]
+/// What a fleet's providers received, and whether they may answer runs yet.
 struct Counts {
     answered: AtomicU64,
     modules: AtomicU64,
+    received: AtomicU64,
+    hold: u64,
+    released: watch::Sender<bool>,
+}
+
+impl Default for Fleet {
+    /// A fleet that answers every run at once.
+    fn default() -> Fleet {
+        Fleet::holding(0)
+    }
 }
 
 impl Fleet {
+    /// A fleet whose providers hold every run until the fleet as a whole has been sent
+    /// `runs` of them, then answer those and every later one at once.
+    pub fn holding(runs: u64) -> Fleet {
+        let counts = Counts {
+            answered: AtomicU64::new(0),
+            modules: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            hold: runs,
+            released: watch::Sender::new(runs == 0),
+        };
+        Fleet { providers: Vec::new(), counts: Arc::new(counts) }
+    }
+
     /// How many are connected (or were, until the broker dropped them).
     pub fn len(&self) -> usize {
         self.providers.len()
@@ -100,21 +123,43 @@ async fn connect(url: String, name: String, counts: Arc<Counts>) -> JoinHandle<(
         other => panic!("expected welcome, got {other:?}"),
     }
     tokio::spawn(async move {
-        while let Some(Ok(message)) = socket.next().await {
-            let Message::Binary(bytes) = message else { continue };
-            let reply = match decode::<ToProvider>(&bytes, usize::MAX) {
-                Ok(ToProvider::Ping { nonce }) => ToBroker::Pong { nonce },
-                Ok(ToProvider::Run { id, task }) => {
-                    counts.answered.fetch_add(1, Ordering::Relaxed);
-                    if task.module_bytes.is_some() {
-                        counts.modules.fetch_add(1, Ordering::Relaxed);
+        let mut released = counts.released.subscribe();
+        let mut held = Vec::new();
+        loop {
+            tokio::select! {
+                message = socket.next() => {
+                    let bytes = match message {
+                        Some(Ok(Message::Binary(bytes))) => bytes,
+                        Some(Ok(_)) => continue,
+                        None | Some(Err(_)) => return,
+                    };
+                    match decode::<ToProvider>(&bytes, usize::MAX) {
+                        Ok(ToProvider::Ping { nonce }) => {
+                            if socket.send(frame(&ToBroker::Pong { nonce })).await.is_err() {
+                                return;
+                            }
+                        }
+                        Ok(ToProvider::Run { id, task }) => {
+                            if task.module_bytes.is_some() {
+                                counts.modules.fetch_add(1, Ordering::Relaxed);
+                            }
+                            held.push(ToBroker::Result { id, outcome: canned(&task.args) });
+                            if counts.received.fetch_add(1, Ordering::Relaxed) + 1 >= counts.hold {
+                                counts.released.send_replace(true);
+                            }
+                        }
+                        _ => {}
                     }
-                    ToBroker::Result { id, outcome: canned(&task.args) }
                 }
-                _ => continue,
-            };
-            if socket.send(frame(&reply)).await.is_err() {
-                return;
+                Ok(_) = released.changed(), if !*released.borrow() => {}
+            }
+            if *released.borrow() {
+                for result in held.drain(..) {
+                    counts.answered.fetch_add(1, Ordering::Relaxed);
+                    if socket.send(frame(&result)).await.is_err() {
+                        return;
+                    }
+                }
             }
         }
     })
