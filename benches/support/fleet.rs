@@ -134,11 +134,7 @@ async fn connect(url: String, name: String, counts: Arc<Counts>) -> JoinHandle<(
                         None | Some(Err(_)) => return,
                     };
                     match decode::<ToProvider>(&bytes, usize::MAX) {
-                        Ok(ToProvider::Ping { nonce }) => {
-                            if socket.send(frame(&ToBroker::Pong { nonce })).await.is_err() {
-                                return;
-                            }
-                        }
+                        Ok(ToProvider::Ping { nonce }) if socket.send(frame(&ToBroker::Pong { nonce })).await.is_err() => return,
                         Ok(ToProvider::Run { id, task }) => {
                             if task.module_bytes.is_some() {
                                 counts.modules.fetch_add(1, Ordering::Relaxed);
