@@ -1,6 +1,9 @@
 #![allow(dead_code)] // each benchmark uses a part of this module
-//! Shared by the benchmarks: the TSP fixture, and CPU time per thread group read from
-//! `/proc` (load-independent enough to split where a run's time went on a shared machine).
+//! Shared by the benchmarks: the TSP fixture, a fleet of fake WebSocket providers (`fleet.rs`),
+//! and CPU time per thread group read from `/proc` (load-independent enough to split where a
+//! run's time went on a shared machine).
+
+pub mod fleet;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

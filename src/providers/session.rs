@@ -230,6 +230,9 @@ async fn serve(
 ) -> (End, &'static str) {
     let scheduler = broker.scheduler();
     let mut heartbeat = tokio::time::interval(broker.limits().provider_heartbeat);
+    // After a late tick (a long send, a busy runtime) the next comes a full interval later:
+    // the default burst of catch-up ticks would drop a provider before it could answer.
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     heartbeat.tick().await;
     let mut unanswered = 0u32;
     let mut nonce = 0u64;

@@ -5,6 +5,7 @@ use super::admission::{Refusal, admit};
 use super::session::{self, CloseKind, ProviderLink, Received, frame_limit};
 use crate::Wasimoff;
 use crate::layers::Body;
+use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
@@ -12,12 +13,26 @@ use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use wasimoff_protocol::Transport;
 
 /// How long closing waits for the close frame to go out.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Bytes read from a provider's socket per read. Tungstenite zero-fills this much of its
+/// read buffer before every read and keeps it for the connection's life, so its default of
+/// 128 KiB made every idle provider cost 133 KiB of broker memory (and a 128 KiB memset per
+/// pong); 8 KiB keeps a connection near 10 KiB. A large frame still gets one buffer of its
+/// size, filled 8 KiB per read.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
+/// The largest WebSocket frame the broker sends; a longer message goes out as a fragmented
+/// message of frames this size, which every WebSocket reassembles. Tungstenite copies each
+/// outgoing frame into a write buffer that keeps its largest size for the connection's life:
+/// sent whole, a 256 KiB module left each provider that got it holding 259 KiB.
+const FRAGMENT_BYTES: usize = 16 * 1024;
 
 fn has_token(headers: &HeaderMap, name: http::HeaderName, token: &str) -> bool {
     headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).any(|v| v.split(',').any(|part| part.trim().eq_ignore_ascii_case(token)))
@@ -47,7 +62,10 @@ pub(crate) fn upgrade(broker: Wasimoff, request: Request<Body>) -> Response<Body
         match on_upgrade.await {
             Ok(upgraded) => {
                 let limit = frame_limit(&broker);
-                let config = WebSocketConfig::default().max_message_size(Some(limit)).max_frame_size(Some(limit));
+                let config = WebSocketConfig::default()
+                    .read_buffer_size(READ_BUFFER_BYTES)
+                    .max_message_size(Some(limit))
+                    .max_frame_size(Some(limit));
                 let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
                 session::run(broker, WebSocketLink(socket)).await;
             }
@@ -72,8 +90,22 @@ struct WebSocketLink(WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>);
 impl ProviderLink for WebSocketLink {
     const TRANSPORT: Transport = Transport::WebSocket;
 
+    /// Sends a frame of up to [`FRAGMENT_BYTES`] as one binary message, a longer one in
+    /// fragments; each is flushed before the next goes into the write buffer.
     async fn send(&mut self, frame: Vec<u8>) -> bool {
-        self.0.send(Message::Binary(frame.into())).await.is_ok()
+        if frame.len() <= FRAGMENT_BYTES {
+            return self.0.send(Message::Binary(frame.into())).await.is_ok();
+        }
+        let mut rest = Bytes::from(frame);
+        let mut opcode = OpCode::Data(Data::Binary);
+        while !rest.is_empty() {
+            let fragment = rest.split_to(FRAGMENT_BYTES.min(rest.len()));
+            if self.0.send(Message::Frame(Frame::message(fragment, opcode, rest.is_empty()))).await.is_err() {
+                return false;
+            }
+            opcode = OpCode::Data(Data::Continue);
+        }
+        true
     }
 
     async fn receive(&mut self) -> Received {

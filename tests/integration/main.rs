@@ -10,6 +10,7 @@ mod handle;
 mod http_seed;
 mod http_v1;
 mod layering;
+mod many_providers;
 mod native_provider;
 mod prefetch;
 mod provider_assets;
