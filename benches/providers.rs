@@ -64,16 +64,6 @@ fn raise_fd_limit() -> u64 {
     limit.rlim_cur
 }
 
-/// CPU time (user + system) this process has used so far.
-fn process_cpu() -> Duration {
-    // SAFETY: an all-zero rusage is a valid value; `usage` is writable for the call.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let time = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
-    time(usage.ru_utime) + time(usage.ru_stime)
-}
-
 /// This process's resident memory (`VmRSS`), in bytes.
 fn resident_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -197,10 +187,10 @@ async fn dispatch(broker: &Wasimoff, task: &Task) -> Dispatch {
 
 /// Idle figures of one step: CPU per second over the interval, and RSS at its end.
 async fn idle(interval: Duration) -> (Duration, u64) {
-    let cpu = process_cpu();
+    let cpu = support::process_cpu();
     let started = Instant::now();
     tokio::time::sleep(interval).await;
-    let per_second = (process_cpu() - cpu).div_f64(started.elapsed().as_secs_f64());
+    let per_second = (support::process_cpu() - cpu).div_f64(started.elapsed().as_secs_f64());
     (per_second, resident_bytes())
 }
 

@@ -72,10 +72,12 @@ async fn main() {
     const PARALLEL_TASKS: usize = 4000;
     const IN_FLIGHT: usize = 256;
     let started = Instant::now();
+    let cpu_before = support::process_cpu();
     let results: Vec<_> =
         futures_util::stream::iter(0..PARALLEL_TASKS).map(|_| broker.run(trivial_task.clone())).buffer_unordered(IN_FLIGHT).collect().await;
     assert!(results.iter().all(Result::is_ok), "a trivial task failed");
     let throughput = PARALLEL_TASKS as f64 / started.elapsed().as_secs_f64();
+    let cpu_per_task = (support::process_cpu() - cpu_before) / PARALLEL_TASKS as u32;
 
     const TSP_RUNS: usize = 40;
     let tsp_task = Task::new(FileSource::reference("tsp.wasm")).args(["tsp", "rand", "8"]);
@@ -120,7 +122,10 @@ async fn main() {
         micros(runner_p50) - micros(bare_p50),
         runner_p50.as_secs_f64() / bare_p50.as_secs_f64()
     );
-    println!("trivial tasks, {PARALLEL_TASKS} with {IN_FLIGHT} in flight: {throughput:.0} tasks/s");
+    println!(
+        "trivial tasks, {PARALLEL_TASKS} with {IN_FLIGHT} in flight: {throughput:.0} tasks/s, {:.1} µs of CPU per task",
+        micros(cpu_per_task)
+    );
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     println!("TSP rand 8 ({TSP_RUNS} interleaved runs) | p50 | min |");

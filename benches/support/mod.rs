@@ -20,6 +20,16 @@ pub fn tsp_wasm() -> bytes::Bytes {
     std::fs::read(root.join("fixtures/target/wasm32-wasip1/release/tsp.wasm")).expect("tsp.wasm").into()
 }
 
+/// CPU time (user + system) this process has used so far.
+pub fn process_cpu() -> Duration {
+    // SAFETY: an all-zero rusage is a valid value; `usage` is writable for the call.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let time = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
 /// CPU time each thread of this process has run so far, summed by thread name (Linux
 /// truncates names to 15 bytes: tokio's workers show as `tokio-runtime-w`). Threads that
 /// ended are not counted, so take snapshots while the threads of interest are alive.
