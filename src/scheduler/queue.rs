@@ -119,6 +119,12 @@ pub(crate) trait TaskQueue: Send {
     fn depths(&self) -> Vec<(JobId, i32, usize)>;
 }
 
+/// How many emptied job queues [`MemoryQueue`] keeps for reuse.
+const SPARE: usize = 64;
+
+/// The priority of a task that sets none; its class is never dropped.
+const DEFAULT_PRIORITY: i32 = 0;
+
 /// The jobs of one priority class with tasks waiting.
 #[derive(Debug, Default)]
 struct Class {
@@ -128,29 +134,37 @@ struct Class {
     jobs: HashMap<JobId, VecDeque<QueuedTask>>,
 }
 
-/// The in-process queue: priority classes of per-job FIFOs, served round-robin.
+/// The in-process queue: priority classes of per-job FIFOs, served round-robin. The default
+/// class (0) stays when it runs empty and emptied job queues are kept for reuse, so a queue
+/// that keeps running empty — the usual case with idle workers — allocates nothing per task.
 #[derive(Debug, Default)]
 pub(crate) struct MemoryQueue {
     classes: BTreeMap<i32, Class>,
     /// The flow each waiting task is in, to find it when cancelled.
     flows: HashMap<TaskId, (i32, JobId)>,
     len: usize,
+    /// Emptied job queues kept for the next jobs, so a job of one costs no allocation.
+    spare: Vec<VecDeque<QueuedTask>>,
 }
 
 impl MemoryQueue {
-    /// The class that goes next.
+    /// The class that goes next: the highest with tasks waiting.
     fn first_class(&self) -> Option<&Class> {
-        self.classes.last_key_value().map(|(_, class)| class)
+        self.classes.values().rev().find(|class| !class.ring.is_empty())
     }
 
-    /// Drops job `job` from `priority`'s ring, and the class once it is empty.
+    /// Takes job `job`, whose tasks have all left, out of `priority`'s class.
     fn retire(&mut self, priority: i32, job: JobId) {
         let Some(class) = self.classes.get_mut(&priority) else { return };
-        class.jobs.remove(&job);
+        if let Some(emptied) = class.jobs.remove(&job)
+            && self.spare.len() < SPARE
+        {
+            self.spare.push(emptied);
+        }
         if let Some(position) = class.ring.iter().position(|queued| *queued == job) {
             class.ring.remove(position);
         }
-        if class.ring.is_empty() {
+        if class.ring.is_empty() && priority != DEFAULT_PRIORITY {
             self.classes.remove(&priority);
         }
     }
@@ -162,7 +176,7 @@ impl TaskQueue for MemoryQueue {
         self.flows.insert(task.id, (priority, job));
         self.len += 1;
         let class = self.classes.entry(priority).or_default();
-        let tasks = class.jobs.entry(job).or_default();
+        let tasks = class.jobs.entry(job).or_insert_with(|| self.spare.pop().unwrap_or_default());
         if tasks.is_empty() {
             class.ring.push_back(job);
         }
@@ -178,7 +192,7 @@ impl TaskQueue for MemoryQueue {
             class.ring.remove(position);
         }
         class.ring.push_front(job);
-        class.jobs.entry(job).or_default().push_front(task);
+        class.jobs.entry(job).or_insert_with(|| self.spare.pop().unwrap_or_default()).push_front(task);
     }
 
     fn front(&self) -> Option<&QueuedTask> {
@@ -187,18 +201,14 @@ impl TaskQueue for MemoryQueue {
     }
 
     fn pop_front(&mut self) -> Option<QueuedTask> {
-        let mut entry = self.classes.last_entry()?;
-        let class = entry.get_mut();
-        let job = class.ring.pop_front()?;
+        let (&priority, class) = self.classes.iter_mut().rev().find(|(_, class)| !class.ring.is_empty())?;
+        let job = *class.ring.front()?;
         let tasks = class.jobs.get_mut(&job)?;
         let task = tasks.pop_front()?;
         if tasks.is_empty() {
-            class.jobs.remove(&job);
-            if class.ring.is_empty() {
-                entry.remove();
-            }
+            self.retire(priority, job);
         } else {
-            class.ring.push_back(job);
+            class.ring.rotate_left(1);
         }
         self.flows.remove(&task.id);
         self.len -= 1;

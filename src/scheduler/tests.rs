@@ -583,4 +583,9 @@ fn the_memory_queue_front_is_what_pop_takes() {
     assert_eq!(order, ids(&[4, 1, 3, 2, 5]));
     assert_eq!((queue.len(), queue.depths()), (0, vec![]));
     assert!(queue.remove(TaskId(1)).is_none());
+    let low = QueuedTask { id: TaskId(6), job: JobId(4), task: PreparedTask { priority: -1, ..prepared("m") }, attempts: 0 };
+    queue.push_back(low);
+    assert_eq!(queue.front().map(|task| task.id), Some(TaskId(6)), "below the emptied default class");
+    assert_eq!(queue.remove(TaskId(6)).map(|task| task.id), Some(TaskId(6)));
+    assert_eq!((queue.len(), queue.front().is_none(), queue.pop_front()), (0, true, None));
 }
