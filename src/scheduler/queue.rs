@@ -31,6 +31,7 @@ use super::{outcome_to_result, result_to_outcome};
 use crate::prepare::PreparedTask;
 use crate::task::{TaskError, TaskErrorKind, TaskOutput};
 use serde::{Deserialize, Serialize};
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use wasimoff_protocol::Outcome;
 
@@ -119,32 +120,42 @@ pub(crate) trait TaskQueue: Send {
     fn depths(&self) -> Vec<(JobId, i32, usize)>;
 }
 
-/// How many emptied job queues [`MemoryQueue`] keeps for reuse.
-const SPARE: usize = 64;
-
 /// The priority of a task that sets none; its class is never dropped.
 const DEFAULT_PRIORITY: i32 = 0;
 
 /// The jobs of one priority class with tasks waiting.
 #[derive(Debug, Default)]
 struct Class {
-    /// Whose turn is next: every job with tasks waiting, once.
-    ring: VecDeque<JobId>,
-    /// Each job's waiting tasks, in order.
-    jobs: HashMap<JobId, VecDeque<QueuedTask>>,
+    /// Whose turn is next: every job with tasks waiting, once, with its next task — so a job
+    /// of one lives in the ring alone, as in a plain FIFO.
+    ring: VecDeque<QueuedTask>,
+    /// The tasks after the first of each job in the ring, in order (empty for a job of one,
+    /// which allocates nothing).
+    rest: HashMap<JobId, VecDeque<QueuedTask>>,
+}
+
+impl Class {
+    /// Takes the ring entry at `position` out; the job's next task, if any, takes its place.
+    fn take(&mut self, position: usize) -> Option<QueuedTask> {
+        let job = self.ring.get(position)?.job;
+        let next = self.rest.get_mut(&job).and_then(VecDeque::pop_front);
+        match next {
+            Some(next) => self.ring.get_mut(position).map(|head| std::mem::replace(head, next)),
+            None => {
+                self.rest.remove(&job);
+                self.ring.remove(position)
+            }
+        }
+    }
 }
 
 /// The in-process queue: priority classes of per-job FIFOs, served round-robin. The default
-/// class (0) stays when it runs empty and emptied job queues are kept for reuse, so a queue
-/// that keeps running empty — the usual case with idle workers — allocates nothing per task.
+/// class (0) stays when it runs empty, so a queue that keeps running empty — the usual case
+/// with idle workers — allocates nothing per task.
 #[derive(Debug, Default)]
 pub(crate) struct MemoryQueue {
     classes: BTreeMap<i32, Class>,
-    /// The flow each waiting task is in, to find it when cancelled.
-    flows: HashMap<TaskId, (i32, JobId)>,
     len: usize,
-    /// Emptied job queues kept for the next jobs, so a job of one costs no allocation.
-    spare: Vec<VecDeque<QueuedTask>>,
 }
 
 impl MemoryQueue {
@@ -153,18 +164,9 @@ impl MemoryQueue {
         self.classes.values().rev().find(|class| !class.ring.is_empty())
     }
 
-    /// Takes job `job`, whose tasks have all left, out of `priority`'s class.
-    fn retire(&mut self, priority: i32, job: JobId) {
-        let Some(class) = self.classes.get_mut(&priority) else { return };
-        if let Some(emptied) = class.jobs.remove(&job)
-            && self.spare.len() < SPARE
-        {
-            self.spare.push(emptied);
-        }
-        if let Some(position) = class.ring.iter().position(|queued| *queued == job) {
-            class.ring.remove(position);
-        }
-        if class.ring.is_empty() && priority != DEFAULT_PRIORITY {
+    /// Drops `priority`'s class once it is empty, unless it is the default one.
+    fn tidy(&mut self, priority: i32) {
+        if priority != DEFAULT_PRIORITY && self.classes.get(&priority).is_some_and(|class| class.ring.is_empty()) {
             self.classes.remove(&priority);
         }
     }
@@ -173,56 +175,56 @@ impl MemoryQueue {
 impl TaskQueue for MemoryQueue {
     fn push_back(&mut self, task: QueuedTask) {
         let (priority, job) = task.flow();
-        self.flows.insert(task.id, (priority, job));
         self.len += 1;
         let class = self.classes.entry(priority).or_default();
-        let tasks = class.jobs.entry(job).or_insert_with(|| self.spare.pop().unwrap_or_default());
-        if tasks.is_empty() {
-            class.ring.push_back(job);
+        match class.rest.entry(job) {
+            Entry::Occupied(mut rest) => rest.get_mut().push_back(task),
+            Entry::Vacant(vacant) => {
+                vacant.insert(VecDeque::new());
+                class.ring.push_back(task);
+            }
         }
-        tasks.push_back(task);
     }
 
     fn push_front(&mut self, task: QueuedTask) {
         let (priority, job) = task.flow();
-        self.flows.insert(task.id, (priority, job));
         self.len += 1;
         let class = self.classes.entry(priority).or_default();
-        if let Some(position) = class.ring.iter().position(|queued| *queued == job) {
-            class.ring.remove(position);
+        let rest = class.rest.entry(job).or_default();
+        if let Some(position) = class.ring.iter().position(|head| head.job == job)
+            && let Some(head) = class.ring.remove(position)
+        {
+            rest.push_front(head);
         }
-        class.ring.push_front(job);
-        class.jobs.entry(job).or_insert_with(|| self.spare.pop().unwrap_or_default()).push_front(task);
+        class.ring.push_front(task);
     }
 
     fn front(&self) -> Option<&QueuedTask> {
-        let class = self.first_class()?;
-        class.jobs.get(class.ring.front()?)?.front()
+        self.first_class()?.ring.front()
     }
 
     fn pop_front(&mut self) -> Option<QueuedTask> {
         let (&priority, class) = self.classes.iter_mut().rev().find(|(_, class)| !class.ring.is_empty())?;
-        let job = *class.ring.front()?;
-        let tasks = class.jobs.get_mut(&job)?;
-        let task = tasks.pop_front()?;
-        if tasks.is_empty() {
-            self.retire(priority, job);
-        } else {
+        let task = class.take(0)?;
+        if class.rest.contains_key(&task.job) {
             class.ring.rotate_left(1);
         }
-        self.flows.remove(&task.id);
+        self.tidy(priority);
         self.len -= 1;
         Some(task)
     }
 
     fn remove(&mut self, id: TaskId) -> Option<QueuedTask> {
-        let (priority, job) = self.flows.remove(&id)?;
-        let tasks = self.classes.get_mut(&priority)?.jobs.get_mut(&job)?;
-        let position = tasks.iter().position(|queued| queued.id == id)?;
-        let task = tasks.remove(position)?;
-        if tasks.is_empty() {
-            self.retire(priority, job);
-        }
+        let (priority, task) = self.classes.iter_mut().find_map(|(priority, class)| {
+            if let Some(position) = class.ring.iter().position(|head| head.id == id) {
+                return class.take(position).map(|task| (*priority, task));
+            }
+            class.rest.values_mut().find_map(|rest| {
+                let position = rest.iter().position(|queued| queued.id == id)?;
+                rest.remove(position).map(|task| (*priority, task))
+            })
+        })?;
+        self.tidy(priority);
         self.len -= 1;
         Some(task)
     }
@@ -235,7 +237,9 @@ impl TaskQueue for MemoryQueue {
         self.classes
             .iter()
             .rev()
-            .flat_map(|(priority, class)| class.ring.iter().map(|job| (*job, *priority, class.jobs.get(job).map_or(0, VecDeque::len))))
+            .flat_map(|(priority, class)| {
+                class.ring.iter().map(|head| (head.job, *priority, 1 + class.rest.get(&head.job).map_or(0, VecDeque::len)))
+            })
             .collect()
     }
 }
