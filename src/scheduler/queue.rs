@@ -136,14 +136,14 @@ struct Class {
 
 impl Class {
     /// Takes the ring entry at `position` out; the job's next task, if any, takes its place.
-    fn take(&mut self, position: usize) -> Option<QueuedTask> {
-        let job = self.ring.get(position)?.job;
-        let next = self.rest.get_mut(&job).and_then(VecDeque::pop_front);
-        match next {
-            Some(next) => self.ring.get_mut(position).map(|head| std::mem::replace(head, next)),
+    /// Says whether one did.
+    fn take(&mut self, position: usize) -> Option<(QueuedTask, bool)> {
+        let Entry::Occupied(mut rest) = self.rest.entry(self.ring.get(position)?.job) else { return None };
+        match rest.get_mut().pop_front() {
+            Some(next) => self.ring.get_mut(position).map(|head| (std::mem::replace(head, next), true)),
             None => {
-                self.rest.remove(&job);
-                self.ring.remove(position)
+                rest.remove();
+                self.ring.remove(position).map(|task| (task, false))
             }
         }
     }
@@ -205,8 +205,8 @@ impl TaskQueue for MemoryQueue {
 
     fn pop_front(&mut self) -> Option<QueuedTask> {
         let (&priority, class) = self.classes.iter_mut().rev().find(|(_, class)| !class.ring.is_empty())?;
-        let task = class.take(0)?;
-        if class.rest.contains_key(&task.job) {
+        let (task, more) = class.take(0)?;
+        if more {
             class.ring.rotate_left(1);
         }
         self.tidy(priority);
@@ -217,7 +217,7 @@ impl TaskQueue for MemoryQueue {
     fn remove(&mut self, id: TaskId) -> Option<QueuedTask> {
         let (priority, task) = self.classes.iter_mut().find_map(|(priority, class)| {
             if let Some(position) = class.ring.iter().position(|head| head.id == id) {
-                return class.take(position).map(|task| (*priority, task));
+                return class.take(position).map(|(task, _)| (*priority, task));
             }
             class.rest.values_mut().find_map(|rest| {
                 let position = rest.iter().position(|queued| queued.id == id)?;
