@@ -15,6 +15,9 @@ pub struct ClusterState {
     pub local: LocalState,
     /// Tasks admitted but not yet running.
     pub queued: usize,
+    /// The jobs with tasks queued or running, in the order the queue serves them (see
+    /// [`JobState`]).
+    pub jobs: Vec<JobState>,
     /// How many tasks may wait before submissions are refused.
     pub queue_capacity: usize,
     /// Tasks finished per second over the last [`RATE_WINDOW`].
@@ -40,6 +43,20 @@ pub struct ProviderState {
     pub tasks_done: u64,
     /// Modules it has compiled and cached.
     pub modules_cached: usize,
+}
+
+/// One job's share of the queue and the workers. A task submitted alone is a job of one; a
+/// job whose tasks carry different priorities has one entry per priority.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JobState {
+    /// The job's id, unique per broker.
+    pub job: u64,
+    /// The priority of these tasks.
+    pub priority: i32,
+    /// Its tasks waiting in the broker's queue.
+    pub queued: usize,
+    /// Its tasks given to a worker: running, or queued in a provider's own queue (prefetch).
+    pub running: usize,
 }
 
 /// The local runner's share.

@@ -7,7 +7,7 @@ use crate::limits::Limits;
 use crate::prepare::prepare;
 use crate::providers::{OriginPolicy, ProviderInfo, Sessions, WebTransport, WebTransportError, WebTransportState};
 use crate::runner::LocalRunner;
-use crate::scheduler::{FallbackPolicy, Scheduler, TaskId};
+use crate::scheduler::{FallbackPolicy, JobId, Scheduler, TaskId};
 use crate::store::{Storage, Store};
 use crate::task::{Job, Task, TaskError, TaskErrorKind, TaskOutput};
 use futures_util::{Stream, StreamExt};
@@ -287,8 +287,15 @@ impl Wasimoff {
         &self.inner.limits
     }
 
-    /// Runs one task and waits for its result. Dropping the future cancels the task.
+    /// Runs one task and waits for its result. Dropping the future cancels the task. The task
+    /// is a job of its own: it takes turns with the tasks of every other job of its
+    /// [`priority`](Task::priority).
     pub async fn run(&self, task: Task) -> Result<TaskOutput, TaskError> {
+        self.run_in(task, self.inner.scheduler.new_job()).await
+    }
+
+    /// Runs one task of `job`.
+    async fn run_in(&self, task: Task, job: JobId) -> Result<TaskOutput, TaskError> {
         let inner = &self.inner;
         if inner.tracker.is_closed() {
             return Err(TaskError::new(TaskErrorKind::ShuttingDown, "the broker is shutting down"));
@@ -305,7 +312,7 @@ impl Wasimoff {
             .tracker
             .track_future(async {
                 let prepared = prepare(task, &inner.store, &inner.limits).await?;
-                let (id, result) = inner.scheduler.submit(prepared);
+                let (id, result) = inner.scheduler.submit(prepared, job);
                 let cancel_on_drop = CancelOnDrop { scheduler: &inner.scheduler, id: Some(id) };
                 let result = result.await;
                 cancel_on_drop.disarm();
@@ -344,18 +351,32 @@ impl Wasimoff {
     }
 
     /// Runs a job and yields `(index, result)` as each task finishes. Dropping the stream
-    /// cancels the tasks still queued or running.
+    /// cancels the tasks still queued or running. The job's tasks take turns with other jobs'
+    /// (see [`Wasimoff::run_job`]).
     pub fn run_job_unordered(&self, job: Job) -> impl Stream<Item = (usize, Result<TaskOutput, TaskError>)> + Send + 'static {
         let parent = job.parent.unwrap_or_default();
-        let window = (self.inner.limits.concurrency + self.inner.scheduler.provider_capacity()).max(1) * 2;
+        let window = self.job_window();
+        let id = self.inner.scheduler.new_job();
         let broker = self.clone();
         futures_util::stream::iter(job.tasks.into_iter().enumerate())
             .map(move |(index, task)| {
                 let broker = broker.clone();
                 let task = task.inherit(&parent);
-                async move { (index, broker.run(task).await) }
+                async move { (index, broker.run_in(task, id).await) }
             })
             .buffer_unordered(window)
+    }
+
+    /// How many of a job's tasks are admitted at once: twice what the runners hold now (the
+    /// local concurrency, the providers' workers and prefetch), so a job alone keeps every
+    /// worker and provider queue full; but never more than every worker plus half the queue,
+    /// so one job neither has its own tasks refused with `queue_full` nor takes every
+    /// admission slot from the jobs submitted after it.
+    fn job_window(&self) -> usize {
+        let inner = &self.inner;
+        let runners = inner.limits.concurrency + inner.scheduler.provider_capacity();
+        let share = inner.limits.concurrency + inner.scheduler.provider_workers() + inner.limits.queue_length / 2;
+        (runners * 2).min(share).max(1)
     }
 
     /// What the broker is doing now.
@@ -365,6 +386,7 @@ impl Wasimoff {
             providers: inner.scheduler.providers(),
             local: LocalState { workers: inner.runner.slots(), busy: inner.runner.busy(), tasks_done: inner.scheduler.local_done() },
             queued: inner.scheduler.queued(),
+            jobs: inner.scheduler.jobs(),
             queue_capacity: inner.limits.queue_length,
             tasks_per_second: inner.rate.per_second(),
         }
@@ -422,8 +444,12 @@ impl Wasimoff {
 
     /// Runs a job's tasks, each inheriting what it leaves out from the parent, and returns
     /// their results in order. At most twice as many of its tasks as the runners hold when it
-    /// starts (the local concurrency, the providers' workers and prefetch) wait at once, so a
-    /// large job does not fill the queue by itself and still keeps every provider's queue full.
+    /// starts (the local concurrency, the providers' workers and prefetch) wait at once, and
+    /// never more than every worker plus half the queue, so a large job does not fill the
+    /// queue by itself and still keeps every provider's queue full. Its tasks share the workers
+    /// fairly with other jobs: the highest [`priority`](Task::priority) first, and among jobs of
+    /// one priority one task of each in turn, so a small job submitted behind a large one waits
+    /// for the tasks already given to workers, not for the large job.
     pub async fn run_job(&self, job: Job) -> Vec<Result<TaskOutput, TaskError>> {
         let mut results: Vec<_> = self.run_job_unordered(job).collect().await;
         results.sort_unstable_by_key(|(index, _)| *index);

@@ -38,7 +38,7 @@ mod store;
 mod task;
 
 pub use api::{ClientRoutes, PROVIDER_INFO, PROVIDER_WEBSOCKET, PROVIDER_WEBTRANSPORT, ROUTES};
-pub use cluster::{ClusterState, LocalState, ProviderState, RATE_WINDOW};
+pub use cluster::{ClusterState, JobState, LocalState, ProviderState, RATE_WINDOW};
 pub use digest::{DIGEST_PREFIX, Digest, DigestParseError};
 pub use handle::{BuildError, Builder, DEFAULT_PREFIX, Wasimoff};
 pub use limits::{EffectiveLimits, Limits, TaskLimits};

@@ -51,6 +51,9 @@ pub(crate) struct PreparedTask {
     pub(crate) files: Vec<(String, Bytes)>,
     pub(crate) artifacts: Vec<(String, String)>,
     pub(crate) limits: EffectiveLimits,
+    /// Its priority class in the queue ([`Task::priority`], 0 when unset).
+    #[serde(default)]
+    pub(crate) priority: i32,
 }
 
 fn invalid(message: impl Into<String>) -> TaskError {
@@ -153,5 +156,6 @@ pub(crate) async fn prepare(task: Task, store: &Store, limits: &Limits) -> Resul
         .map(|requested| Ok((safe_task_path(&requested).map_err(|e| invalid(e.to_string()))?, requested)))
         .collect::<Result<Vec<_>, TaskError>>()?;
     let limits = limits.effective(task.limits.as_ref()).map_err(invalid)?;
-    Ok(PreparedTask { module, args, envs, stdin, rootfs, files, artifacts, limits })
+    let priority = task.priority.unwrap_or_default();
+    Ok(PreparedTask { module, args, envs, stdin, rootfs, files, artifacts, limits, priority })
 }

@@ -78,6 +78,10 @@ pub struct Task {
     /// Limits below the broker's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<TaskLimits>,
+    /// The task's priority class in the queue (default 0): every waiting task of a higher
+    /// priority is dispatched before any of a lower one; within a priority, jobs take turns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
 }
 
 impl Task {
@@ -128,6 +132,18 @@ impl Task {
         self
     }
 
+    /// Sets the priority: higher goes first (default 0).
+    ///
+    /// ```
+    /// use wasimoff::{FileSource, Task};
+    /// let urgent = Task::new(FileSource::reference("tsp.wasm")).priority(10);
+    /// assert_eq!(urgent.priority, Some(10));
+    /// ```
+    pub fn priority(mut self, priority: i32) -> Task {
+        self.priority = Some(priority);
+        self
+    }
+
     /// This task with every field it leaves out taken from `parent`.
     pub fn inherit(self, parent: &Task) -> Task {
         Task {
@@ -139,6 +155,7 @@ impl Task {
             files: self.files.or_else(|| parent.files.clone()),
             artifacts: self.artifacts.or_else(|| parent.artifacts.clone()),
             limits: self.limits.or_else(|| parent.limits.clone()),
+            priority: self.priority.or(parent.priority),
         }
     }
 }

@@ -1,11 +1,13 @@
-//! The scheduler: one FIFO queue of prepared tasks, dispatched to providers — remote ones,
+//! The scheduler: one queue of prepared tasks, shared fairly between jobs (priority classes,
+//! round-robin over jobs inside a class), dispatched to providers — remote ones,
 //! in-process ones, and the broker's own runner, which the fallback policy alone treats
 //! differently — idle workers first, then room in a provider's own queue (bounded prefetch). It never loses a task: a provider that leaves has its
 //! tasks re-queued (a bounded number of times), and every task gets exactly one result.
 //!
 //! - `state.rs`: the decisions, as pure state whose methods return [`Effect`]s; unit-tested
 //!   with fake providers (`tests.rs`).
-//! - `queue.rs`: the queue behind [`TaskQueue`], task ids and the serialisable records.
+//! - `queue.rs`: the fair queue behind [`TaskQueue`], task and job ids and the serialisable
+//!   records.
 //! - this file: the façade that holds the state behind one mutex, the providers' command
 //!   sinks and the submitters' waiters, carries out the effects (under the lock only
 //!   non-blocking channel sends and the local runner's non-blocking task starts), and drives
@@ -19,15 +21,16 @@ mod tests;
 mod wire;
 
 use queue::MemoryQueue;
-pub(crate) use queue::{TaskId, TaskResult};
+pub(crate) use queue::{JobId, TaskId, TaskResult};
 pub(crate) use state::{Command, NewProvider};
 use state::{Effect, State};
 pub(crate) use wire::{from_wire, outcome_to_result, result_to_outcome, to_wire};
 
-use crate::cluster::ProviderState;
+use crate::cluster::{JobState, ProviderState};
 use crate::digest::Digest;
 use crate::prepare::PreparedTask;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Instant;
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -79,6 +82,8 @@ struct Locked {
 pub(crate) struct Scheduler {
     locked: Mutex<Locked>,
     timer: Arc<Notify>,
+    /// The last job id handed out.
+    last_job: AtomicU64,
 }
 
 impl Scheduler {
@@ -86,7 +91,7 @@ impl Scheduler {
     pub(crate) fn new(policy: FallbackPolicy, runtime: &tokio::runtime::Handle) -> Arc<Scheduler> {
         let locked =
             Locked { state: State::new(policy, MemoryQueue::default()), senders: HashMap::new(), waiters: HashMap::new(), timer_at: None };
-        let scheduler = Arc::new(Scheduler { locked: Mutex::new(locked), timer: Arc::new(Notify::new()) });
+        let scheduler = Arc::new(Scheduler { locked: Mutex::new(locked), timer: Arc::new(Notify::new()), last_job: AtomicU64::new(0) });
         runtime.spawn(run_timer(Arc::downgrade(&scheduler), scheduler.timer.clone()));
         scheduler
     }
@@ -121,11 +126,16 @@ impl Scheduler {
         }
     }
 
-    /// Queues a task; the receiver gets its one result.
-    pub(crate) fn submit(&self, task: PreparedTask) -> (TaskId, oneshot::Receiver<TaskResult>) {
+    /// A new job's id, for the tasks it submits.
+    pub(crate) fn new_job(&self) -> JobId {
+        JobId(self.last_job.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    /// Queues a task of `job`; the receiver gets its one result.
+    pub(crate) fn submit(&self, task: PreparedTask, job: JobId) -> (TaskId, oneshot::Receiver<TaskResult>) {
         let (waiter, receiver) = oneshot::channel();
         let mut locked = self.lock();
-        let (id, effects) = locked.state.submit(task, Instant::now());
+        let (id, effects) = locked.state.submit(task, job, Instant::now());
         locked.waiters.insert(id, waiter);
         self.apply(&mut locked, effects);
         (id, receiver)
@@ -208,6 +218,11 @@ impl Scheduler {
     /// Connected remote providers, for the cluster view.
     pub(crate) fn providers(&self) -> Vec<ProviderState> {
         self.lock().state.providers()
+    }
+
+    /// The jobs with tasks queued or running, for the cluster view.
+    pub(crate) fn jobs(&self) -> Vec<JobState> {
+        self.lock().state.jobs()
     }
 
     /// How many remote providers are connected.

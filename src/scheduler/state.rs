@@ -13,12 +13,12 @@
 //! module, and the local ones), so a pick is a few set lookups.
 
 use super::FallbackPolicy;
-use super::queue::{MemoryQueue, QueuedTask, TaskId, TaskQueue, TaskResult};
-use crate::cluster::ProviderState;
+use super::queue::{JobId, MemoryQueue, QueuedTask, TaskId, TaskQueue, TaskResult};
+use crate::cluster::{JobState, ProviderState};
 use crate::digest::Digest;
 use crate::prepare::PreparedTask;
 use crate::task::TaskErrorKind;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasimoff_protocol::{ProviderId, ProviderKind, Transport};
@@ -70,6 +70,7 @@ pub(crate) struct NewProvider {
 /// A task given to a provider.
 struct Running {
     prepared: Arc<PreparedTask>,
+    job: JobId,
     provider: ProviderId,
     attempts: u32,
     deadline: Option<Instant>,
@@ -176,11 +177,11 @@ impl<Q: TaskQueue> State<Q> {
         }
     }
 
-    /// Queues a task and dispatches what can run.
-    pub(crate) fn submit(&mut self, task: PreparedTask, now: Instant) -> (TaskId, Vec<Effect>) {
+    /// Queues a task of `job` and dispatches what can run.
+    pub(crate) fn submit(&mut self, task: PreparedTask, job: JobId, now: Instant) -> (TaskId, Vec<Effect>) {
         self.next_task += 1;
         let id = TaskId(self.next_task);
-        self.queue.push_back(QueuedTask { id, task, attempts: 0 });
+        self.queue.push_back(QueuedTask { id, job, task, attempts: 0 });
         let mut effects = Vec::new();
         self.pump(now, &mut effects);
         (id, effects)
@@ -248,7 +249,7 @@ impl<Q: TaskQueue> State<Q> {
                 let message = format!("the task was lost on {MAX_ATTEMPTS} providers; the last one {why}");
                 effects.push(Effect::Reply { task, result: TaskResult::failed(id.to_string(), TaskErrorKind::Internal, message) });
             } else {
-                self.queue.push_front(QueuedTask { id: task, task: Arc::unwrap_or_clone(running.prepared), attempts });
+                self.queue.push_front(QueuedTask { id: task, job: running.job, task: Arc::unwrap_or_clone(running.prepared), attempts });
             }
         }
         self.pump(now, &mut effects);
@@ -323,6 +324,28 @@ impl<Q: TaskQueue> State<Q> {
             .collect();
         providers.sort_by_key(|provider| provider.id);
         providers
+    }
+
+    /// The jobs with tasks queued or dispatched, per priority: the queue's order first (jobs
+    /// with tasks waiting, highest priority first), then those with dispatched tasks only, by id.
+    pub(crate) fn jobs(&self) -> Vec<JobState> {
+        let mut dispatched: BTreeMap<(JobId, i32), usize> = BTreeMap::new();
+        for running in self.running.values() {
+            *dispatched.entry((running.job, running.prepared.priority)).or_default() += 1;
+        }
+        let mut jobs: Vec<JobState> = self
+            .queue
+            .depths()
+            .into_iter()
+            .map(|(job, priority, queued)| JobState {
+                job: job.0,
+                priority,
+                queued,
+                running: dispatched.remove(&(job, priority)).unwrap_or_default(),
+            })
+            .collect();
+        jobs.extend(dispatched.into_iter().map(|((job, priority), running)| JobState { job: job.0, priority, queued: 0, running }));
+        jobs
     }
 
     /// How many remote providers are connected.
@@ -418,7 +441,7 @@ impl<Q: TaskQueue> State<Q> {
                 self.deadlines.insert((deadline, queued.id));
             }
             let prepared = Arc::new(queued.task);
-            let running = Running { prepared: prepared.clone(), provider: id, attempts: queued.attempts, deadline };
+            let running = Running { prepared: prepared.clone(), job: queued.job, provider: id, attempts: queued.attempts, deadline };
             self.running.insert(queued.id, running);
             effects.push(Effect::Send { provider: id, command: Command::Run { task: queued.id, prepared, send_module } });
             self.refresh(id);

@@ -1,7 +1,7 @@
 //! The scheduler's state with fake providers: no runner, no runtime, time passed in.
 
 use super::FallbackPolicy;
-use super::queue::{MemoryQueue, QueuedTask, TaskId, TaskResult};
+use super::queue::{JobId, MemoryQueue, QueuedTask, TaskId, TaskQueue, TaskResult};
 use super::state::{Command, Effect, MAX_ATTEMPTS, NewProvider, RESULT_GRACE, State, TIMEOUT_MESSAGE};
 use crate::digest::Digest;
 use crate::limits::EffectiveLimits;
@@ -24,6 +24,7 @@ fn prepared(module: &str) -> PreparedTask {
         files: vec![("data/in.txt".into(), Bytes::from_static(b"file"))],
         artifacts: vec![],
         limits: EffectiveLimits { timeout: TIMEOUT, memory_bytes: 1 << 20, output_bytes: 1 << 10, artifact_bytes: 1 << 10 },
+        priority: 0,
     }
 }
 
@@ -48,11 +49,12 @@ fn exited(stdout: &str) -> TaskResult {
 struct Fake {
     state: State,
     now: Instant,
+    last_job: u64,
 }
 
 impl Fake {
     fn new(policy: FallbackPolicy) -> Fake {
-        Fake { state: State::new(policy, MemoryQueue::default()), now: Instant::now() }
+        Fake { state: State::new(policy, MemoryQueue::default()), now: Instant::now(), last_job: 0 }
     }
 
     fn join(&mut self, workers: u32) -> (ProviderId, Vec<Effect>) {
@@ -67,8 +69,21 @@ impl Fake {
         self.state.join(joining(workers, 1, true), self.now)
     }
 
+    /// A new job's id.
+    fn job(&mut self) -> JobId {
+        self.last_job += 1;
+        JobId(self.last_job)
+    }
+
+    /// Submits a task alone: a job of one.
     fn submit(&mut self, module: &str) -> (TaskId, Vec<Effect>) {
-        self.state.submit(prepared(module), self.now)
+        let job = self.job();
+        self.state.submit(prepared(module), job, self.now)
+    }
+
+    /// Submits a task of `job` with `priority`.
+    fn submit_to(&mut self, job: JobId, priority: i32) -> (TaskId, Vec<Effect>) {
+        self.state.submit(PreparedTask { priority, ..prepared("m") }, job, self.now)
     }
 
     fn answer(&mut self, provider: ProviderId, task: TaskId) -> Vec<Effect> {
@@ -447,9 +462,130 @@ fn a_queued_task_has_its_time_after_the_tasks_ahead_of_it() {
 
 #[test]
 fn queued_tasks_and_results_serialise() {
-    let queued = QueuedTask { id: TaskId(7), task: prepared("m"), attempts: 2 };
+    let queued = QueuedTask { id: TaskId(7), job: JobId(3), task: PreparedTask { priority: -2, ..prepared("m") }, attempts: 2 };
     let json = serde_json::to_string(&queued).unwrap();
     assert_eq!(serde_json::from_str::<QueuedTask>(&json).unwrap(), queued);
     let result = exited("out");
     assert_eq!(serde_json::from_str::<TaskResult>(&serde_json::to_string(&result).unwrap()).unwrap(), result);
+}
+
+#[test]
+fn jobs_take_turns_one_task_each() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (long, short, single) = (fake.job(), fake.job(), fake.job());
+    let long_tasks: Vec<TaskId> = (0..4).map(|_| fake.submit_to(long, 0).0).collect();
+    let short_tasks: Vec<TaskId> = (0..2).map(|_| fake.submit_to(short, 0).0).collect();
+    let (alone, _) = fake.submit_to(single, 0);
+    let (_, effects) = fake.join(7);
+    let expected = [long_tasks[0], short_tasks[0], alone, long_tasks[1], short_tasks[1], long_tasks[2], long_tasks[3]];
+    assert_eq!(tasks_run(&effects), expected);
+}
+
+#[test]
+fn a_job_submitted_behind_a_long_one_goes_next() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (provider, _) = fake.join(1);
+    let sweep = fake.job();
+    let sweep_tasks: Vec<TaskId> = (0..100).map(|_| fake.submit_to(sweep, 0).0).collect();
+    let (alone, effects) = fake.submit("m");
+    assert!(effects.is_empty(), "the worker is busy");
+    assert_eq!(tasks_run(&fake.answer(provider, sweep_tasks[0])), [sweep_tasks[1]], "the sweep's turn came before the task joined");
+    assert_eq!(tasks_run(&fake.answer(provider, sweep_tasks[1])), [alone], "not the sweep's third task");
+    assert_eq!(tasks_run(&fake.answer(provider, alone)), [sweep_tasks[2]]);
+    assert_eq!(fake.state.queued(), 97);
+}
+
+#[test]
+fn a_higher_priority_goes_first_and_jobs_take_turns_within_a_priority() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (low, normal, other, high) = (fake.job(), fake.job(), fake.job(), fake.job());
+    let (low_task, _) = fake.submit_to(low, -1);
+    let normal_tasks: Vec<TaskId> = (0..2).map(|_| fake.submit_to(normal, 0).0).collect();
+    let (other_task, _) = fake.submit_to(other, 0);
+    let high_tasks: Vec<TaskId> = (0..2).map(|_| fake.submit_to(high, 5).0).collect();
+    let (provider, effects) = fake.join(1);
+    assert_eq!(tasks_run(&effects), [high_tasks[0]]);
+    let mut order = vec![high_tasks[0]];
+    while let Some(&last) = order.last() {
+        let next = tasks_run(&fake.answer(provider, last));
+        if next.is_empty() {
+            break;
+        }
+        order.extend(next);
+    }
+    assert_eq!(order, [high_tasks[0], high_tasks[1], normal_tasks[0], other_task, normal_tasks[1], low_task]);
+}
+
+#[test]
+fn tasks_taken_back_go_first_in_their_job_and_their_job_first_in_its_priority() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (first, second, urgent) = (fake.job(), fake.job(), fake.job());
+    let a: Vec<TaskId> = (0..3).map(|_| fake.submit_to(first, 0).0).collect();
+    let b: Vec<TaskId> = (0..2).map(|_| fake.submit_to(second, 0).0).collect();
+    let (doomed, effects) = fake.join(2);
+    assert_eq!(tasks_run(&effects), [a[0], b[0]]);
+    fake.submit_to(second, 0);
+    assert!(fake.state.leave(doomed, "disconnected", fake.now).is_empty());
+    let (urgent_task, _) = fake.submit_to(urgent, 1);
+    let (heir, effects) = fake.join(8);
+    assert_eq!(tasks_run(&effects), [urgent_task, a[0], b[0], a[1], b[1], a[2], TaskId(6)]);
+    assert_eq!(fake.state.jobs().iter().map(|job| (job.job, job.running)).collect::<Vec<_>>(), [(1, 3), (2, 3), (3, 1)]);
+    assert_eq!(replies(&fake.answer(heir, a[0])).len(), 1);
+}
+
+#[test]
+fn a_cancelled_task_leaves_its_job_and_an_emptied_job_loses_its_turn() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (first, second, third) = (fake.job(), fake.job(), fake.job());
+    let a: Vec<TaskId> = (0..2).map(|_| fake.submit_to(first, 0).0).collect();
+    let (b, _) = fake.submit_to(second, 0);
+    let (c, _) = fake.submit_to(third, 0);
+    assert!(fake.state.cancel(a[0], fake.now).is_empty());
+    assert!(fake.state.cancel(b, fake.now).is_empty());
+    assert!(fake.state.cancel(b, fake.now).is_empty(), "a second cancel finds nothing");
+    let depths: Vec<(u64, usize)> = fake.state.jobs().iter().map(|job| (job.job, job.queued)).collect();
+    assert_eq!(depths, [(1, 1), (3, 1)], "the emptied job is gone from the view and the ring");
+    assert_eq!(fake.state.queued(), 2);
+    let (_, effects) = fake.join(4);
+    assert_eq!(tasks_run(&effects), [a[1], c]);
+    assert_eq!(fake.state.queued(), 0);
+    assert!(fake.state.jobs().iter().all(|job| job.queued == 0 && job.running == 1));
+}
+
+#[test]
+fn the_job_view_counts_queued_and_dispatched_tasks_per_job_and_priority() {
+    let mut fake = Fake::new(FallbackPolicy::Never);
+    let (sweep, urgent) = (fake.job(), fake.job());
+    for _ in 0..5 {
+        fake.submit_to(sweep, 0);
+    }
+    fake.submit_to(sweep, 2);
+    fake.submit_to(urgent, 2);
+    fake.join(3);
+    let view: Vec<(u64, i32, usize, usize)> =
+        fake.state.jobs().iter().map(|job| (job.job, job.priority, job.queued, job.running)).collect();
+    assert_eq!(view, [(1, 0, 4, 1), (1, 2, 0, 1), (2, 2, 0, 1)]);
+}
+
+#[test]
+fn the_memory_queue_front_is_what_pop_takes() {
+    let mut queue = MemoryQueue::default();
+    for (id, job, priority) in [(1, 1, 0), (2, 1, 0), (3, 2, 0), (4, 3, 7), (5, 2, 0)] {
+        queue.push_back(QueuedTask { id: TaskId(id), job: JobId(job), task: PreparedTask { priority, ..prepared("m") }, attempts: 0 });
+    }
+    assert_eq!(queue.depths(), [(JobId(3), 7, 1), (JobId(1), 0, 2), (JobId(2), 0, 2)]);
+    let mut order = Vec::new();
+    while let Some(front) = queue.front().map(|task| task.id) {
+        let popped = queue.pop_front().map(|task| task.id);
+        assert_eq!(popped, Some(front));
+        order.push(front);
+    }
+    assert_eq!(order, ids(&[4, 1, 3, 2, 5]));
+    assert_eq!((queue.len(), queue.depths()), (0, vec![]));
+    assert!(queue.remove(TaskId(1)).is_none());
+    let low = QueuedTask { id: TaskId(6), job: JobId(4), task: PreparedTask { priority: -1, ..prepared("m") }, attempts: 0 };
+    queue.push_back(low);
+    assert_eq!(queue.front().map(|task| task.id), Some(TaskId(6)), "below the emptied default class");
+    assert_eq!(queue.remove(TaskId(6)).map(|task| task.id), Some(TaskId(6)));
+    assert_eq!((queue.len(), queue.front().is_none(), queue.pop_front()), (0, true, None));
 }

@@ -54,6 +54,7 @@ pub(crate) fn from_wire(task: WireTask) -> Result<PreparedTask, TaskError> {
             output_bytes: task.limits.output_bytes,
             artifact_bytes: task.limits.artifact_bytes,
         },
+        priority: 0,
     })
 }
 

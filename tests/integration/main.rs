@@ -6,6 +6,7 @@ mod browser_webtransport;
 mod conformance;
 mod docs_examples;
 mod examples;
+mod fairness;
 mod handle;
 mod http_seed;
 mod http_v1;
