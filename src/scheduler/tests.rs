@@ -24,6 +24,7 @@ fn prepared(module: &str) -> PreparedTask {
         files: vec![("data/in.txt".into(), Bytes::from_static(b"file"))],
         artifacts: vec![],
         limits: EffectiveLimits { timeout: TIMEOUT, memory_bytes: 1 << 20, output_bytes: 1 << 10, artifact_bytes: 1 << 10 },
+        deterministic: None,
     }
 }
 

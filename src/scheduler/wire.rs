@@ -32,6 +32,7 @@ pub(crate) fn to_wire(task: &PreparedTask, module_bytes: Option<Bytes>, rootfs_b
             rootfs_bytes,
             rootfs_entries,
         },
+        seed: task.deterministic,
     }
 }
 
@@ -54,6 +55,7 @@ pub(crate) fn from_wire(task: WireTask) -> Result<PreparedTask, TaskError> {
             output_bytes: task.limits.output_bytes,
             artifact_bytes: task.limits.artifact_bytes,
         },
+        deterministic: task.seed,
     })
 }
 

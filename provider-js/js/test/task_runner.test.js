@@ -36,6 +36,8 @@ function buildTask(c) {
     files,
     artifacts: (c.artifacts ?? []).map((requested) => [normalise(requested), requested]),
     limits: { memoryBytes: c.limits?.memory_bytes ?? 256 * MIB, outputBytes: c.limits?.output_bytes ?? MIB },
+    // As the core hands it over: 16 hex digits, or null.
+    seed: c.deterministic ? BigInt(c.seed ?? 0).toString(16).padStart(16, "0") : null,
   };
 }
 
