@@ -137,7 +137,7 @@ impl Task {
         self
     }
 
-    /// Runs the task deterministically (or not); see [`Task::deterministic`](field@Task::deterministic).
+    /// Runs the task deterministically (or not): seeded `random_get` and virtual clocks.
     pub fn deterministic(mut self, deterministic: bool) -> Task {
         self.deterministic = Some(deterministic);
         self
