@@ -4,6 +4,8 @@
 //!    against bare wasmtime (`Store::new` + `InstancePre::instantiate` + call) in the same run.
 //! 2. TSP `rand 8` in the runner against the very same solver source compiled natively and
 //!    called in-process, in the same run.
+//! 3. The cost of `deterministic: true`: the trivial task and TSP `rand 8` with and without it,
+//!    interleaved in the same run. `cargo bench --bench runner -- deterministic` runs only this.
 
 mod support;
 #[path = "../fixtures/src/tsp.rs"]
@@ -46,12 +48,59 @@ fn bare_wasmtime(module_bytes: &[u8], iterations: usize) -> Vec<Duration> {
         .collect()
 }
 
+/// Wall time of `runs` runs of each of `tasks`, interleaved, after a warm-up.
+async fn interleaved(broker: &Wasimoff, tasks: &[&Task], runs: usize) -> Vec<Vec<Duration>> {
+    for task in tasks {
+        for _ in 0..runs / 10 {
+            broker.run((*task).clone()).await.expect("warm-up");
+        }
+    }
+    let mut samples = vec![Vec::with_capacity(runs); tasks.len()];
+    for _ in 0..runs {
+        for (task, samples) in tasks.iter().zip(&mut samples) {
+            let started = Instant::now();
+            let output = broker.run((*task).clone()).await.expect("task");
+            samples.push(started.elapsed());
+            assert_eq!(output.status, 0);
+        }
+    }
+    samples
+}
+
+/// Deterministic mode against the same tasks without it.
+async fn deterministic_cost(broker: &Wasimoff) {
+    let trivial = Task::new(FileSource::reference("trivial.wasm"));
+    let tsp = Task::new(FileSource::reference("tsp.wasm")).args(["tsp", "rand", "8"]);
+    println!("deterministic: true against the same task without it (interleaved, same run)");
+    println!("| task | runs | p50 plain | p50 deterministic | mean plain | mean deterministic | cost (p50) |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, task, runs) in [("trivial", trivial, 5000), ("TSP rand 8", tsp, 400)] {
+        let deterministic = task.clone().deterministic(true).seed(7);
+        let mut samples = interleaved(broker, &[&task, &deterministic], runs).await;
+        let (det_mean, det_p50, _) = summary(samples.pop().expect("deterministic samples"));
+        let (mean, p50, _) = summary(samples.pop().expect("plain samples"));
+        println!(
+            "| {name} | {runs} | {:.1} µs | {:.1} µs | {:.1} µs | {:.1} µs | {:+.1} % |",
+            micros(p50),
+            micros(det_p50),
+            micros(mean),
+            micros(det_mean),
+            (det_p50.as_secs_f64() / p50.as_secs_f64() - 1.0) * 100.0
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let broker = Wasimoff::builder().build().expect("broker");
     let trivial = wat::parse_str(TRIVIAL_WAT).expect("wat");
     broker.store().put(trivial.clone().into(), Upload::new().alias("trivial.wasm")).await.expect("upload");
     broker.store().put(support::tsp_wasm(), Upload::new().alias("tsp.wasm")).await.expect("upload");
+    if std::env::args().any(|arg| arg == "deterministic") {
+        deterministic_cost(&broker).await;
+        broker.shutdown().await;
+        return;
+    }
     let trivial_task = Task::new(FileSource::reference("trivial.wasm"));
 
     const TRIVIAL_RUNS: usize = 3000;
@@ -137,5 +186,6 @@ async fn main() {
         ratio(runner_tsp_p50, native_tsp_p50),
         ratio(runner_tsp_min, native_tsp_min)
     );
+    deterministic_cost(&broker).await;
     broker.shutdown().await;
 }

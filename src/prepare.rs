@@ -54,6 +54,25 @@ pub(crate) struct PreparedTask {
     /// Its priority class in the queue ([`Task::priority`], 0 when unset).
     #[serde(default)]
     pub(crate) priority: i32,
+    /// `Some(seed)`: run deterministically with this seed (see [`PreparedTask::make_deterministic`]).
+    #[serde(default)]
+    pub(crate) deterministic: Option<u64>,
+}
+
+impl PreparedTask {
+    /// Makes the task run deterministically, with a seed picked here unless it has one: what
+    /// verification needs so that every replica computes the same result.
+    pub(crate) fn make_deterministic(&mut self) {
+        self.deterministic.get_or_insert_with(pick_seed);
+    }
+}
+
+/// A fresh seed for a deterministic task that gives none: unpredictable, not secret.
+fn pick_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    hasher.finish()
 }
 
 fn invalid(message: impl Into<String>) -> TaskError {
@@ -156,6 +175,13 @@ pub(crate) async fn prepare(task: Task, store: &Store, limits: &Limits) -> Resul
         .map(|requested| Ok((safe_task_path(&requested).map_err(|e| invalid(e.to_string()))?, requested)))
         .collect::<Result<Vec<_>, TaskError>>()?;
     let limits = limits.effective(task.limits.as_ref()).map_err(invalid)?;
+    if task.seed.is_some() && task.deterministic != Some(true) {
+        return Err(invalid("a seed needs \"deterministic\": true"));
+    }
     let priority = task.priority.unwrap_or_default();
-    Ok(PreparedTask { module, args, envs, stdin, rootfs, files, artifacts, limits, priority })
+    let mut prepared = PreparedTask { module, args, envs, stdin, rootfs, files, artifacts, limits, priority, deterministic: task.seed };
+    if task.deterministic == Some(true) {
+        prepared.make_deterministic();
+    }
+    Ok(prepared)
 }

@@ -82,6 +82,15 @@ pub struct Task {
     /// priority is dispatched before any of a lower one; within a priority, jobs take turns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i32>,
+    /// Run deterministically: `random_get` from a generator seeded with [`Task::seed`] and
+    /// virtual clocks, so that the same program with the same inputs gives byte-identical
+    /// results on every runner (docs/API.md says exactly what is served).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deterministic: Option<bool>,
+    /// The seed of a deterministic run (a JSON number, `0` to `2^64 - 1`); when absent, the
+    /// broker picks one per task. Only valid with `deterministic: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 impl Task {
@@ -144,6 +153,18 @@ impl Task {
         self
     }
 
+    /// Runs the task deterministically (or not): seeded `random_get` and virtual clocks.
+    pub fn deterministic(mut self, deterministic: bool) -> Task {
+        self.deterministic = Some(deterministic);
+        self
+    }
+
+    /// Sets the seed of a deterministic run, which makes the run reproducible.
+    pub fn seed(mut self, seed: u64) -> Task {
+        self.seed = Some(seed);
+        self
+    }
+
     /// This task with every field it leaves out taken from `parent`.
     pub fn inherit(self, parent: &Task) -> Task {
         Task {
@@ -156,6 +177,8 @@ impl Task {
             artifacts: self.artifacts.or_else(|| parent.artifacts.clone()),
             limits: self.limits.or_else(|| parent.limits.clone()),
             priority: self.priority.or(parent.priority),
+            deterministic: self.deterministic.or(parent.deterministic),
+            seed: self.seed.or(parent.seed),
         }
     }
 }

@@ -76,11 +76,33 @@ var SDFLAGS_ALL = 3;
 
 // js/wasi/clock.js
 var NS_PER_MS = 1e6;
+var U64_MAX = (1n << 64n) - 1n;
+var REALTIME_START_NS = 946684800000000000n;
+var CLOCK_STEP_NS = 1000n;
+var virtualNs = null;
+function useVirtualTime(on) {
+  virtualNs = on ? 0n : null;
+}
+var isVirtual = () => virtualNs !== null;
+var saturate = (value) => value > U64_MAX ? U64_MAX : value < 0n ? 0n : value;
+var virtualNow = () => virtualNs;
+function advanceVirtualTo(at) {
+  if (at > virtualNs) virtualNs = at;
+}
 function realtimeNs() {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * NS_PER_MS));
 }
 function monotonicNs() {
   return BigInt(Math.round(performance.now() * NS_PER_MS));
+}
+function readClock(realtime) {
+  if (virtualNs === null) return realtime ? realtimeNs() : monotonicNs();
+  const now = virtualNs;
+  virtualNs = saturate(virtualNs + CLOCK_STEP_NS);
+  return realtime ? saturate(REALTIME_START_NS + now) : now;
+}
+function fileTimeNs() {
+  return virtualNs === null ? realtimeNs() : REALTIME_START_NS;
 }
 var sleeper = typeof SharedArrayBuffer === "function" ? new Int32Array(new SharedArrayBuffer(4)) : null;
 function sleepUntil(deadlineNs) {
@@ -308,12 +330,40 @@ function writeEvent(view, at, userdata, type, nbytes, flags) {
   view.setBigUint64(at + 16, nbytes, true);
   view.setUint16(at + 24, flags, true);
 }
+function pollVirtual(mem, at, userdata, events, n, used) {
+  const clocks = [];
+  for (let i = 0; i < n; i++) {
+    const view = mem.view;
+    const flags = view.getUint16(at(i) + 40, true);
+    const id = view.getUint32(at(i) + 16, true);
+    if (view.getUint8(at(i) + 8) !== EVENTTYPE.CLOCK || flags & ~SUBSCRIPTION_CLOCK_ABSTIME) return false;
+    if (id !== CLOCK.REALTIME && id !== CLOCK.MONOTONIC) return false;
+    const timeout = view.getBigUint64(at(i) + 24, true);
+    const relative = (flags & SUBSCRIPTION_CLOCK_ABSTIME) === 0;
+    let deadline2 = timeout;
+    if (relative) deadline2 = saturate(virtualNow() + timeout);
+    else if (id === CLOCK.REALTIME) deadline2 = saturate(timeout - REALTIME_START_NS);
+    clocks.push({ userdata: userdata(i), deadline: deadline2, relative });
+  }
+  const loneSleep = n === 1 && clocks[0].relative;
+  advanceVirtualTo(clocks.reduce((a, c) => c.deadline < a ? c.deadline : a, clocks[0].deadline));
+  const now = virtualNow();
+  let written = 0;
+  for (const clock of clocks) {
+    if (clock.deadline > now) continue;
+    const event = (events >>> 0) + written++ * EVENT_BYTES;
+    writeEvent(mem.view, event, clock.userdata, EVENTTYPE.CLOCK, loneSleep ? 1n : 0n, 0);
+  }
+  mem.u32(used, written);
+  return true;
+}
 function pollOneoff(mem, table, subscriptions, events, count, used) {
   const n = count >>> 0;
   if (n === 0) fail(ERRNO.INVAL);
   mem.refresh();
   const at = (i) => (subscriptions >>> 0) + i * SUBSCRIPTION_BYTES;
   const userdata = (i) => mem.view.getBigUint64(at(i), true);
+  if (isVirtual() && pollVirtual(mem, at, userdata, events, n, used)) return;
   if (n === 1) {
     const sub = subscription(mem.view, at(0));
     if (sub.tag === EVENTTYPE.CLOCK && !sub.absolute) {
@@ -360,7 +410,7 @@ var RELATIME_NS = 24n * 3600n * 1000000000n;
 var lastIno = 0x2f4a1c0n;
 var Inode = class {
   constructor() {
-    const now = realtimeNs();
+    const now = fileTimeNs();
     this.ino = ++lastIno;
     this.atim = now;
     this.mtim = now;
@@ -369,13 +419,13 @@ var Inode = class {
   }
   /** Marks a read: relatime refreshes atime if it is not newer than mtime, or a day old. */
   accessed() {
-    if (this.atim > this.mtim && (this.atimFromClock || realtimeNs() - this.atim < RELATIME_NS)) return;
-    this.atim = realtimeNs();
+    if (this.atim > this.mtim && (this.atimFromClock || fileTimeNs() - this.atim < RELATIME_NS)) return;
+    this.atim = fileTimeNs();
     this.atimFromClock = true;
   }
   /** Marks a change of the contents. */
   modified() {
-    this.mtim = realtimeNs();
+    this.mtim = fileTimeNs();
   }
   /** utimensat: sets the times given (null leaves one as it is). */
   setTimes(atim, mtim) {
@@ -670,7 +720,7 @@ var ProcExit = class extends Error {
     this.code = code;
   }
 };
-var U64_MAX = (1n << 64n) - 1n;
+var U64_MAX2 = (1n << 64n) - 1n;
 var I64_MAX = (1n << 63n) - 1n;
 var DIRENT_BYTES = 24;
 var SIGNAL_MAX = 30;
@@ -685,10 +735,10 @@ var checkRights = (name, value) => checkArgument(name, value, (value & NOT_RIGHT
 function newTime(flags, set, now, value) {
   if (flags & set && flags & now) fail(ERRNO.INVAL);
   if (flags & set) return value;
-  if (flags & now) return realtimeNs();
+  if (flags & now) return fileTimeNs();
   return null;
 }
-function preview1(table, args, envs) {
+function preview1(table, args, envs, random = null) {
   const mem = new GuestMemory();
   const encodedSize = (strings) => strings.reduce((n, s) => n + encoder3.encode(s).length + 1, 0);
   const descriptor = (fd) => table.get(fd >>> 0);
@@ -772,7 +822,7 @@ function preview1(table, args, envs) {
     clock_time_get: (id, _precision, out) => {
       checkEnum("clockid", id, CLOCK.THREAD_CPUTIME);
       if (id >= CLOCK.PROCESS_CPUTIME) fail(ERRNO.BADF);
-      mem.u64(out, id === CLOCK.REALTIME ? realtimeNs() : monotonicNs());
+      mem.u64(out, readClock(id === CLOCK.REALTIME));
     },
     fd_advise: (fd, _offset, _len, advice) => {
       checkEnum("advice", advice, ADVICE_MAX);
@@ -922,7 +972,7 @@ function preview1(table, args, envs) {
       const base = whence === WHENCE.SET ? 0n : whence === WHENCE.CUR ? BigInt(d.position) : BigInt(d.file.size);
       if (whence === WHENCE.SET && offset < 0n) fail(ERRNO.INVAL);
       const position = base + offset;
-      if (position < 0n || position > U64_MAX) fail(ERRNO.INVAL);
+      if (position < 0n || position > U64_MAX2) fail(ERRNO.INVAL);
       d.position = offsetOf(position);
       mem.u64(out, position);
     },
@@ -1039,6 +1089,7 @@ function preview1(table, args, envs) {
     random_get: (ptr, len) => {
       mem.refresh();
       const target = mem.slice(ptr, len);
+      if (random) return random.fill(target);
       for (let i = 0; i < target.length; i += 65536) crypto.getRandomValues(target.subarray(i, i + 65536));
     },
     // Tasks have no sockets: EBADF for a number that is not open, ENOTSOCK for any other.
@@ -1168,6 +1219,60 @@ function collectArtifacts(root, artifacts) {
   return { artifacts: found, missing };
 }
 
+// js/wasi/random.js
+var SIGMA = [1634760805, 857760878, 2036477234, 1797285236];
+var rotl = (x, n) => x << n | x >>> 32 - n;
+function quarterRound(s, a, b, c, d) {
+  s[a] = s[a] + s[b] | 0;
+  s[d] = rotl(s[d] ^ s[a], 16);
+  s[c] = s[c] + s[d] | 0;
+  s[b] = rotl(s[b] ^ s[c], 12);
+  s[a] = s[a] + s[b] | 0;
+  s[d] = rotl(s[d] ^ s[a], 8);
+  s[c] = s[c] + s[d] | 0;
+  s[b] = rotl(s[b] ^ s[c], 7);
+}
+var ChaCha20Words = class {
+  constructor(seedHex) {
+    const seed = BigInt(`0x${seedHex}`);
+    this.input = new Uint32Array(16);
+    this.input.set(SIGMA);
+    this.input[4] = Number(seed & 0xffffffffn);
+    this.input[5] = Number(seed >> 32n);
+    this.block = new Uint32Array(16);
+    this.work = new Uint32Array(16);
+    this.index = 16;
+  }
+  /** Computes the next 64-byte block and steps the 64-bit counter (words 12 and 13). */
+  refill() {
+    const { input, work, block } = this;
+    work.set(input);
+    for (let round = 0; round < 10; round++) {
+      quarterRound(work, 0, 4, 8, 12);
+      quarterRound(work, 1, 5, 9, 13);
+      quarterRound(work, 2, 6, 10, 14);
+      quarterRound(work, 3, 7, 11, 15);
+      quarterRound(work, 0, 5, 10, 15);
+      quarterRound(work, 1, 6, 11, 12);
+      quarterRound(work, 2, 7, 8, 13);
+      quarterRound(work, 3, 4, 9, 14);
+    }
+    for (let i = 0; i < 16; i++) block[i] = work[i] + input[i];
+    input[12] = input[12] + 1;
+    if (input[12] === 0) input[13] = input[13] + 1;
+    this.index = 0;
+  }
+  /** The next 32-bit word of the keystream (little-endian bytes). */
+  nextWord() {
+    if (this.index === 16) this.refill();
+    return this.block[this.index++];
+  }
+  /** random_get: one word's low byte per byte of `target`. */
+  fill(target) {
+    for (let i = 0; i < target.length; i++) target[i] = this.nextWord() & 255;
+  }
+};
+
 // js/task_runner.js
 var PAGE_BYTES = 65536;
 var MAX_PAGES = 65536;
@@ -1181,7 +1286,15 @@ function failure(kinds2, error, limitHit, memoryBytes) {
   return failed(kinds2.Trap, error instanceof Error ? error.message : String(error));
 }
 function runTask(module, task, kinds2, onOutput) {
-  const { args, envs, stdin, files, artifacts, limits } = task;
+  useVirtualTime(task.seed != null);
+  try {
+    return run(module, task, kinds2, onOutput);
+  } finally {
+    useVirtualTime(false);
+  }
+}
+function run(module, task, kinds2, onOutput) {
+  const { args, envs, stdin, files, artifacts, limits, seed } = task;
   if (!WebAssembly.Module.exports(module).some((e) => e.name === "_start" && e.kind === "function")) {
     return failed(kinds2.MissingStart, "the module exports no `_start` function: it is not a WASI command");
   }
@@ -1197,7 +1310,7 @@ function runTask(module, task, kinds2, onOutput) {
     new OutputDescriptor(new CappedOutput(2, limits.outputBytes, onOutput)),
     new DirectoryDescriptor(root, "/")
   ]);
-  const wasi = preview1(table, args, envs);
+  const wasi = preview1(table, args, envs, seed != null ? new ChaCha20Words(seed) : null);
   const started = performance.now();
   let limitHit = null;
   let status = 0;
@@ -1226,7 +1339,7 @@ function postResult(id, result) {
   const buffers = result.type === "exited" ? result.artifacts.filter((a) => a.data).map((a) => a.data.buffer) : [];
   self.postMessage({ type: "result", id, result }, buffers);
 }
-function run({ id, digest, module, task }) {
+function run2({ id, digest, module, task }) {
   if (module) modules.set(digest, module);
   try {
     const compiled = modules.get(digest);
@@ -1245,6 +1358,6 @@ self.onmessage = ({ data: message }) => {
       modules.delete(message.digest);
       return;
     case "run":
-      return run(message);
+      return run2(message);
   }
 };

@@ -215,6 +215,10 @@ pub struct WireTask {
     pub artifacts: Vec<(String, String)>,
     /// The limits.
     pub limits: WireLimits,
+    /// Present: run deterministically, `random_get` seeded with this value and the clocks
+    /// virtual (docs/PROTOCOL.md). Absent from brokers that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 /// The outcome of a task on a provider.

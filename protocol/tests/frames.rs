@@ -21,6 +21,7 @@ fn task() -> WireTask {
             rootfs_bytes: 100,
             rootfs_entries: 10,
         },
+        seed: Some(u64::MAX),
     }
 }
 
@@ -109,4 +110,16 @@ fn versions_are_negotiated_or_refused_with_a_reason() {
     assert_eq!(negotiate(&[VERSION]), Ok(VERSION));
     assert_eq!(negotiate(&[0, VERSION, 99]), Ok(VERSION));
     assert_eq!(negotiate(&[99]), Err(format!("incompatible protocol: the broker speaks version {VERSION}, the provider offered [99]")));
+}
+
+#[test]
+fn run_frames_without_a_seed_are_not_deterministic_and_stay_as_they_were() {
+    let mut plain = task();
+    plain.seed = None;
+    let frame = encode(&ToProvider::Run { id: 2, task: plain.clone() }).unwrap();
+    assert!(!frame.windows(4).any(|w| w == b"seed"), "an absent seed is not sent");
+    assert_eq!(decode::<ToProvider>(&frame, MAX_FRAME_BYTES).unwrap(), ToProvider::Run { id: 2, task: plain });
+    let seeded = encode(&ToProvider::Run { id: 3, task: task() }).unwrap();
+    let ToProvider::Run { task, .. } = decode::<ToProvider>(&seeded, MAX_FRAME_BYTES).unwrap() else { panic!("a run frame") };
+    assert_eq!(task.seed, Some(u64::MAX));
 }

@@ -80,6 +80,8 @@ pub struct RunTask {
     pub artifacts: Vec<(String, String)>,
     /// The limits.
     pub limits: WireLimits,
+    /// `Some(seed)`: run deterministically with this seed ([`WireTask::seed`]).
+    pub seed: Option<u64>,
 }
 
 /// What the executor behind the core leaves to it.
@@ -316,6 +318,7 @@ impl Core {
             files,
             artifacts: task.artifacts,
             limits: task.limits,
+            seed: task.seed,
         })));
         actions
     }
@@ -401,6 +404,7 @@ mod tests {
             files: vec![("f.txt".into(), ByteBuf::from(b"f".to_vec()))],
             artifacts: vec![],
             limits: LIMITS,
+            seed: None,
         };
         encode(&ToProvider::Run { id, task }).expect("encode")
     }

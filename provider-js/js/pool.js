@@ -62,7 +62,7 @@ class Slot {
       id: task.id,
       digest: task.module,
       module: sent ? undefined : module,
-      task: { args: task.args, envs: task.envs, stdin: task.stdin, files: task.files, artifacts: task.artifacts, limits: task.limits },
+      task: { args: task.args, envs: task.envs, stdin: task.stdin, files: task.files, artifacts: task.artifacts, limits: task.limits, seed: task.seed },
     };
     this.worker.postMessage(message, transfer ? transferable(task) : []);
     if (transfer) entry.post = null;

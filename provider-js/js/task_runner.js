@@ -7,6 +7,8 @@ import { preview1, ProcExit } from "./wasi/preview1.js";
 import { DescriptorTable, DirectoryDescriptor, OutputDescriptor, StdinDescriptor } from "./wasi/fds.js";
 import { CappedOutput, InputStream, OutputLimitExceeded } from "./wasi/stdio.js";
 import { buildRoot, collectArtifacts } from "./wasi/sandbox.js";
+import { useVirtualTime } from "./wasi/clock.js";
+import { ChaCha20Words } from "./wasi/random.js";
 
 const PAGE_BYTES = 65536;
 const MAX_PAGES = 65536; // a wasm32 memory never has more
@@ -25,7 +27,8 @@ function failure(kinds, error, limitHit, memoryBytes) {
 }
 
 /**
- * Runs `task` with the compiled `module`, synchronously, and returns its result:
+ * Runs `task` with the compiled `module`, synchronously, and returns its result (a task with a
+ * `seed`, 16 hex digits, runs deterministically: see wasi/clock.js and wasi/random.js):
  * `{type: "exited", status, artifacts: [{path, data: Uint8Array|null}], missing: [requested], elapsedUs}`
  * or `{type: "failed", kind, message}` with `kind` one of `kinds` (the core's `errorKinds()`):
  * Trap, OutputLimit, MemoryLimit, MissingStart or Internal.
@@ -33,7 +36,16 @@ function failure(kinds, error, limitHit, memoryBytes) {
  * happens; empty writes are not reported.
  */
 export function runTask(module, task, kinds, onOutput) {
-  const { args, envs, stdin, files, artifacts, limits } = task;
+  useVirtualTime(task.seed != null);
+  try {
+    return run(module, task, kinds, onOutput);
+  } finally {
+    useVirtualTime(false);
+  }
+}
+
+function run(module, task, kinds, onOutput) {
+  const { args, envs, stdin, files, artifacts, limits, seed } = task;
   if (!WebAssembly.Module.exports(module).some((e) => e.name === "_start" && e.kind === "function")) {
     return failed(kinds.MissingStart, "the module exports no `_start` function: it is not a WASI command");
   }
@@ -49,7 +61,7 @@ export function runTask(module, task, kinds, onOutput) {
     new OutputDescriptor(new CappedOutput(2, limits.outputBytes, onOutput)),
     new DirectoryDescriptor(root, "/"),
   ]);
-  const wasi = preview1(table, args, envs);
+  const wasi = preview1(table, args, envs, seed != null ? new ChaCha20Words(seed) : null);
   const started = performance.now();
   let limitHit = null;
   let status = 0;

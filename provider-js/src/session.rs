@@ -33,6 +33,9 @@ struct JsTask {
     files: Vec<JsEntry>,
     artifacts: Vec<(String, String)>,
     limits: JsLimits,
+    /// The seed of a deterministic run as 16 hex digits (a u64 does not fit a JS number), or
+    /// null.
+    seed: Option<String>,
 }
 
 /// A file or folder of a task's `/`, or of its artifacts.
@@ -68,6 +71,7 @@ impl From<RunTask> for JsTask {
                 output_bytes: task.limits.output_bytes,
                 artifact_bytes: task.limits.artifact_bytes,
             },
+            seed: task.seed.map(|seed| format!("{seed:016x}")),
         }
     }
 }

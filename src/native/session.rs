@@ -148,6 +148,7 @@ impl Session {
             files: task.files.into_iter().map(|(path, bytes)| (path, ByteBuf::from(bytes.unwrap_or_default()))).collect(),
             artifacts: task.artifacts,
             limits: task.limits,
+            seed: task.seed,
         };
         let mut prepared = from_wire(wire)?;
         prepared.module.inline = inline;

@@ -6,6 +6,7 @@
 //! host calls. A module on the fuel engine yields every few milliseconds of fuel instead, so
 //! the tokio timeout stops it too.
 
+use super::determinism::Determinism;
 use super::engine::YIELD_INTERVAL_FUEL;
 use super::interrupt::{Armed, Stop};
 use super::modules::Runnable;
@@ -26,16 +27,22 @@ const TABLE_ELEMENTS_LIMIT: usize = 100_000;
 pub(crate) struct TaskState {
     wasi: WasiP1Ctx,
     limiter: MemoryLimiter,
+    determinism: Option<Determinism>,
 }
 
 impl TaskState {
     /// A state with no task, for the store that linker definitions need.
     pub(crate) fn empty() -> TaskState {
-        TaskState { wasi: WasiCtxBuilder::new().build_p1(), limiter: MemoryLimiter { limit: 0, exceeded: false } }
+        TaskState { wasi: WasiCtxBuilder::new().build_p1(), limiter: MemoryLimiter { limit: 0, exceeded: false }, determinism: None }
     }
 
     pub(crate) fn wasi(&mut self) -> &mut WasiP1Ctx {
         &mut self.wasi
+    }
+
+    /// The virtual time and file times of a deterministic task.
+    pub(crate) fn determinism(&self) -> Option<&Determinism> {
+        self.determinism.as_ref()
     }
 }
 
@@ -76,9 +83,10 @@ pub(crate) async fn execute(stop: &Stop, runnable: &Runnable, task: &PreparedTas
         .stderr(stderr.clone())
         .allow_blocking_current_thread(true);
     wasi.preopened_dir(sandbox.root(), "/", FsPerms::ReadWrite).map_err(internal)?;
+    let determinism = task.deterministic.map(|seed| Determinism::configure(&mut wasi, seed, sandbox.host_clock_since()));
     let limiter = MemoryLimiter { limit: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX), exceeded: false };
-    let pre = &runnable.pre;
-    let mut store = Store::new(pre.module().engine(), TaskState { wasi: wasi.build_p1(), limiter });
+    let pre = if determinism.is_some() { &runnable.deterministic } else { &runnable.pre };
+    let mut store = Store::new(pre.module().engine(), TaskState { wasi: wasi.build_p1(), limiter, determinism });
     store.limiter(|state| &mut state.limiter);
     let armed: Option<Armed> = match runnable.slot_global {
         Some(_) => Some(stop.arm(limits.timeout).ok_or_else(|| internal("the task was stopped before it started"))?),

@@ -14,6 +14,7 @@
 //! any thread: a cancellation stops a computing guest at once, which aborting the task alone
 //! could not.
 
+mod determinism;
 mod engine;
 mod execute;
 mod interrupt;
@@ -106,7 +107,7 @@ impl LocalRunner {
         let build_fuel = move || {
             let engine = engine::build_engine(&fuel_limits, Interruption::Fuel).map_err(|e| format!("cannot configure wasmtime: {e}"))?;
             let linker = wasi_linker(&engine)?;
-            Ok(Linked::new(engine, linker))
+            Linked::new(engine, linker)
         };
         let guests = runtime(limits.concurrency.max(1), "wasimoff-runner")?;
         let control = runtime(1, "wasimoff-runner-control")?;
@@ -114,7 +115,7 @@ impl LocalRunner {
         let shared = Shared {
             task_dirs: Arc::new(task_dirs),
             modules: ModuleCache::new(
-                Engines::new(Linked::new(engine, linker), build_fuel),
+                Engines::new(Linked::new(engine, linker)?, build_fuel),
                 limits.cached_modules,
                 store.compiled_modules_dir(),
             ),

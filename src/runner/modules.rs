@@ -3,6 +3,7 @@
 //! the fuel engine (see `super::engine`). With a directory store, compiled code is also
 //! serialised to disk so a restart does not compile again.
 
+use super::determinism;
 use super::execute::TaskState;
 use crate::digest::Digest;
 use crate::prepare::{ModuleSource, not_a_command};
@@ -21,24 +22,36 @@ use wasmtime::{Engine, InstancePre, Linker, Module, ModuleExport};
 pub(crate) struct Runnable {
     /// The module linked to WASI (and to the interruption imports when rewritten).
     pub(crate) pre: InstancePre<TaskState>,
+    /// The same, linked to the deterministic versions of some WASI functions.
+    pub(crate) deterministic: InstancePre<TaskState>,
     /// The slot global of a rewritten module; `None` for a module that runs on fuel.
     pub(crate) slot_global: Option<ModuleExport>,
 }
 
 type Compiled = Result<Runnable, TaskError>;
 
-/// An engine with the linker of its modules.
+/// An engine with the linkers of its modules: WASI, and WASI for deterministic tasks.
 pub(crate) struct Linked {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<TaskState>,
+    deterministic: Linker<TaskState>,
     disk_tag: String,
 }
 
 impl Linked {
-    pub(crate) fn new(engine: Engine, linker: Linker<TaskState>) -> Linked {
+    pub(crate) fn new(engine: Engine, linker: Linker<TaskState>) -> Result<Linked, String> {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        Linked { engine, linker, disk_tag: format!("{:016x}", hasher.finish()) }
+        let mut deterministic = linker.clone();
+        deterministic.allow_shadowing(true);
+        determinism::shadow(&mut deterministic).map_err(|e| format!("cannot link the deterministic WASI functions: {e}"))?;
+        Ok(Linked { engine, linker, deterministic, disk_tag: format!("{:016x}", hasher.finish()) })
+    }
+
+    /// `module` ready to instantiate with each linker.
+    fn link(&self, module: &Module, slot_global: Option<ModuleExport>) -> Compiled {
+        let link = |linker: &Linker<TaskState>| linker.instantiate_pre(module).map_err(|e| invalid(format!("cannot link the module: {e}")));
+        Ok(Runnable { pre: link(&self.linker)?, deterministic: link(&self.deterministic)?, slot_global })
     }
 
     /// Where `digest` compiled by this engine is kept in `dir`.
@@ -143,17 +156,14 @@ fn compile(engines: &Engines, bytes: &[u8], disk: Option<&Path>, digest: &Digest
     let module = load(checked, disk, digest)
         .or_else(|| interrupt::instrument(bytes).ok().and_then(|rewritten| compile_and_save(checked, &rewritten, disk, digest).ok()));
     if let Some(module) = module {
-        let slot_global = module.get_export_index(interrupt::SLOT_EXPORT);
-        let pre = checked.linker.instantiate_pre(&module).map_err(|e| invalid(format!("cannot link the module: {e}")))?;
-        return Ok(Runnable { pre, slot_global });
+        return checked.link(&module, module.get_export_index(interrupt::SLOT_EXPORT));
     }
     let fuel = engines.fuel()?;
     let module = match load(fuel, disk, digest) {
         Some(module) => module,
         None => compile_and_save(fuel, bytes, disk, digest).map_err(|e| invalid(format!("invalid WebAssembly module: {e}")))?,
     };
-    let pre = fuel.linker.instantiate_pre(&module).map_err(|e| invalid(format!("cannot link the module: {e}")))?;
-    Ok(Runnable { pre, slot_global: None })
+    fuel.link(&module, None)
 }
 
 /// The module compiled earlier by this engine, if the store's directory has it.

@@ -8,11 +8,13 @@ use crate::task::{TaskError, TaskErrorKind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 use tempfile::TempDir;
 
 /// Empty task directories under one private parent, which is removed with the pool.
 pub(crate) struct TaskDirs {
     parent: TempDir,
+    created: SystemTime,
     free: Mutex<Vec<PathBuf>>,
     next: AtomicU64,
     keep: usize,
@@ -21,8 +23,10 @@ pub(crate) struct TaskDirs {
 impl TaskDirs {
     /// A pool keeping up to `keep` empty directories for reuse.
     pub(crate) fn new(keep: usize) -> std::io::Result<TaskDirs> {
+        // File systems stamp times from a coarse clock, up to a few milliseconds behind.
+        let created = SystemTime::now() - Duration::from_secs(1);
         let parent = tempfile::Builder::new().prefix("wasimoff-tasks-").tempdir()?;
-        Ok(TaskDirs { parent, free: Mutex::default(), next: AtomicU64::new(0), keep })
+        Ok(TaskDirs { parent, created, free: Mutex::default(), next: AtomicU64::new(0), keep })
     }
 
     fn take(&self) -> std::io::Result<PathBuf> {
@@ -104,6 +108,12 @@ impl Sandbox {
             std::fs::write(&target, bytes).map_err(internal)?;
         }
         Ok(sandbox)
+    }
+
+    /// A host time before this directory and everything in it were made: file times from then
+    /// on came from the host's clock.
+    pub(crate) fn host_clock_since(&self) -> SystemTime {
+        self.pool.created
     }
 
     /// The host path preopened as the task's `/`.

@@ -79,3 +79,50 @@ async fn runner_refuses_shared_or_several_memories_as_before() {
         (TaskErrorKind::InvalidModule, "invalid WebAssembly module: module memory does not fit in pooling allocator requirements")
     );
 }
+
+/// Writes 8 bytes of random_get, then the realtime clock as 8 little-endian bytes, to stdout;
+/// `$init` is a start function when `start` is given (which puts the module on the fuel engine).
+fn random_and_clock(start: &str) -> String {
+    format!(
+        r#"(module
+        (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (func $init) {start}
+        (func (export "_start")
+            (drop (call $random (i32.const 16) (i32.const 8)))
+            (drop (call $clock (i32.const 0) (i64.const 1) (i32.const 24)))
+            (i32.store (i32.const 0) (i32.const 16))
+            (i32.store (i32.const 4) (i32.const 16))
+            (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deterministic_tasks_repeat_their_seeded_output_and_others_do_not() {
+    use super::determinism::{REALTIME_START_NS, generator};
+    use chacha20::rand_core::Rng;
+    let broker = broker();
+    for start in ["", "(start $init)"] {
+        let plain = task(&random_and_clock(start));
+        let run = |task: Task| async { broker.run(task).await.expect("runs").stdout };
+        let seeded = run(plain.clone().deterministic(true).seed(7)).await;
+        let mut expected_random = generator(7);
+        let mut expected: Vec<u8> = (0..8).map(|_| expected_random.next_u32() as u8).collect();
+        expected.extend(REALTIME_START_NS.to_le_bytes());
+        assert_eq!(seeded, expected, "{start}");
+        assert_eq!(run(plain.clone().deterministic(true).seed(7)).await, seeded, "{start}");
+        assert_ne!(run(plain.clone().deterministic(true).seed(8)).await[..8], seeded[..8], "{start}");
+        let (first, second) = (run(plain.clone()).await, run(plain.clone()).await);
+        assert_ne!(first[..8], second[..8], "{start}: random bytes from the host");
+        let realtime = u64::from_le_bytes(first[8..16].try_into().expect("8 bytes"));
+        assert!(realtime > 1_577_836_800_000_000_000, "{start}: the host's clock, after 2020: {realtime}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seed_without_deterministic_is_an_invalid_task() {
+    let error = broker().run(task(&random_and_clock("")).seed(1)).await.expect_err("refused");
+    assert_eq!((error.kind, error.message.as_str()), (TaskErrorKind::InvalidTask, "a seed needs \"deterministic\": true"));
+}

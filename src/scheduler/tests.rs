@@ -25,6 +25,7 @@ fn prepared(module: &str) -> PreparedTask {
         artifacts: vec![],
         limits: EffectiveLimits { timeout: TIMEOUT, memory_bytes: 1 << 20, output_bytes: 1 << 10, artifact_bytes: 1 << 10 },
         priority: 0,
+        deterministic: None,
     }
 }
 

@@ -32,6 +32,7 @@ pub(crate) fn to_wire(task: &PreparedTask, module_bytes: Option<Bytes>, rootfs_b
             rootfs_bytes,
             rootfs_entries,
         },
+        seed: task.deterministic,
     }
 }
 
@@ -55,6 +56,7 @@ pub(crate) fn from_wire(task: WireTask) -> Result<PreparedTask, TaskError> {
             artifact_bytes: task.limits.artifact_bytes,
         },
         priority: 0,
+        deterministic: task.seed,
     })
 }
 

@@ -33,6 +33,8 @@ struct Case {
     files: Option<BTreeMap<String, String>>,
     artifacts: Option<Vec<String>>,
     limits: Option<TaskLimits>,
+    deterministic: Option<bool>,
+    seed: Option<u64>,
     expect: Expect,
 }
 
@@ -81,6 +83,8 @@ fn build_task(case: &Case) -> Task {
     task.stdin = case.stdin.clone().map(Bytes::from).or_else(|| case.stdin_base64.as_deref().map(decode));
     task.artifacts = case.artifacts.clone();
     task.limits = case.limits.clone();
+    task.deterministic = case.deterministic;
+    task.seed = case.seed;
     if let Some(entries) = &case.rootfs {
         let raw: Vec<RawEntry<'_>> = entries
             .iter()

@@ -11,7 +11,9 @@ import { runTask } from "../task_runner.js";
 import { initSync, errorKinds } from "../../pkg/wasimoff_provider_core.js";
 
 const repo = new URL("../../../", import.meta.url);
-const { cases } = JSON.parse(readFileSync(new URL("tests/conformance/cases.json", repo), "utf8"));
+// Seeds are u64: read them as strings, a JS number would round those past 2^53.
+const table = readFileSync(new URL("tests/conformance/cases.json", repo), "utf8").replace(/"seed": (\d+)/g, '"seed": "$1"');
+const { cases } = JSON.parse(table);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const MIB = 1 << 20;
@@ -36,6 +38,8 @@ function buildTask(c) {
     files,
     artifacts: (c.artifacts ?? []).map((requested) => [normalise(requested), requested]),
     limits: { memoryBytes: c.limits?.memory_bytes ?? 256 * MIB, outputBytes: c.limits?.output_bytes ?? MIB },
+    // As the core hands it over: 16 hex digits, or null.
+    seed: c.deterministic ? BigInt(c.seed ?? 0).toString(16).padStart(16, "0") : null,
   };
 }
 

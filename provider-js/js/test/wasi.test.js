@@ -74,3 +74,50 @@ test("set_times keeps the nanoseconds it is given", () => {
   const { atim, mtim } = stat(fd);
   assert.deepEqual([atim, mtim], [1_234_567_890_123_456_789n, 987_654_321_987_654_321n]);
 });
+
+test("the deterministic generator is the ChaCha20 keystream keyed with the seed (RFC 8439 A.1, as determinism.rs)", async () => {
+  const { ChaCha20Words } = await import("../wasi/random.js");
+  const zero = new ChaCha20Words("0000000000000000");
+  const words = Array.from({ length: 32 }, () => zero.nextWord());
+  const keystream = Buffer.from(new Uint32Array(words).buffer).toString("hex");
+  assert.equal(
+    keystream.slice(0, 128),
+    "76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586",
+  );
+  assert.equal(
+    keystream.slice(128),
+    "9f07e7be5551387a98ba977c732d080dcb0f29a048e3656912c6533e32ee7aed29b721769ce64e43d57133b074d839d531ed1f28510afb45ace10a1f4b794d6f",
+  );
+  // random_get takes one word's low byte per byte; the same vector as determinism.rs's test.
+  const bytes = new Uint8Array(16);
+  new ChaCha20Words("0123456789abcdef").fill(bytes);
+  assert.equal(Buffer.from(bytes).toString("hex"), "810cfb77c76716afc0a8322ba5857d1c");
+});
+
+test("virtual clocks step on every read, sleep without sleeping, and file times read as the start", async () => {
+  const { useVirtualTime, REALTIME_START_NS, CLOCK_STEP_NS } = await import("../wasi/clock.js");
+  useVirtualTime(true);
+  try {
+    const { view, call, stat } = task();
+    call("clock_time_get", 1, 1n, OUT);
+    assert.equal(view.getBigUint64(OUT, true), 0n);
+    call("clock_time_get", 0, 1n, OUT);
+    assert.equal(view.getBigUint64(OUT, true), REALTIME_START_NS + CLOCK_STEP_NS);
+    // A lone relative monotonic sleep of 5 s: subscription at DATA, event at STAT.
+    view.setBigUint64(DATA, 7n, true);
+    view.setUint8(DATA + 8, 0);
+    view.setUint32(DATA + 16, 1, true);
+    view.setBigUint64(DATA + 24, 5_000_000_000n, true);
+    view.setUint16(DATA + 40, 0, true);
+    const started = performance.now();
+    call("poll_oneoff", DATA, STAT, 1, OUT);
+    assert.ok(performance.now() - started < 1000, "no real sleep");
+    assert.equal(view.getUint32(OUT, true), 1);
+    assert.equal(view.getBigUint64(STAT, true), 7n);
+    call("clock_time_get", 1, 1n, OUT);
+    assert.equal(view.getBigUint64(OUT, true), 2n * CLOCK_STEP_NS + 5_000_000_000n);
+    assert.deepEqual(stat(3), { atim: REALTIME_START_NS, mtim: REALTIME_START_NS, ctim: REALTIME_START_NS });
+  } finally {
+    useVirtualTime(false);
+  }
+});

@@ -3,7 +3,7 @@
 // the *at system calls make to a directory's entries.
 
 import { ERRNO, FILETYPE, fail } from "./constants.js";
-import { realtimeNs } from "./clock.js";
+import { fileTimeNs } from "./clock.js";
 
 /** ext4's largest file: writes past it answer EFBIG. */
 const MAX_FILE_BYTES = 2 ** 44 - 4096;
@@ -17,7 +17,7 @@ let lastIno = 0x2f4a1c0n;
 /** What every inode has: an identity and its times (ns since the epoch). */
 class Inode {
   constructor() {
-    const now = realtimeNs();
+    const now = fileTimeNs();
     this.ino = ++lastIno;
     this.atim = now;
     this.mtim = now;
@@ -29,14 +29,14 @@ class Inode {
 
   /** Marks a read: relatime refreshes atime if it is not newer than mtime, or a day old. */
   accessed() {
-    if (this.atim > this.mtim && (this.atimFromClock || realtimeNs() - this.atim < RELATIME_NS)) return;
-    this.atim = realtimeNs();
+    if (this.atim > this.mtim && (this.atimFromClock || fileTimeNs() - this.atim < RELATIME_NS)) return;
+    this.atim = fileTimeNs();
     this.atimFromClock = true;
   }
 
   /** Marks a change of the contents. */
   modified() {
-    this.mtim = realtimeNs();
+    this.mtim = fileTimeNs();
   }
 
   /** utimensat: sets the times given (null leaves one as it is). */

@@ -4,7 +4,7 @@
 // in order (clocks with nbytes 0, fds with nbytes 1, a file read at its end with HANGUP).
 
 import { CLOCK, ERRNO, EVENT_FD_READWRITE_HANGUP, EVENTTYPE, SUBSCRIPTION_CLOCK_ABSTIME, fail } from "./constants.js";
-import { monotonicNs, realtimeNs, sleepUntil } from "./clock.js";
+import { REALTIME_START_NS, advanceVirtualTo, isVirtual, monotonicNs, realtimeNs, saturate, sleepUntil, virtualNow } from "./clock.js";
 import { FileDescriptor, OutputDescriptor, StdinDescriptor } from "./fds.js";
 
 const SUBSCRIPTION_BYTES = 48;
@@ -42,6 +42,39 @@ function writeEvent(view, at, userdata, type, nbytes, flags) {
   view.setUint16(at + 24, flags, true);
 }
 
+/**
+ * A deterministic task's poll of realtime and monotonic clocks only, as poll_virtual in
+ * src/runner/determinism.rs: no sleep, the virtual clock moves to the earliest deadline and
+ * every clock due then fires (a lone relative clock with nbytes 1). False for anything else.
+ */
+function pollVirtual(mem, at, userdata, events, n, used) {
+  const clocks = [];
+  for (let i = 0; i < n; i++) {
+    const view = mem.view;
+    const flags = view.getUint16(at(i) + 40, true);
+    const id = view.getUint32(at(i) + 16, true);
+    if (view.getUint8(at(i) + 8) !== EVENTTYPE.CLOCK || flags & ~SUBSCRIPTION_CLOCK_ABSTIME) return false;
+    if (id !== CLOCK.REALTIME && id !== CLOCK.MONOTONIC) return false;
+    const timeout = view.getBigUint64(at(i) + 24, true);
+    const relative = (flags & SUBSCRIPTION_CLOCK_ABSTIME) === 0;
+    let deadline = timeout;
+    if (relative) deadline = saturate(virtualNow() + timeout);
+    else if (id === CLOCK.REALTIME) deadline = saturate(timeout - REALTIME_START_NS);
+    clocks.push({ userdata: userdata(i), deadline, relative });
+  }
+  const loneSleep = n === 1 && clocks[0].relative;
+  advanceVirtualTo(clocks.reduce((a, c) => (c.deadline < a ? c.deadline : a), clocks[0].deadline));
+  const now = virtualNow();
+  let written = 0;
+  for (const clock of clocks) {
+    if (clock.deadline > now) continue;
+    const event = (events >>> 0) + written++ * EVENT_BYTES;
+    writeEvent(mem.view, event, clock.userdata, EVENTTYPE.CLOCK, loneSleep ? 1n : 0n, 0);
+  }
+  mem.u32(used, written);
+  return true;
+}
+
 /** poll_oneoff(subscriptions, events, count) → the number of events, written to `used`. */
 export function pollOneoff(mem, table, subscriptions, events, count, used) {
   const n = count >>> 0;
@@ -49,6 +82,7 @@ export function pollOneoff(mem, table, subscriptions, events, count, used) {
   mem.refresh();
   const at = (i) => (subscriptions >>> 0) + i * SUBSCRIPTION_BYTES;
   const userdata = (i) => mem.view.getBigUint64(at(i), true);
+  if (isVirtual() && pollVirtual(mem, at, userdata, events, n, used)) return;
   if (n === 1) {
     const sub = subscription(mem.view, at(0));
     if (sub.tag === EVENTTYPE.CLOCK && !sub.absolute) {

@@ -20,7 +20,7 @@ import {
   WasiError,
   fail,
 } from "./constants.js";
-import { monotonicNs, realtimeNs } from "./clock.js";
+import { fileTimeNs, readClock } from "./clock.js";
 import { GuestMemory } from "./memory.js";
 import { pollOneoff } from "./poll.js";
 import { Directory, File } from "./fs.js";
@@ -58,16 +58,17 @@ const checkRights = (name, value) => checkArgument(name, value, (value & NOT_RIG
 function newTime(flags, set, now, value) {
   if (flags & set && flags & now) fail(ERRNO.INVAL);
   if (flags & set) return value;
-  if (flags & now) return realtimeNs();
+  if (flags & now) return fileTimeNs();
   return null;
 }
 
 /**
  * The imports for one task. `table` is its DescriptorTable; `args` and `envs` its argv and
- * environment strings (`KEY=value`). Call `bind(memory)` with the instance's memory before
+ * environment strings (`KEY=value`); `random` a deterministic task's ChaCha20Words (random.js),
+ * else null for the platform's generator. Call `bind(memory)` with the instance's memory before
  * the guest runs.
  */
-export function preview1(table, args, envs) {
+export function preview1(table, args, envs, random = null) {
   const mem = new GuestMemory();
   const encodedSize = (strings) => strings.reduce((n, s) => n + encoder.encode(s).length + 1, 0);
 
@@ -158,7 +159,7 @@ export function preview1(table, args, envs) {
     clock_time_get: (id, _precision, out) => {
       checkEnum("clockid", id, CLOCK.THREAD_CPUTIME);
       if (id >= CLOCK.PROCESS_CPUTIME) fail(ERRNO.BADF);
-      mem.u64(out, id === CLOCK.REALTIME ? realtimeNs() : monotonicNs());
+      mem.u64(out, readClock(id === CLOCK.REALTIME));
     },
     fd_advise: (fd, _offset, _len, advice) => {
       checkEnum("advice", advice, ADVICE_MAX);
@@ -427,6 +428,7 @@ export function preview1(table, args, envs) {
     random_get: (ptr, len) => {
       mem.refresh();
       const target = mem.slice(ptr, len);
+      if (random) return random.fill(target);
       for (let i = 0; i < target.length; i += 65536) crypto.getRandomValues(target.subarray(i, i + 65536));
     },
     // Tasks have no sockets: EBADF for a number that is not open, ENOTSOCK for any other.
