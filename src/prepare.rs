@@ -6,6 +6,7 @@ use crate::digest::Digest;
 use crate::limits::{EffectiveLimits, Limits};
 use crate::store::{FileKind, NotACommand, Store, StoreError, check_command};
 use crate::task::{FileSource, Task, TaskError, TaskErrorKind};
+use crate::verify::Verify;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,9 @@ pub(crate) struct PreparedTask {
     pub(crate) files: Vec<(String, Bytes)>,
     pub(crate) artifacts: Vec<(String, String)>,
     pub(crate) limits: EffectiveLimits,
+    /// How the scheduler verifies the result; `None` for most tasks.
+    #[serde(default)]
+    pub(crate) verify: Option<Verify>,
 }
 
 fn invalid(message: impl Into<String>) -> TaskError {
@@ -138,5 +142,8 @@ pub(crate) async fn prepare(task: Task, store: &Store, limits: &Limits) -> Resul
         .map(|requested| Ok((safe_task_path(&requested).map_err(|e| invalid(e.to_string()))?, requested)))
         .collect::<Result<Vec<_>, TaskError>>()?;
     let limits = limits.effective(task.limits.as_ref()).map_err(invalid)?;
-    Ok(PreparedTask { module, args, envs, stdin, rootfs, files, artifacts, limits })
+    if let Some(verify) = &task.verify {
+        verify.check().map_err(invalid)?;
+    }
+    Ok(PreparedTask { module, args, envs, stdin, rootfs, files, artifacts, limits, verify: task.verify })
 }

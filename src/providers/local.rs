@@ -12,6 +12,7 @@
 use crate::runner::{LocalRunner, Running};
 use crate::scheduler::{Command, NewProvider, Scheduler, TaskId, TaskResult};
 use crate::task::LOCAL;
+use crate::trust::Trust;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use tokio::sync::mpsc;
@@ -26,6 +27,7 @@ pub(crate) fn attach(scheduler: &Arc<Scheduler>, runner: LocalRunner) {
         workers: u32::try_from(runner.slots()).unwrap_or(u32::MAX),
         prefetch: 0,
         local: true,
+        trust: Trust::Trusted,
     };
     let Ok((id, commands)) = scheduler.join(joining, usize::MAX) else { return };
     let handle = runner.handle().clone();
@@ -91,6 +93,7 @@ impl Provider {
                     started.stop();
                 }
             }
+            Command::Quarantine { .. } => {}
         }
     }
 

@@ -24,6 +24,7 @@ fn prepared(module: &str) -> PreparedTask {
         files: vec![("data/in.txt".into(), Bytes::from_static(b"file"))],
         artifacts: vec![],
         limits: EffectiveLimits { timeout: TIMEOUT, memory_bytes: 1 << 20, output_bytes: 1 << 10, artifact_bytes: 1 << 10 },
+        verify: None,
     }
 }
 
@@ -41,7 +42,7 @@ fn exited(stdout: &str) -> TaskResult {
         missing_artifacts: vec![],
         elapsed_us: 1,
     };
-    TaskResult { ran_on: "fake".into(), outcome }
+    TaskResult::from_outcome("fake", outcome)
 }
 
 /// A scheduler state with a clock.

@@ -54,6 +54,7 @@ pub(crate) fn from_wire(task: WireTask) -> Result<PreparedTask, TaskError> {
             output_bytes: task.limits.output_bytes,
             artifact_bytes: task.limits.artifact_bytes,
         },
+        verify: None,
     })
 }
 
@@ -68,6 +69,7 @@ pub(crate) fn outcome_to_result(outcome: Outcome, ran_on: &str) -> Result<TaskOu
             missing_artifacts,
             elapsed: Duration::from_micros(elapsed_us),
             ran_on: ran_on.to_string(),
+            verified_by: Vec::new(),
         }),
         Outcome::Failed { kind, message, stdout, stderr } => {
             Err(TaskError { kind, message, stdout: Bytes::from(stdout.into_vec()), stderr: Bytes::from(stderr.into_vec()) })

@@ -17,5 +17,6 @@ mod providers;
 mod scheduler;
 mod store;
 mod support;
+mod trust;
 #[cfg(feature = "webtransport")]
 mod webtransport;
