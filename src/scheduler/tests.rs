@@ -7,6 +7,7 @@ use crate::digest::Digest;
 use crate::limits::EffectiveLimits;
 use crate::prepare::{ModuleSource, PreparedTask};
 use crate::task::TaskErrorKind;
+use crate::trust::Trust;
 use bytes::Bytes;
 use serde_bytes::ByteBuf;
 use std::time::{Duration, Instant};
@@ -30,7 +31,8 @@ fn prepared(module: &str) -> PreparedTask {
 
 fn joining(workers: u32, prefetch: u32, local: bool) -> NewProvider {
     let transport = if local { Transport::InProcess } else { Transport::WebSocket };
-    NewProvider { kind: ProviderKind::Native, name: "fake".into(), transport, workers, prefetch, local }
+    let trust = if local { Trust::Trusted } else { Trust::Untrusted };
+    NewProvider { kind: ProviderKind::Native, name: "fake".into(), transport, workers, prefetch, local, trust }
 }
 
 fn exited(stdout: &str) -> TaskResult {

@@ -319,10 +319,4 @@ impl Votes {
         }
         Some(vote)
     }
-
-    /// Open votes.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.votes.len()
-    }
 }
