@@ -1,5 +1,6 @@
 //! What the broker is doing: runners, busy slots, the queue and the recent task rate.
 
+use crate::trust::Trust;
 use serde::Serialize;
 use std::sync::Mutex;
 use std::sync::PoisonError;
@@ -22,6 +23,8 @@ pub struct ClusterState {
     pub queue_capacity: usize,
     /// Tasks finished per second over the last [`RATE_WINDOW`].
     pub tasks_per_second: f64,
+    /// What verification did since the broker started.
+    pub verification: VerificationStats,
 }
 
 /// One connected provider.
@@ -43,6 +46,31 @@ pub struct ProviderState {
     pub tasks_done: u64,
     /// Modules it has compiled and cached.
     pub modules_cached: usize,
+    /// Whether its results are believed as they are.
+    pub trust: Trust,
+    /// Its results that verification confirmed.
+    pub verified: u64,
+    /// Its results that lost a verification vote.
+    pub strikes: u64,
+    /// Whether it is quarantined (its session is being closed).
+    pub quarantined: bool,
+}
+
+/// Counters of what verification did, for metrics and the cluster view.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VerificationStats {
+    /// Tasks accepted after verification (a quorum, a confirming check, a trusted result).
+    pub verified: u64,
+    /// Tasks whose results disagreed at least once.
+    pub disagreements: u64,
+    /// Tasks failed with `unverified`.
+    pub unverified: u64,
+    /// Spot checks started.
+    pub spot_checks: u64,
+    /// Strikes given to providers whose result lost a vote.
+    pub strikes: u64,
+    /// Providers quarantined.
+    pub quarantines: u64,
 }
 
 /// One job's share of the queue and the workers. A task submitted alone is a job of one; a

@@ -7,9 +7,10 @@ use crate::limits::Limits;
 use crate::prepare::prepare;
 use crate::providers::{OriginPolicy, ProviderInfo, Sessions, WebTransport, WebTransportError, WebTransportState};
 use crate::runner::LocalRunner;
-use crate::scheduler::{FallbackPolicy, JobId, Scheduler, TaskId};
+use crate::scheduler::{FallbackPolicy, JobId, Scheduler, StrikePolicy, TaskId};
 use crate::store::{Storage, Store};
 use crate::task::{Job, Task, TaskError, TaskErrorKind, TaskOutput};
+use crate::trust::{AdmissionHook, AdmissionRequest, Quarantine};
 use futures_util::{Stream, StreamExt};
 use http::{Request, Response};
 use std::convert::Infallible;
@@ -50,6 +51,7 @@ pub struct Builder {
     origins: OriginPolicy,
     fallback: FallbackPolicy,
     webtransport: WebTransport,
+    admission: AdmissionHook,
 }
 
 impl Default for Builder {
@@ -62,6 +64,7 @@ impl Default for Builder {
             origins: OriginPolicy::default(),
             fallback: FallbackPolicy::default(),
             webtransport: WebTransport::default(),
+            admission: Arc::new(crate::trust::Admission::untrusted),
         }
     }
 }
@@ -115,6 +118,27 @@ impl Builder {
     /// Sets which web origins may connect providers (default: the host's own and localhost).
     pub fn allowed_origins(mut self, origins: OriginPolicy) -> Builder {
         self.origins = origins;
+        self
+    }
+
+    /// Sets the admission hook: for every connecting provider, after its hello, it decides
+    /// from the hello (kind, name, `token`), the request's headers and the provider's address
+    /// whether to refuse it or admit it trusted or untrusted. Default
+    /// [`Admission::untrusted`]: browsers and native providers alike are untrusted, so tasks
+    /// that ask for verification are checked against each other or the local runner.
+    ///
+    /// ```
+    /// use wasimoff::{Admission, AdmissionRequest};
+    /// let builder = wasimoff::Wasimoff::builder().admission(|request: &AdmissionRequest<'_>| {
+    ///     match request.remote_address {
+    ///         Some(address) if address.ip().is_loopback() => Admission::Trusted,
+    ///         Some(_) => Admission::Untrusted,
+    ///         None => Admission::Refuse("no address".into()),
+    ///     }
+    /// });
+    /// ```
+    pub fn admission(mut self, hook: impl Fn(&AdmissionRequest<'_>) -> crate::trust::Admission + Send + Sync + 'static) -> Builder {
+        self.admission = Arc::new(hook);
         self
     }
 
@@ -172,7 +196,8 @@ impl Builder {
         let webtransport = WebTransportState::new(self.webtransport)?;
         let store = Store::open(&self.storage, &self.limits)?;
         let runner = LocalRunner::start(&self.limits, store.clone()).map_err(BuildError::Runner)?;
-        let scheduler = Scheduler::new(self.fallback, runner.handle());
+        let strikes = StrikePolicy { limit: self.limits.strikes, window: self.limits.strike_window };
+        let scheduler = Scheduler::new(self.fallback, strikes, runner.handle());
         crate::providers::local::attach(&scheduler, runner.clone());
         let broker = Wasimoff {
             inner: Arc::new(Inner {
@@ -182,6 +207,8 @@ impl Builder {
                 prefix: self.prefix,
                 client_wrap: self.client_wrap,
                 origins: self.origins,
+                admission: self.admission,
+                quarantine: Quarantine::default(),
                 scheduler,
                 tracker: TaskTracker::new(),
                 sessions: Sessions::default(),
@@ -205,6 +232,8 @@ struct Inner {
     prefix: String,
     client_wrap: Option<ClientWrap>,
     origins: OriginPolicy,
+    admission: AdmissionHook,
+    quarantine: Quarantine,
     scheduler: Arc<Scheduler>,
     tracker: TaskTracker,
     sessions: Sessions,
@@ -389,6 +418,7 @@ impl Wasimoff {
             jobs: inner.scheduler.jobs(),
             queue_capacity: inner.limits.queue_length,
             tasks_per_second: inner.rate.per_second(),
+            verification: inner.scheduler.verification(),
         }
     }
 
@@ -421,6 +451,16 @@ impl Wasimoff {
     /// Which origins may connect providers.
     pub(crate) fn origin_policy(&self) -> &OriginPolicy {
         &self.inner.origins
+    }
+
+    /// The host's admission hook.
+    pub(crate) fn admission(&self) -> &AdmissionHook {
+        &self.inner.admission
+    }
+
+    /// Addresses of quarantined providers.
+    pub(crate) fn quarantine(&self) -> &Quarantine {
+        &self.inner.quarantine
     }
 
     /// The scheduler, which also knows the connected providers.

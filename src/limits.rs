@@ -68,6 +68,14 @@ pub struct Limits {
     /// trip for its next task. A provider's `hello` may ask for fewer (providers that predate
     /// prefetch: none); the local runner never prefetches. Default 1.
     pub provider_prefetch: u32,
+    /// Strikes (results that lost a verification vote) within [`Limits::strike_window`] after
+    /// which an untrusted provider is quarantined: its session is closed and its address
+    /// refused for [`Limits::quarantine_cooloff`]. Default 3.
+    pub strikes: u32,
+    /// The window strikes are counted in. Default 1 hour.
+    pub strike_window: Duration,
+    /// How long a quarantined provider's address is refused. Default 1 hour.
+    pub quarantine_cooloff: Duration,
 }
 
 impl Default for Limits {
@@ -91,6 +99,9 @@ impl Default for Limits {
             provider_frame_bytes: wasimoff_protocol::MAX_FRAME_BYTES as u64,
             provider_heartbeat: Duration::from_secs(5),
             provider_prefetch: 1,
+            strikes: 3,
+            strike_window: Duration::from_secs(3600),
+            quarantine_cooloff: Duration::from_secs(3600),
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::digest::Digest;
 use crate::limits::{EffectiveLimits, Limits};
 use crate::store::{FileKind, NotACommand, Store, StoreError, StorePin, check_command};
 use crate::task::{FileSource, Task, TaskError, TaskErrorKind};
+use crate::verify::Verify;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +58,9 @@ pub(crate) struct PreparedTask {
     /// `Some(seed)`: run deterministically with this seed (see [`PreparedTask::make_deterministic`]).
     #[serde(default)]
     pub(crate) deterministic: Option<u64>,
+    /// How the scheduler verifies the result; `None` for most tasks.
+    #[serde(default)]
+    pub(crate) verify: Option<Verify>,
 }
 
 impl PreparedTask {
@@ -115,6 +119,7 @@ fn split_env(entry: &str) -> Result<(String, String), TaskError> {
 
 /// Resolves and checks `task` against the store and the broker's limits.
 pub(crate) async fn prepare(task: Task, store: &Store, limits: &Limits) -> Result<PreparedTask, TaskError> {
+    let implied = task.implies_deterministic();
     let binary = task.binary.ok_or_else(|| invalid("the task names no binary"))?;
     let (module, default_argv0) = match &binary {
         FileSource::Blob(bytes) => {
@@ -175,12 +180,31 @@ pub(crate) async fn prepare(task: Task, store: &Store, limits: &Limits) -> Resul
         .map(|requested| Ok((safe_task_path(&requested).map_err(|e| invalid(e.to_string()))?, requested)))
         .collect::<Result<Vec<_>, TaskError>>()?;
     let limits = limits.effective(task.limits.as_ref()).map_err(invalid)?;
-    if task.seed.is_some() && task.deterministic != Some(true) {
+    if let Some(verify) = &task.verify {
+        verify.check().map_err(invalid)?;
+    }
+    let deterministic = task.deterministic == Some(true) || implied;
+    if task.deterministic == Some(false) && implied {
+        return Err(invalid("a verified task runs deterministically; drop \"deterministic\": false"));
+    }
+    if task.seed.is_some() && !deterministic {
         return Err(invalid("a seed needs \"deterministic\": true"));
     }
     let priority = task.priority.unwrap_or_default();
-    let mut prepared = PreparedTask { module, args, envs, stdin, rootfs, files, artifacts, limits, priority, deterministic: task.seed };
-    if task.deterministic == Some(true) {
+    let mut prepared = PreparedTask {
+        module,
+        args,
+        envs,
+        stdin,
+        rootfs,
+        files,
+        artifacts,
+        limits,
+        priority,
+        deterministic: task.seed,
+        verify: task.verify,
+    };
+    if deterministic {
         prepared.make_deterministic();
     }
     Ok(prepared)

@@ -2,6 +2,7 @@
 //! [`TaskError`]).
 
 use crate::limits::TaskLimits;
+use crate::verify::Verify;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -91,6 +92,9 @@ pub struct Task {
     /// broker picks one per task. Only valid with `deterministic: true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// How the result is verified before it is accepted; none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verify>,
 }
 
 impl Task {
@@ -165,6 +169,26 @@ impl Task {
         self
     }
 
+    /// Verifies the result before it is accepted: replicas on distinct providers or spot
+    /// checks on a trusted runner.
+    ///
+    /// ```
+    /// use wasimoff::{FileSource, Task, Verify};
+    /// let task = Task::new(FileSource::reference("tsp.wasm")).verify(Verify::replicas(2));
+    /// assert!(task.implies_deterministic());
+    /// ```
+    pub fn verify(mut self, verify: Verify) -> Task {
+        self.verify = Some(verify);
+        self
+    }
+
+    /// Whether this task must run deterministically because of what it asks for: a
+    /// verified task's replicas must be comparable byte for byte. The one place that says
+    /// `verify` implies deterministic execution.
+    pub fn implies_deterministic(&self) -> bool {
+        self.verify.is_some()
+    }
+
     /// This task with every field it leaves out taken from `parent`.
     pub fn inherit(self, parent: &Task) -> Task {
         Task {
@@ -179,6 +203,7 @@ impl Task {
             priority: self.priority.or(parent.priority),
             deterministic: self.deterministic.or(parent.deterministic),
             seed: self.seed.or(parent.seed),
+            verify: self.verify.or(parent.verify),
         }
     }
 }
@@ -220,6 +245,9 @@ pub struct TaskOutput {
     pub elapsed: Duration,
     /// Where it ran: [`LOCAL`] (the broker's runner) or a provider's id.
     pub ran_on: String,
+    /// For a task that asked for verification: who produced this result and who confirmed
+    /// it ([`LOCAL`] or provider ids, the producer first). Empty otherwise.
+    pub verified_by: Vec<String>,
 }
 
 /// Why a task did not run to an exit status. Output written before the failure is kept.

@@ -113,7 +113,7 @@ fn frame(message: &ToBroker) -> Message {
 async fn connect(url: String, name: String, counts: Arc<Counts>) -> JoinHandle<()> {
     let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
     let (mut socket, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), true).await.expect("connect a provider");
-    let hello = Hello { versions: vec![VERSION], kind: ProviderKind::Native, name, workers: WORKERS, prefetch: PREFETCH };
+    let hello = Hello { versions: vec![VERSION], kind: ProviderKind::Native, name, workers: WORKERS, prefetch: PREFETCH, token: None };
     socket.send(frame(&ToBroker::Hello(hello))).await.expect("send hello");
     match socket.next().await {
         Some(Ok(Message::Binary(bytes))) => match decode::<ToProvider>(&bytes, usize::MAX) {

@@ -12,19 +12,25 @@
 //! `WASIMOFF_STORAGE=/some/dir` keeps uploads (and compiled modules) across restarts;
 //! `WASIMOFF_STORE_BYTES` sets the store's quota in bytes (default 1 GiB).
 //! Providers also reach the broker over WebTransport (HTTP/3) on the same port number, UDP;
-//! `WASIMOFF_WEBTRANSPORT=off` leaves them WebSocket only.
+//! `WASIMOFF_WEBTRANSPORT=off` leaves them WebSocket only. With `WASIMOFF_PROVIDER_TOKEN`
+//! set, native providers presenting that token (`wasimoff-provider URL --token <token>`) are
+//! trusted: their results need no verification; every other provider stays untrusted, and one
+//! presenting a wrong token is refused. The broker sees each provider's address (for the
+//! admission hook and quarantines) through `ConnectInfo`.
 //!
 //! The home page carries the one-line provider snippet: a visitor who allows it runs tasks in
 //! their browser. `/wasimoff/` is the provider page with workers, tasks and a log.
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::response::Html;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use http::{Request, Response, StatusCode};
+use std::net::SocketAddr;
 use tower_http::validate_request::ValidateRequestHeaderLayer;
 use wasimoff::layers::Body;
-use wasimoff::{Limits, Storage, Wasimoff, WebTransport};
+use wasimoff::{Admission, Limits, RemoteAddress, Storage, Wasimoff, WebTransport};
 
 async fn home() -> Html<&'static str> {
     Html(
@@ -59,6 +65,14 @@ fn bearer(token: String) -> ValidateRequestHeaderLayer<impl Fn(&mut Request<Body
     })
 }
 
+/// Hands the client's address (axum's `ConnectInfo`) to the broker as [`RemoteAddress`].
+async fn remote_address(mut request: Request<axum::body::Body>, next: axum::middleware::Next) -> axum::response::Response {
+    if let Some(ConnectInfo(address)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        request.extensions_mut().insert(RemoteAddress(address));
+    }
+    next.run(request).await
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listen = std::env::var("WASIMOFF_LISTEN").unwrap_or_else(|_| "127.0.0.1:4080".into());
@@ -77,9 +91,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(token) = token.clone() {
         builder = builder.client_layer(bearer(token));
     }
+    if let Ok(provider_token) = std::env::var("WASIMOFF_PROVIDER_TOKEN")
+        && !provider_token.is_empty()
+    {
+        builder = builder.admission(Admission::trust_token(provider_token));
+    }
     let (wasimoff_layer, broker) = builder.build_layer()?;
 
-    let app = Router::new().route("/", get(home)).route("/about", get(about)).route("/api/hello", get(hello)).layer(wasimoff_layer);
+    let app = Router::new()
+        .route("/", get(home))
+        .route("/about", get(about))
+        .route("/api/hello", get(hello))
+        .layer(wasimoff_layer)
+        .layer(axum::middleware::from_fn(remote_address));
 
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     let address = listener.local_addr()?;
@@ -108,7 +132,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = tcp.set_nodelay(true);
     });
     let shutdown_broker = broker.clone();
-    axum::serve(listener, app)
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             let _ = tokio::signal::ctrl_c().await;
             println!("shutting down: draining running tasks");

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use wasimoff_protocol::{Hello, ProviderKind, ToBroker, decode, encode, MAX_FRAME_BYTES};
-//! let hello = ToBroker::Hello(Hello { versions: vec![1], kind: ProviderKind::Native, name: "n1".into(), workers: 2, prefetch: 1 });
+//! let hello = ToBroker::Hello(Hello { versions: vec![1], kind: ProviderKind::Native, name: "n1".into(), workers: 2, prefetch: 1, token: None });
 //! let frame = encode(&hello).unwrap();
 //! assert_eq!(decode::<ToBroker>(&frame, MAX_FRAME_BYTES).unwrap(), hello);
 //! ```
@@ -97,6 +97,10 @@ pub struct Hello {
     /// they get no more tasks than workers.
     #[serde(default)]
     pub prefetch: u32,
+    /// A secret the broker's admission hook may check to trust this provider (the native
+    /// provider's `--token`). Absent from providers that present none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// Messages from a provider to the broker.

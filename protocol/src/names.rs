@@ -140,11 +140,13 @@ pub enum TaskErrorKind {
     ShuttingDown,
     /// The runner failed for a reason of its own (I/O, resources).
     Internal,
+    /// The task asked for verification and its replicas' results reached no quorum.
+    Unverified,
 }
 
 impl TaskErrorKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [TaskErrorKind; 13] = [
+    pub const ALL: [TaskErrorKind; 14] = [
         TaskErrorKind::InvalidTask,
         TaskErrorKind::NotFound,
         TaskErrorKind::InvalidModule,
@@ -158,6 +160,7 @@ impl TaskErrorKind {
         TaskErrorKind::QueueFull,
         TaskErrorKind::ShuttingDown,
         TaskErrorKind::Internal,
+        TaskErrorKind::Unverified,
     ];
 
     /// The snake_case name used in frames, JSON and messages.
@@ -176,6 +179,7 @@ impl TaskErrorKind {
             TaskErrorKind::QueueFull => "queue_full",
             TaskErrorKind::ShuttingDown => "shutting_down",
             TaskErrorKind::Internal => "internal",
+            TaskErrorKind::Unverified => "unverified",
         }
     }
 }

@@ -38,7 +38,7 @@ fn every_message_round_trips() {
         assert_eq!(decode::<ToProvider>(&encode(&message).unwrap(), MAX_FRAME_BYTES).unwrap(), message);
     }
     let to_broker = [
-        ToBroker::Hello(Hello { versions: vec![1], kind: ProviderKind::Browser, name: "b".into(), workers: 4, prefetch: 2 }),
+        ToBroker::Hello(Hello { versions: vec![1], kind: ProviderKind::Browser, name: "b".into(), workers: 4, prefetch: 2, token: None }),
         ToBroker::Workers { count: 2 },
         ToBroker::Result {
             id: 7,

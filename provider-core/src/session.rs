@@ -99,6 +99,8 @@ pub struct Config {
     /// Tasks per worker offered in `hello` to queue beyond the workers; the broker's
     /// `welcome` may grant fewer.
     pub prefetch: u32,
+    /// Said in `hello` for the broker's admission hook (the native provider's `--token`).
+    pub token: Option<String>,
 }
 
 /// Tasks per worker both providers offer to queue: more than the broker's default (1), so the
@@ -108,12 +110,26 @@ pub const PREFETCH_OFFERED: u32 = 4;
 impl Config {
     /// A browser provider's core: modules rewritten for memory limits, rootfs unpacked.
     pub fn browser(cached_modules: usize) -> Config {
-        Config { kind: ProviderKind::Browser, cached_modules, rewrite_memory: true, unpack_rootfs: true, prefetch: PREFETCH_OFFERED }
+        Config {
+            kind: ProviderKind::Browser,
+            cached_modules,
+            rewrite_memory: true,
+            unpack_rootfs: true,
+            prefetch: PREFETCH_OFFERED,
+            token: None,
+        }
     }
 
     /// A native (wasmtime) provider's core: modules and rootfs passed on as received.
     pub fn native(cached_modules: usize) -> Config {
-        Config { kind: ProviderKind::Native, cached_modules, rewrite_memory: false, unpack_rootfs: false, prefetch: PREFETCH_OFFERED }
+        Config {
+            kind: ProviderKind::Native,
+            cached_modules,
+            rewrite_memory: false,
+            unpack_rootfs: false,
+            prefetch: PREFETCH_OFFERED,
+            token: None,
+        }
     }
 }
 
@@ -162,7 +178,14 @@ impl Core {
     /// The first frame: who this provider is, how many workers it announces (0 while paused)
     /// and how many tasks per worker it can queue.
     pub fn hello(&self, name: &str, workers: u32) -> Vec<u8> {
-        let hello = Hello { versions: vec![VERSION], kind: self.config.kind, name: name.into(), workers, prefetch: self.config.prefetch };
+        let hello = Hello {
+            versions: vec![VERSION],
+            kind: self.config.kind,
+            name: name.into(),
+            workers,
+            prefetch: self.config.prefetch,
+            token: self.config.token.clone(),
+        };
         frame(&ToBroker::Hello(hello))
     }
 

@@ -35,7 +35,24 @@ impl Collector for BrokerCollector {
         let provider_busy: usize = cluster.providers.iter().map(|p| p.busy).sum();
         by_runner(&mut encoder, "wasimoff_workers", "Workers, local runner and providers.", cluster.local.workers, provider_workers)?;
         by_runner(&mut encoder, "wasimoff_busy_workers", "Workers running a task.", cluster.local.busy, provider_busy)?;
-        gauge(&mut encoder, "wasimoff_tasks_per_second", "Tasks finished per second over the last 10 s.", cluster.tasks_per_second)
+        gauge(&mut encoder, "wasimoff_tasks_per_second", "Tasks finished per second over the last 10 s.", cluster.tasks_per_second)?;
+
+        let verification = cluster.verification;
+        let counters = [
+            (
+                "wasimoff_verified_tasks",
+                "Tasks accepted after verification (a quorum, a confirming check, a trusted result).",
+                verification.verified,
+            ),
+            ("wasimoff_verification_disagreements", "Verified tasks whose results disagreed at least once.", verification.disagreements),
+            ("wasimoff_verification_spot_checks", "Results re-run on a trusted runner by spot checks.", verification.spot_checks),
+            ("wasimoff_verification_strikes", "Strikes given to providers whose result lost a verification vote.", verification.strikes),
+            ("wasimoff_verification_quarantines", "Providers quarantined after too many strikes.", verification.quarantines),
+        ];
+        for (name, help, value) in counters {
+            ConstCounter::new(value).encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
+        }
+        Ok(())
     }
 }
 

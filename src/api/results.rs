@@ -74,6 +74,7 @@ impl<'a> TaskResult<'a> {
                 missing_artifacts: &output.missing_artifacts,
                 elapsed_ms: output.elapsed.as_micros() as f64 / 1e3,
                 ran_on: AsText(&output.ran_on),
+                verified_by: &output.verified_by,
             }),
             Err(error) => TaskResult::Error(Failed {
                 kind: error.kind,
@@ -85,7 +86,7 @@ impl<'a> TaskResult<'a> {
 }
 
 /// `{"status", "stdout"|"stdout_base64", "stderr"|"stderr_base64", "artifacts"?,
-/// "missing_artifacts"?, "elapsed_ms", "ran_on"}`.
+/// "missing_artifacts"?, "elapsed_ms", "ran_on", "verified_by"?}`.
 #[derive(Serialize)]
 pub(super) struct Exited<'a> {
     status: i32,
@@ -97,6 +98,8 @@ pub(super) struct Exited<'a> {
     missing_artifacts: &'a [String],
     elapsed_ms: f64,
     ran_on: AsText<&'a dyn Display>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    verified_by: &'a [String],
 }
 
 /// `{"kind", "message", "stdout"|"stdout_base64", "stderr"|"stderr_base64"}`.
@@ -142,6 +145,7 @@ mod tests {
             missing_artifacts: vec!["/gone".into()],
             elapsed: Duration::from_micros(1500),
             ran_on: "local".into(),
+            verified_by: vec![],
         };
         assert_eq!(
             json(&TaskResult::new(&Ok(output))),

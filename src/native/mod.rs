@@ -28,6 +28,7 @@ use crate::runner::LocalRunner;
 use crate::store::{Storage, Store};
 use std::fmt;
 use std::str::FromStr;
+use wasimoff_provider_core::Config;
 
 /// Why a provider session ended or could not start.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +104,7 @@ pub struct NativeProvider {
     name: String,
     limits: Limits,
     transport: TransportChoice,
+    token: Option<String>,
 }
 
 impl NativeProvider {
@@ -112,7 +114,7 @@ impl NativeProvider {
     pub fn new(url: impl Into<String>) -> NativeProvider {
         let limits = Limits::default();
         let name = std::env::var("HOSTNAME").unwrap_or_else(|_| "native".into());
-        NativeProvider { url: url.into(), workers: limits.concurrency, name, limits, transport: TransportChoice::Auto }
+        NativeProvider { url: url.into(), workers: limits.concurrency, name, limits, transport: TransportChoice::Auto, token: None }
     }
 
     /// Sets the number of workers (tasks run at once).
@@ -140,6 +142,13 @@ impl NativeProvider {
         self
     }
 
+    /// Presents `token` in the hello; a broker whose admission hook knows it trusts this
+    /// provider ([`Admission::trust_token`](crate::Admission::trust_token)).
+    pub fn token(mut self, token: impl Into<String>) -> NativeProvider {
+        self.token = Some(token.into());
+        self
+    }
+
     /// Connects, says hello, and runs tasks until the broker closes the connection.
     pub async fn run(self) -> Result<(), ProviderError> {
         // The runner keeps more compiled modules than the core so that it never drops one
@@ -150,6 +159,7 @@ impl NativeProvider {
         let frame_limit = usize::try_from(self.limits.provider_frame_bytes).unwrap_or(usize::MAX);
         let link = connect::open(&self.url, self.transport, frame_limit).await?;
         let workers = u32::try_from(self.workers).unwrap_or(u32::MAX);
-        session::run(link, runner, &self.name, workers, self.limits.cached_modules).await
+        let config = Config { token: self.token, ..Config::native(self.limits.cached_modules) };
+        session::run(link, runner, config, &self.name, workers).await
     }
 }

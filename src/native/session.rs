@@ -43,10 +43,10 @@ fn lost(error: impl std::fmt::Display) -> ProviderError {
 }
 
 /// Says hello on `link` and serves the broker until it ends the session; then leaves.
-pub(super) async fn run(mut link: Link, runner: LocalRunner, name: &str, workers: u32, cached_modules: usize) -> Result<(), ProviderError> {
+pub(super) async fn run(mut link: Link, runner: LocalRunner, config: Config, name: &str, workers: u32) -> Result<(), ProviderError> {
     let (finished, results) = mpsc::unbounded_channel();
     let mut session = Session {
-        core: Core::new(Config::native(cached_modules), workers as usize),
+        core: Core::new(config, workers as usize),
         runner,
         modules: HashMap::new(),
         running: HashMap::new(),

@@ -4,6 +4,7 @@
 use super::command_message;
 use crate::Wasimoff;
 use crate::scheduler::{Command, NewProvider, ProviderLimitReached, TaskId, TaskResult};
+use crate::trust::Trust;
 use tokio::sync::mpsc;
 use wasimoff_protocol::{Outcome, ProviderId, ProviderKind, ToProvider, Transport};
 
@@ -11,6 +12,7 @@ use wasimoff_protocol::{Outcome, ProviderId, ProviderKind, ToProvider, Transport
 /// gets no more tasks than its workers. It receives
 /// [`ToProvider::Run`] and [`ToProvider::Cancel`] messages and answers runs with
 /// [`InProcessProvider::answer`]. Dropping it detaches it; its unanswered tasks are re-queued.
+/// It is trusted: the host's own code answers, so its results need no verification.
 ///
 /// ```no_run
 /// # async fn demo(broker: wasimoff::Wasimoff) {
@@ -47,6 +49,7 @@ impl InProcessProvider {
             workers,
             prefetch: 0,
             local: false,
+            trust: Trust::Trusted,
         };
         let (id, commands) = broker.scheduler().join(joining, limit)?;
         Ok(InProcessProvider { broker: broker.clone(), id, commands })
@@ -65,7 +68,7 @@ impl InProcessProvider {
 
     /// Answers the run with this `id`.
     pub fn answer(&self, id: u64, outcome: Outcome) {
-        self.broker.scheduler().result(self.id, TaskId(id), TaskResult { ran_on: self.id.to_string(), outcome });
+        self.broker.scheduler().result(self.id, TaskId(id), TaskResult::from_outcome(self.id.to_string(), outcome));
     }
 
     /// Announces a new worker count.

@@ -12,6 +12,7 @@
 use crate::runner::{LocalRunner, Running};
 use crate::scheduler::{Command, DirectSink, NewProvider, Scheduler, TaskId, TaskResult};
 use crate::task::LOCAL;
+use crate::trust::Trust;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use wasimoff_protocol::{ProviderId, ProviderKind, Transport};
@@ -25,6 +26,7 @@ pub(crate) fn attach(scheduler: &Arc<Scheduler>, runner: LocalRunner) {
         workers: u32::try_from(runner.slots()).unwrap_or(u32::MAX),
         prefetch: 0,
         local: true,
+        trust: Trust::Trusted,
     };
     let weak = Arc::downgrade(scheduler);
     scheduler.join_direct(joining, move |id| {
@@ -80,6 +82,7 @@ impl Provider {
                     started.stop();
                 }
             }
+            Command::Quarantine { .. } => {}
         }
     }
 }

@@ -35,6 +35,7 @@ use wasimoff_protocol::ToProvider;
 pub(crate) async fn command_message(broker: &Wasimoff, command: Command) -> ToProvider {
     match command {
         Command::Cancel { task } => ToProvider::Cancel { id: task.0 },
+        Command::Quarantine { reason } => ToProvider::Refused { reason },
         Command::Run { task, prepared, send_module } => {
             let module = match (&prepared.module.inline, send_module) {
                 (_, false) => None,

@@ -1,13 +1,18 @@
 //! One provider session, whatever carries its frames: `hello` within 10 s, version negotiation,
-//! joining the scheduler, `welcome`, then commands out, results and events in, heartbeats,
-//! and leaving the cluster when it ends. Transports implement [`ProviderLink`]. Every session
+//! admission (a quarantined address is refused; the host's hook refuses or says trusted or
+//! untrusted), joining the scheduler, `welcome`, then commands out, results and events in,
+//! heartbeats, and leaving the cluster when it ends; a quarantine ends it with a `refused`
+//! and a close giving the reason, and refuses its address for the cool-off time. Transports implement [`ProviderLink`]. Every session
 //! runs in [`Sessions`], whose one shutdown signal closes them all with a going-away close.
 
 use super::command_message;
 use crate::Wasimoff;
 use crate::scheduler::{Command, NewProvider, TaskId, TaskResult};
+use crate::trust::{Admission, AdmissionRequest, Trust};
 use bytes::Bytes;
+use http::HeaderMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -158,9 +163,18 @@ pub(crate) fn frame_limit(broker: &Wasimoff) -> usize {
     usize::try_from(broker.limits().provider_frame_bytes).unwrap_or(usize::MAX)
 }
 
+/// Who is connecting: the connection request's headers and the provider's address, if known.
+#[derive(Debug, Default)]
+pub(crate) struct Peer {
+    /// The request's headers.
+    pub(crate) headers: HeaderMap,
+    /// The provider's address.
+    pub(crate) address: Option<SocketAddr>,
+}
+
 /// Runs a provider's session on `link` from its first frame to its end.
-pub(crate) async fn run<L: ProviderLink>(broker: Wasimoff, mut link: L) {
-    match session(&broker, &mut link).await {
+pub(crate) async fn run<L: ProviderLink>(broker: Wasimoff, mut link: L, peer: Peer) {
+    match session(&broker, &mut link, &peer).await {
         End::Close(kind, reason) => link.close(kind, &reason).await,
         End::Quietly => link.end().await,
     }
@@ -171,7 +185,7 @@ fn going_away() -> End {
 }
 
 /// Hello, welcome and the session proper; returns how the link ends.
-async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L) -> End {
+async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L, peer: &Peer) -> End {
     let limit = frame_limit(broker);
     let stop = broker.sessions().stop.clone();
     let hello = tokio::select! {
@@ -190,10 +204,19 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L) -> End {
         Ok(version) => version,
         Err(reason) => return refuse(link, &reason).await,
     };
+    if let Some(left) = peer.address.and_then(|address| broker.quarantine().remaining(address.ip())) {
+        return refuse(link, &format!("this address is quarantined for another {} s", left.as_secs().max(1))).await;
+    }
+    let request = AdmissionRequest { hello: &hello, headers: &peer.headers, remote_address: peer.address };
+    let trust = match (broker.admission())(&request) {
+        Admission::Refuse(reason) => return refuse(link, &reason).await,
+        Admission::Trusted => Trust::Trusted,
+        Admission::Untrusted => Trust::Untrusted,
+    };
     let scheduler = broker.scheduler().clone();
     let prefetch = hello.prefetch.min(broker.limits().provider_prefetch);
     let joining =
-        NewProvider { kind: hello.kind, name: hello.name, transport: L::TRANSPORT, workers: hello.workers, prefetch, local: false };
+        NewProvider { kind: hello.kind, name: hello.name, transport: L::TRANSPORT, workers: hello.workers, prefetch, local: false, trust };
     let joined = scheduler.join(joining, broker.limits().max_providers);
     let (id, commands) = match joined {
         Ok(joined) => joined,
@@ -210,7 +233,7 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L) -> End {
         tokio::select! {
             biased;
             () = stop.cancelled() => (going_away(), "was closed by the broker's shutdown"),
-            ended = serve(broker, id, link, commands, limit) => ended,
+            ended = serve(broker, id, link, commands, limit, peer) => ended,
         }
     } else {
         (End::Quietly, "disconnected")
@@ -227,6 +250,7 @@ async fn serve(
     link: &mut impl ProviderLink,
     mut commands: mpsc::UnboundedReceiver<Command>,
     limit: usize,
+    peer: &Peer,
 ) -> (End, &'static str) {
     let scheduler = broker.scheduler();
     let mut heartbeat = tokio::time::interval(broker.limits().provider_heartbeat);
@@ -243,7 +267,7 @@ async fn serve(
                 Incoming::Message(ToBroker::Pong { .. }) => unanswered = 0,
                 Incoming::Message(ToBroker::Evicted { digests }) => scheduler.evicted(id, &digests),
                 Incoming::Message(ToBroker::Result { id: task, outcome }) => {
-                    scheduler.result(id, TaskId(task), TaskResult { ran_on: id.to_string(), outcome });
+                    scheduler.result(id, TaskId(task), TaskResult::from_outcome(id.to_string(), outcome));
                 }
                 Incoming::Message(ToBroker::Hello(_)) => {
                     return (End::Close(CloseKind::Protocol, "hello twice".into()), "broke the protocol");
@@ -253,6 +277,13 @@ async fn serve(
             },
             command = commands.recv() => {
                 let Some(command) = command else { return (End::Quietly, "was removed") };
+                if let Command::Quarantine { reason } = command {
+                    if let Some(address) = peer.address {
+                        broker.quarantine().add(address.ip(), broker.limits().quarantine_cooloff);
+                    }
+                    tracing::warn!(provider = %id, address = ?peer.address, %reason, "provider quarantined");
+                    return (refuse(link, &reason).await, "was quarantined");
+                }
                 let frame = command_message(broker, command).await;
                 if !send(link, &frame).await {
                     return (End::Quietly, "disconnected");

@@ -2,9 +2,10 @@
 //! with upgrades enabled) and the session that follows it.
 
 use super::admission::{Refusal, admit};
-use super::session::{self, CloseKind, ProviderLink, Received, frame_limit};
+use super::session::{self, CloseKind, Peer, ProviderLink, Received, frame_limit};
 use crate::Wasimoff;
 use crate::layers::Body;
+use crate::trust::RemoteAddress;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
@@ -56,6 +57,8 @@ pub(crate) fn upgrade(broker: Wasimoff, request: Request<Body>) -> Response<Body
     if headers.get(SEC_WEBSOCKET_VERSION).is_none_or(|v| v != "13") {
         return ApiError::new(ApiErrorKind::BadRequest, "unsupported WebSocket version; use 13").into_response();
     }
+    let address = request.extensions().get::<RemoteAddress>().map(|remote| remote.0);
+    let peer = Peer { headers: headers.clone(), address };
     let on_upgrade = hyper::upgrade::on(request);
     let sessions = broker.clone();
     sessions.sessions().spawn(async move {
@@ -67,7 +70,7 @@ pub(crate) fn upgrade(broker: Wasimoff, request: Request<Body>) -> Response<Body
                     .max_message_size(Some(limit))
                     .max_frame_size(Some(limit));
                 let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-                session::run(broker, WebSocketLink(socket)).await;
+                session::run(broker, WebSocketLink(socket), peer).await;
             }
             Err(error) => tracing::warn!(%error, "provider connection was not upgraded"),
         }

@@ -149,6 +149,7 @@ pub(crate) async fn execute(stop: &Stop, runnable: &Runnable, task: &PreparedTas
         missing_artifacts,
         elapsed,
         ran_on: crate::task::LOCAL.to_string(),
+        verified_by: Vec::new(),
     })
 }
 

@@ -12,21 +12,26 @@
 //!   sinks and the submitters' waiters, carries out the effects (under the lock only
 //!   non-blocking channel sends and the local runner's non-blocking task starts), and drives
 //!   every deadline with one timer task.
+//! - `verify.rs`: votes of verified tasks (replicas, quorum, spot checks), pure as well;
+//!   unit-tested in `verify_tests.rs`.
 //! - `wire.rs`: conversions between the broker's task types and the protocol's.
 
 mod queue;
 mod state;
 #[cfg(test)]
 mod tests;
+mod verify;
+#[cfg(test)]
+mod verify_tests;
 mod wire;
 
 use queue::MemoryQueue;
 pub(crate) use queue::{JobId, TaskId, TaskResult};
-pub(crate) use state::{Command, NewProvider};
+pub(crate) use state::{Command, NewProvider, StrikePolicy};
 use state::{Effect, State};
 pub(crate) use wire::{from_wire, outcome_to_result, result_to_outcome, to_wire};
 
-use crate::cluster::{JobState, ProviderState};
+use crate::cluster::{JobState, ProviderState, VerificationStats};
 use crate::digest::Digest;
 use crate::prepare::PreparedTask;
 use std::collections::HashMap;
@@ -88,9 +93,9 @@ pub(crate) struct Scheduler {
 
 impl Scheduler {
     /// A scheduler whose deadline timer runs on `runtime`.
-    pub(crate) fn new(policy: FallbackPolicy, runtime: &tokio::runtime::Handle) -> Arc<Scheduler> {
-        let locked =
-            Locked { state: State::new(policy, MemoryQueue::default()), senders: HashMap::new(), waiters: HashMap::new(), timer_at: None };
+    pub(crate) fn new(policy: FallbackPolicy, strikes: StrikePolicy, runtime: &tokio::runtime::Handle) -> Arc<Scheduler> {
+        let state = State::new(policy, MemoryQueue::default()).with_strikes(strikes);
+        let locked = Locked { state, senders: HashMap::new(), waiters: HashMap::new(), timer_at: None };
         let scheduler = Arc::new(Scheduler { locked: Mutex::new(locked), timer: Arc::new(Notify::new()), last_job: AtomicU64::new(0) });
         runtime.spawn(run_timer(Arc::downgrade(&scheduler), scheduler.timer.clone()));
         scheduler
@@ -243,6 +248,11 @@ impl Scheduler {
     /// Tasks all remote providers hold at most: their workers plus what they queue (prefetch).
     pub(crate) fn provider_capacity(&self) -> usize {
         self.lock().state.remote_capacity()
+    }
+
+    /// What verification did so far.
+    pub(crate) fn verification(&self) -> VerificationStats {
+        self.lock().state.verification()
     }
 
     /// Tasks the local runner finished.

@@ -73,12 +73,21 @@ pub(crate) struct TaskResult {
     pub(crate) ran_on: String,
     /// What happened.
     pub(crate) outcome: Outcome,
+    /// Who produced and who confirmed a verified result; empty unless the task asked for
+    /// verification.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) verified_by: Vec<String>,
 }
 
 impl TaskResult {
     /// A runner's result.
     pub(crate) fn new(ran_on: impl Into<String>, result: Result<TaskOutput, TaskError>) -> TaskResult {
-        TaskResult { ran_on: ran_on.into(), outcome: result_to_outcome(result) }
+        TaskResult::from_outcome(ran_on, result_to_outcome(result))
+    }
+
+    /// A provider's outcome, not verified (yet).
+    pub(crate) fn from_outcome(ran_on: impl Into<String>, outcome: Outcome) -> TaskResult {
+        TaskResult { ran_on: ran_on.into(), outcome, verified_by: Vec::new() }
     }
 
     /// A failure the broker decided on itself.
@@ -88,7 +97,8 @@ impl TaskResult {
 
     /// The result as the submitter sees it.
     pub(crate) fn into_result(self) -> Result<TaskOutput, TaskError> {
-        outcome_to_result(self.outcome, &self.ran_on)
+        let verified_by = self.verified_by;
+        outcome_to_result(self.outcome, &self.ran_on).map(|output| TaskOutput { verified_by, ..output })
     }
 }
 

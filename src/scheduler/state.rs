@@ -11,17 +11,27 @@
 //! Picking a provider costs the same however many are connected: providers with an idle
 //! worker, and those with room in their queue, sit in ordered sets (all of them, per cached
 //! module, and the local ones), so a pick is a few set lookups.
+//!
+//! A task that asks for verification runs as several *runs* with their own ids, tallied by
+//! its [`Vote`] (`verify.rs`): replicas go to distinct providers (a few more set lookups, one
+//! per provider to skip), spot checks to trusted runners; a run that no provider could ever
+//! take (every connected one had a run of the task) waits aside until a provider joins. Only
+//! the vote's decision replies, so the task still gets exactly one result. An untrusted
+//! provider whose result loses a vote gets a strike; after `strikes` within `window` it is
+//! quarantined: no more tasks, and its session is told to close.
 
 use super::FallbackPolicy;
 use super::queue::{JobId, MemoryQueue, QueuedTask, TaskId, TaskQueue, TaskResult};
-use crate::cluster::{JobState, ProviderState};
+use super::verify::{Decision, Placement, Vote, Votes, check_probability};
+use crate::cluster::{JobState, ProviderState, VerificationStats};
 use crate::digest::Digest;
 use crate::prepare::PreparedTask;
 use crate::task::TaskErrorKind;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use crate::trust::Trust;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasimoff_protocol::{ProviderId, ProviderKind, Transport};
+use wasimoff_protocol::{Outcome, ProviderId, ProviderKind, Transport};
 
 /// How many providers a task may be lost on before it fails.
 pub(crate) const MAX_ATTEMPTS: u32 = 3;
@@ -39,6 +49,8 @@ pub(crate) enum Command {
     Run { task: TaskId, prepared: Arc<PreparedTask>, send_module: bool },
     /// Stop this task; no result is expected.
     Cancel { task: TaskId },
+    /// The provider is quarantined: close its session with this reason.
+    Quarantine { reason: String },
 }
 
 /// What the caller of a [`State`] method carries out.
@@ -65,6 +77,17 @@ pub(crate) struct NewProvider {
     pub(crate) prefetch: u32,
     /// The broker's own runner, used only as the fallback policy allows.
     pub(crate) local: bool,
+    /// Whether its results are believed (local and in-process providers always are).
+    pub(crate) trust: Trust,
+}
+
+/// When strikes quarantine a provider.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StrikePolicy {
+    /// Strikes within `window` that quarantine.
+    pub(crate) limit: u32,
+    /// The window strikes are counted in.
+    pub(crate) window: Duration,
 }
 
 /// A task given to a provider.
@@ -81,9 +104,37 @@ struct Provider {
     in_flight: HashSet<TaskId>,
     modules: HashSet<Digest>,
     done: u64,
+    /// Results confirmed by verification since its last strike.
+    clean: u64,
+    /// Results confirmed by verification in all.
+    verified: u64,
+    /// When its results lost votes, within the strike window.
+    strikes: VecDeque<Instant>,
+    /// Strikes in all.
+    struck: u64,
+    /// Takes no more tasks; its session is being closed.
+    quarantined: bool,
 }
 
 impl Provider {
+    fn new(joined: NewProvider) -> Provider {
+        Provider {
+            joined,
+            in_flight: HashSet::new(),
+            modules: HashSet::new(),
+            done: 0,
+            clean: 0,
+            verified: 0,
+            strikes: VecDeque::new(),
+            struck: 0,
+            quarantined: false,
+        }
+    }
+
+    fn trusted(&self) -> bool {
+        self.joined.local || self.joined.trust == Trust::Trusted
+    }
+
     /// Whether one of its workers has nothing to run.
     fn idle(&self) -> bool {
         self.in_flight.len() < self.joined.workers as usize
@@ -114,6 +165,16 @@ impl Takers {
         self.by_module.get(module).and_then(|set| set.first()).or_else(|| self.all.first()).copied()
     }
 
+    /// The first not in `used` that holds `module`, else the first of all not in `used`.
+    fn pick_distinct(&self, module: &Digest, used: &HashSet<ProviderId>) -> Option<ProviderId> {
+        self.cached_distinct(module, used).or_else(|| first_distinct(&self.all, used))
+    }
+
+    /// The first not in `used` that holds `module`.
+    fn cached_distinct(&self, module: &Digest, used: &HashSet<ProviderId>) -> Option<ProviderId> {
+        self.by_module.get(module).and_then(|set| first_distinct(set, used))
+    }
+
     /// Puts `id`, which holds `modules`, in or out.
     fn mark<'a>(&mut self, id: ProviderId, modules: impl Iterator<Item = &'a Digest>, member: bool) {
         for module in modules {
@@ -128,6 +189,11 @@ impl Takers {
             set.remove(&id);
         }
     }
+}
+
+/// The first of `set` not in `used`.
+fn first_distinct(set: &BTreeSet<ProviderId>, used: &HashSet<ProviderId>) -> Option<ProviderId> {
+    set.iter().find(|id| !used.contains(id)).copied()
 }
 
 /// Puts `id` into `set` or takes it out.
@@ -156,6 +222,16 @@ pub(crate) struct State<Q: TaskQueue = MemoryQueue> {
     deadlines: BTreeSet<(Instant, TaskId)>,
     remote: usize,
     remote_workers: usize,
+    /// Remote providers that are trusted.
+    trusted_remote: BTreeSet<ProviderId>,
+    /// Verified tasks' votes.
+    votes: Votes,
+    /// Runs no connected provider may take, until one joins.
+    parked: Vec<QueuedTask>,
+    strike_policy: StrikePolicy,
+    /// Draws whether a result is spot-checked.
+    rng: fastrand::Rng,
+    stats: VerificationStats,
 }
 
 impl<Q: TaskQueue> State<Q> {
@@ -174,14 +250,39 @@ impl<Q: TaskQueue> State<Q> {
             deadlines: BTreeSet::new(),
             remote: 0,
             remote_workers: 0,
+            trusted_remote: BTreeSet::new(),
+            votes: Votes::default(),
+            parked: Vec::new(),
+            strike_policy: StrikePolicy { limit: 3, window: Duration::from_secs(3600) },
+            rng: fastrand::Rng::new(),
+            stats: VerificationStats::default(),
         }
+    }
+
+    /// This state with `policy` for strikes (default: 3 within an hour).
+    pub(crate) fn with_strikes(mut self, policy: StrikePolicy) -> State<Q> {
+        self.strike_policy = policy;
+        self
+    }
+
+    /// This state drawing spot checks from a generator seeded with `seed` (tests).
+    #[cfg(test)]
+    pub(crate) fn with_seed(mut self, seed: u64) -> State<Q> {
+        self.rng = fastrand::Rng::with_seed(seed);
+        self
     }
 
     /// Queues a task of `job` and dispatches what can run.
     pub(crate) fn submit(&mut self, task: PreparedTask, job: JobId, now: Instant) -> (TaskId, Vec<Effect>) {
-        self.next_task += 1;
-        let id = TaskId(self.next_task);
-        self.queue.push_back(QueuedTask { id, job, task, attempts: 0 });
+        let id = self.new_task_id();
+        match task.verify {
+            None => self.queue.push_back(QueuedTask { id, job, task, attempts: 0 }),
+            Some(verify) => {
+                let (vote, runs) = Vote::new(verify.0, task, job);
+                self.votes.open(id, vote);
+                self.launch(id, runs, false);
+            }
+        }
         let mut effects = Vec::new();
         self.pump(now, &mut effects);
         (id, effects)
@@ -198,8 +299,14 @@ impl<Q: TaskQueue> State<Q> {
             self.remote += 1;
             self.remote_workers += provider.workers as usize;
         }
-        self.providers.insert(id, Provider { joined: provider, in_flight: HashSet::new(), modules: HashSet::new(), done: 0 });
+        if !provider.local && provider.trust == Trust::Trusted {
+            self.trusted_remote.insert(id);
+        }
+        self.providers.insert(id, Provider::new(provider));
         self.refresh(id);
+        for parked in std::mem::take(&mut self.parked).into_iter().rev() {
+            self.queue.push_front(parked);
+        }
         let mut effects = Vec::new();
         self.pump(now, &mut effects);
         (id, effects)
@@ -239,6 +346,7 @@ impl<Q: TaskQueue> State<Q> {
         self.idle.mark(id, gone.modules.iter(), false);
         self.queue_room.mark(id, gone.modules.iter(), false);
         self.idle_local.remove(&id);
+        self.trusted_remote.remove(&id);
         let mut effects = Vec::new();
         let mut lost: Vec<TaskId> = gone.in_flight.into_iter().collect();
         lost.sort_unstable_by(|a, b| b.cmp(a));
@@ -247,7 +355,8 @@ impl<Q: TaskQueue> State<Q> {
             let attempts = running.attempts + 1;
             if attempts >= MAX_ATTEMPTS {
                 let message = format!("the task was lost on {MAX_ATTEMPTS} providers; the last one {why}");
-                effects.push(Effect::Reply { task, result: TaskResult::failed(id.to_string(), TaskErrorKind::Internal, message) });
+                let result = TaskResult::failed(id.to_string(), TaskErrorKind::Internal, message);
+                self.end_run(task, None, result, now, &mut effects);
             } else {
                 self.queue.push_front(QueuedTask { id: task, job: running.job, task: Arc::unwrap_or_clone(running.prepared), attempts });
             }
@@ -266,7 +375,8 @@ impl<Q: TaskQueue> State<Q> {
         if let Some(provider) = self.providers.get_mut(&from) {
             provider.done += 1;
         }
-        let mut effects = vec![Effect::Reply { task, result }];
+        let mut effects = Vec::new();
+        self.end_run(task, Some(from), result, now, &mut effects);
         self.pump(now, &mut effects);
         effects
     }
@@ -274,6 +384,12 @@ impl<Q: TaskQueue> State<Q> {
     /// The submitter no longer wants `task`: it leaves the queue, or its provider is told to
     /// stop it. No result follows.
     pub(crate) fn cancel(&mut self, task: TaskId, now: Instant) -> Vec<Effect> {
+        if let Some(vote) = self.votes.close(task) {
+            let mut effects = Vec::new();
+            self.stop_runs(vote.runs, &mut effects);
+            self.pump(now, &mut effects);
+            return effects;
+        }
         let Some(provider) = self.release(task) else {
             self.queue.remove(task);
             return Vec::new();
@@ -294,7 +410,7 @@ impl<Q: TaskQueue> State<Q> {
             let Some(provider) = self.release(task) else { continue };
             effects.push(Effect::Send { provider, command: Command::Cancel { task } });
             let result = TaskResult::failed(provider.to_string(), TaskErrorKind::Timeout, TIMEOUT_MESSAGE);
-            effects.push(Effect::Reply { task, result });
+            self.end_run(task, None, result, now, &mut effects);
         }
         self.pump(now, &mut effects);
         effects
@@ -320,6 +436,10 @@ impl<Q: TaskQueue> State<Q> {
                 busy: provider.in_flight.len().min(provider.joined.workers as usize),
                 tasks_done: provider.done,
                 modules_cached: provider.modules.len(),
+                trust: provider.joined.trust,
+                verified: provider.verified,
+                strikes: provider.struck,
+                quarantined: provider.quarantined,
             })
             .collect();
         providers.sort_by_key(|provider| provider.id);
@@ -372,6 +492,11 @@ impl<Q: TaskQueue> State<Q> {
         self.queue.len()
     }
 
+    /// What verification did so far.
+    pub(crate) fn verification(&self) -> VerificationStats {
+        self.stats
+    }
+
     /// Tasks the local providers finished.
     pub(crate) fn local_done(&self) -> u64 {
         self.providers.values().filter(|provider| provider.joined.local).map(|provider| provider.done).sum()
@@ -403,8 +528,9 @@ impl<Q: TaskQueue> State<Q> {
             mark(&mut self.idle_local, id, provider.idle());
             return;
         }
-        self.idle.mark(id, provider.modules.iter(), provider.idle());
-        self.queue_room.mark(id, provider.modules.iter(), provider.room());
+        let takes = !provider.quarantined;
+        self.idle.mark(id, provider.modules.iter(), takes && provider.idle());
+        self.queue_room.mark(id, provider.modules.iter(), takes && provider.room());
     }
 
     fn local_allowed(&self) -> bool {
@@ -424,12 +550,70 @@ impl<Q: TaskQueue> State<Q> {
         idle_cached.or_else(local).or_else(|| self.idle.all.first().copied()).or_else(|| self.queue_room.pick(module))
     }
 
-    /// Dispatches queued tasks, in order, while someone can take the next one.
+    /// Who takes a run of a verified task: for a replica the same order as [`State::pick`]
+    /// among providers that had no run of the task (the local runner also when no such
+    /// remote provider is connected, unless the policy is `Never`); for a spot check a
+    /// trusted remote provider with an idle worker, else the local runner, else a trusted
+    /// remote provider's queue.
+    fn pick_for(&self, module: &Digest, placement: &Placement<'_>) -> Option<ProviderId> {
+        match placement {
+            Placement::Anywhere => self.pick(module),
+            Placement::Distinct(used) => {
+                let local_allowed = self.local_allowed() || (self.policy != FallbackPolicy::Never && !self.distinct_remote(used));
+                let local = || local_allowed.then(|| first_distinct(&self.idle_local, used)).flatten();
+                self.idle
+                    .cached_distinct(module, used)
+                    .or_else(local)
+                    .or_else(|| first_distinct(&self.idle.all, used))
+                    .or_else(|| self.queue_room.pick_distinct(module, used))
+            }
+            Placement::Trusted(used) => {
+                let trusted = |fits: fn(&Provider) -> bool| {
+                    self.trusted_remote
+                        .iter()
+                        .find(|id| !used.contains(id) && self.providers.get(id).is_some_and(|p| !p.quarantined && fits(p)))
+                        .copied()
+                };
+                trusted(Provider::idle).or_else(|| first_distinct(&self.idle_local, used)).or_else(|| trusted(Provider::room))
+            }
+        }
+    }
+
+    /// Whether a remote provider that had no run of the task is connected.
+    fn distinct_remote(&self, used: &HashSet<ProviderId>) -> bool {
+        let used_remote = used.iter().filter(|id| self.providers.get(id).is_some_and(|p| !p.joined.local)).count();
+        self.remote > used_remote
+    }
+
+    /// Whether no connected provider could ever take a run placed so: it waits aside.
+    fn nowhere(&self, placement: &Placement<'_>) -> bool {
+        let local_left = |used: &HashSet<ProviderId>| self.providers.iter().any(|(id, p)| p.joined.local && !used.contains(id));
+        match placement {
+            Placement::Anywhere => false,
+            Placement::Distinct(used) => !self.distinct_remote(used) && (self.policy == FallbackPolicy::Never || !local_left(used)),
+            Placement::Trusted(used) => !self.trusted_remote.iter().any(|id| !used.contains(id)) && !local_left(used),
+        }
+    }
+
+    /// Dispatches queued tasks, in order, while someone can take the next one; a run no
+    /// connected provider may take is set aside.
     fn pump(&mut self, now: Instant, effects: &mut Vec<Effect>) {
         while let Some(next) = self.queue.front() {
-            let Some(id) = self.pick(&next.task.module.digest) else { break };
+            let placement = self.votes.placement(next.id);
+            let picked = self.pick_for(&next.task.module.digest, &placement);
+            let park = picked.is_none() && self.nowhere(&placement);
+            let Some(id) = picked else {
+                if park && let Some(parked) = self.queue.pop_front() {
+                    self.parked.push(parked);
+                    continue;
+                }
+                break;
+            };
             let Some(provider) = self.providers.get_mut(&id) else { break };
             let Some(queued) = self.queue.pop_front() else { break };
+            if let Some(vote) = self.votes.task_of(queued.id).and_then(|task| self.votes.get_mut(task)) {
+                vote.used.insert(id);
+            }
             let local = provider.joined.local;
             // A task queued on the provider starts once those ahead of it have ended, at the
             // latest by their deadlines; its own time counts from then.
@@ -446,5 +630,129 @@ impl<Q: TaskQueue> State<Q> {
             effects.push(Effect::Send { provider: id, command: Command::Run { task: queued.id, prepared, send_module } });
             self.refresh(id);
         }
+    }
+}
+
+/// Verification: runs, ballots, decisions, strikes.
+impl<Q: TaskQueue> State<Q> {
+    fn new_task_id(&mut self) -> TaskId {
+        self.next_task += 1;
+        TaskId(self.next_task)
+    }
+
+    /// Queues `count` runs of `task`'s vote, at the front if they are extra ones.
+    fn launch(&mut self, task: TaskId, count: u32, extra: bool) {
+        for _ in 0..count {
+            let run = self.new_task_id();
+            let Some(vote) = self.votes.get_mut(task) else { return };
+            let queued = QueuedTask { id: run, job: vote.job, task: vote.prepared.clone(), attempts: 0 };
+            self.votes.add_run(task, run);
+            if extra {
+                self.queue.push_front(queued);
+            } else {
+                self.queue.push_back(queued);
+            }
+        }
+    }
+
+    /// Run (or plain task) `run` ended with `result`: from `from` if a provider answered (a
+    /// ballot), without one if the broker decided (timeout, lost). A plain task is answered;
+    /// a run goes to its vote.
+    fn end_run(&mut self, run: TaskId, from: Option<ProviderId>, result: TaskResult, now: Instant, effects: &mut Vec<Effect>) {
+        let Some(task) = self.votes.end_run(run) else {
+            effects.push(Effect::Reply { task: run, result });
+            return;
+        };
+        let (trusted, clean) = from.and_then(|id| self.providers.get(&id)).map_or((false, 0), |p| (p.trusted(), p.clean));
+        let Some(vote) = self.votes.get_mut(task) else { return };
+        let decision = match from {
+            Some(provider) => {
+                let check = !trusted && vote.spot_check_rate().is_some_and(|rate| self.rng.f64() < check_probability(rate, clean));
+                vote.ballot(provider, trusted, result, check)
+            }
+            None => vote.no_ballot(result),
+        };
+        self.decide(task, decision, now, effects);
+    }
+
+    /// Carries out a vote's decision.
+    fn decide(&mut self, task: TaskId, decision: Decision, now: Instant, effects: &mut Vec<Effect>) {
+        let result = match decision {
+            Decision::Wait => return,
+            Decision::Launch(count) => {
+                if self.votes.get_mut(task).is_some_and(|vote| vote.checking()) {
+                    self.stats.spot_checks += u64::from(count);
+                }
+                self.launch(task, count, true);
+                return;
+            }
+            Decision::Accept { result, losers, confirmed } => {
+                self.stats.verified += 1;
+                for provider in confirmed {
+                    if let Some(provider) = self.providers.get_mut(&provider).filter(|p| !p.trusted()) {
+                        provider.clean += 1;
+                        provider.verified += 1;
+                    }
+                }
+                for provider in losers {
+                    self.strike(provider, now, effects);
+                }
+                result
+            }
+            Decision::Fail(result) => {
+                if matches!(result.outcome, Outcome::Failed { kind: TaskErrorKind::Unverified, .. }) {
+                    self.stats.unverified += 1;
+                }
+                result
+            }
+        };
+        if let Some(vote) = self.votes.close(task) {
+            if vote.disagreed {
+                self.stats.disagreements += 1;
+            }
+            self.stop_runs(vote.runs, effects);
+        }
+        effects.push(Effect::Reply { task, result });
+    }
+
+    /// Stops runs no longer wanted, wherever they are: running (the provider is told), queued
+    /// or set aside.
+    fn stop_runs(&mut self, runs: HashSet<TaskId>, effects: &mut Vec<Effect>) {
+        for run in runs {
+            match self.release(run) {
+                Some(provider) => effects.push(Effect::Send { provider, command: Command::Cancel { task: run } }),
+                None => {
+                    if self.queue.remove(run).is_none() {
+                        self.parked.retain(|parked| parked.id != run);
+                    }
+                }
+            }
+        }
+    }
+
+    /// An untrusted provider's result lost a vote; enough strikes within the window
+    /// quarantine it.
+    fn strike(&mut self, id: ProviderId, now: Instant, effects: &mut Vec<Effect>) {
+        let policy = self.strike_policy;
+        let Some(provider) = self.providers.get_mut(&id).filter(|p| !p.trusted() && !p.quarantined) else { return };
+        self.stats.strikes += 1;
+        provider.struck += 1;
+        provider.clean = 0;
+        provider.strikes.push_back(now);
+        while provider.strikes.front().is_some_and(|at| now.duration_since(*at) > policy.window) {
+            provider.strikes.pop_front();
+        }
+        if provider.strikes.len() < policy.limit as usize {
+            return;
+        }
+        provider.quarantined = true;
+        self.stats.quarantines += 1;
+        let reason = format!(
+            "quarantined: {} of this provider's results lost verification votes within {} s",
+            provider.strikes.len(),
+            policy.window.as_secs()
+        );
+        self.refresh(id);
+        effects.push(Effect::Send { provider: id, command: Command::Quarantine { reason } });
     }
 }

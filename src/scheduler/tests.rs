@@ -7,6 +7,7 @@ use crate::digest::Digest;
 use crate::limits::EffectiveLimits;
 use crate::prepare::{ModuleSource, PreparedTask};
 use crate::task::TaskErrorKind;
+use crate::trust::Trust;
 use bytes::Bytes;
 use serde_bytes::ByteBuf;
 use std::time::{Duration, Instant};
@@ -26,12 +27,14 @@ fn prepared(module: &str) -> PreparedTask {
         limits: EffectiveLimits { timeout: TIMEOUT, memory_bytes: 1 << 20, output_bytes: 1 << 10, artifact_bytes: 1 << 10 },
         priority: 0,
         deterministic: None,
+        verify: None,
     }
 }
 
 fn joining(workers: u32, prefetch: u32, local: bool) -> NewProvider {
     let transport = if local { Transport::InProcess } else { Transport::WebSocket };
-    NewProvider { kind: ProviderKind::Native, name: "fake".into(), transport, workers, prefetch, local }
+    let trust = if local { Trust::Trusted } else { Trust::Untrusted };
+    NewProvider { kind: ProviderKind::Native, name: "fake".into(), transport, workers, prefetch, local, trust }
 }
 
 fn exited(stdout: &str) -> TaskResult {
@@ -43,7 +46,7 @@ fn exited(stdout: &str) -> TaskResult {
         missing_artifacts: vec![],
         elapsed_us: 1,
     };
-    TaskResult { ran_on: "fake".into(), outcome }
+    TaskResult::from_outcome("fake", outcome)
 }
 
 /// A scheduler state with a clock.

@@ -57,6 +57,7 @@ pub(crate) fn from_wire(task: WireTask) -> Result<PreparedTask, TaskError> {
         },
         priority: 0,
         deterministic: task.seed,
+        verify: None,
     })
 }
 
@@ -71,6 +72,7 @@ pub(crate) fn outcome_to_result(outcome: Outcome, ran_on: &str) -> Result<TaskOu
             missing_artifacts,
             elapsed: Duration::from_micros(elapsed_us),
             ran_on: ran_on.to_string(),
+            verified_by: Vec::new(),
         }),
         Outcome::Failed { kind, message, stdout, stderr } => {
             Err(TaskError { kind, message, stdout: Bytes::from(stdout.into_vec()), stderr: Bytes::from(stderr.into_vec()) })

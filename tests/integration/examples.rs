@@ -143,6 +143,6 @@ fn the_native_provider_binary_explains_its_usage() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "usage: wasimoff-provider URL [--workers N] [--name NAME] [--transport auto|websocket|webtransport]\n"
+        "usage: wasimoff-provider URL [--workers N] [--name NAME] [--transport auto|websocket|webtransport] [--token TOKEN]\n"
     );
 }

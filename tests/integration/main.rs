@@ -20,5 +20,6 @@ mod scheduler;
 mod store;
 mod store_quota;
 mod support;
+mod trust;
 #[cfg(feature = "webtransport")]
 mod webtransport;

@@ -49,7 +49,7 @@ async fn closing(socket: &mut Socket) -> (CloseCode, String) {
 }
 
 pub fn hello(versions: Vec<u32>, workers: u32) -> ToBroker {
-    ToBroker::Hello(Hello { versions, kind: ProviderKind::Native, name: "test-provider".into(), workers, prefetch: 0 })
+    ToBroker::Hello(Hello { versions, kind: ProviderKind::Native, name: "test-provider".into(), workers, prefetch: 0, token: None })
 }
 
 pub async fn cluster(base: &str) -> Value {

@@ -5,7 +5,7 @@ use super::link::WebTransportLink;
 use crate::Wasimoff;
 use crate::api::PROVIDER_WEBTRANSPORT;
 use crate::providers::admission::{Refusal, admit};
-use crate::providers::session::{self, frame_limit};
+use crate::providers::session::{self, Peer, frame_limit};
 use http::header::{HOST, ORIGIN};
 use http::{HeaderMap, HeaderValue};
 use std::time::Duration;
@@ -39,9 +39,9 @@ pub(super) async fn connection(broker: Wasimoff, incoming: IncomingSession) {
         tracing::debug!(path, "WebTransport request for an unknown path");
         return request.not_found().await;
     }
-    let admitted = match headers(&request) {
-        Some(headers) => admit(&broker, &headers),
-        None => Err(Refusal::Origin(request.origin().unwrap_or_default().to_string())),
+    let (admitted, peer) = match headers(&request) {
+        Some(headers) => (admit(&broker, &headers), Peer { headers, address: Some(request.remote_address()) }),
+        None => (Err(Refusal::Origin(request.origin().unwrap_or_default().to_string())), Peer::default()),
     };
     if let Err(refusal) = admitted {
         tracing::debug!(%refusal, "WebTransport provider refused");
@@ -51,7 +51,7 @@ pub(super) async fn connection(broker: Wasimoff, incoming: IncomingSession) {
         };
     }
     match request.accept().await {
-        Ok(connection) => session::run(broker.clone(), WebTransportLink::new(connection, frame_limit(&broker))).await,
+        Ok(connection) => session::run(broker.clone(), WebTransportLink::new(connection, frame_limit(&broker)), peer).await,
         Err(error) => tracing::debug!(%error, "WebTransport session was not established"),
     }
 }
