@@ -202,18 +202,6 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
 }
 
-async fn serve(broker: &Wasimoff) -> String {
-    use axum::serve::ListenerExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-    let address = listener.local_addr().expect("address");
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let app = axum::Router::new().route("/", axum::routing::get(|| async { "host home" })).layer(broker.layer());
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    format!("ws://{address}/wasimoff/provider/ws")
-}
-
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip_while(|arg| arg != "--fleet");
@@ -240,7 +228,7 @@ async fn main() {
     let module = wat::parse_str(r#"(module (func (export "_start")))"#).expect("wat");
     broker.store().put(module.into(), Upload::new().alias("noop.wasm")).await.expect("upload");
     let task = Task::new(FileSource::reference("noop.wasm"));
-    let url = serve(&broker).await;
+    let url = support::serve(&broker).await;
     let mut fleet = FleetProcess::start(&url);
     println!(
         "many providers: heartbeat every {} ms, idle interval {} s, {} cores, open-file limit {fd_limit}; \

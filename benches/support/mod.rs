@@ -20,6 +20,20 @@ pub fn tsp_wasm() -> bytes::Bytes {
     std::fs::read(root.join("fixtures/target/wasm32-wasip1/release/tsp.wasm")).expect("tsp.wasm").into()
 }
 
+/// Serves `broker` in an axum host app on a fresh loopback port; returns the WebSocket URL
+/// providers connect to.
+pub async fn serve(broker: &wasimoff::Wasimoff) -> String {
+    use axum::serve::ListenerExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let address = listener.local_addr().expect("address");
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "host home" })).layer(broker.layer());
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    format!("ws://{address}/wasimoff/provider/ws")
+}
+
 /// CPU time (user + system) this process has used so far.
 pub fn process_cpu() -> Duration {
     // SAFETY: an all-zero rusage is a valid value; `usage` is writable for the call.
