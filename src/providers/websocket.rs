@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, O
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use wasimoff_protocol::Transport;
 
-/// How long closing waits for the close frame to go out.
+/// How long closing waits for the close frame to go out and the provider's to come back.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Bytes read from a provider's socket per read. Tungstenite zero-fills this much of its
@@ -132,7 +132,14 @@ impl ProviderLink for WebSocketLink {
         let frame = CloseFrame { code: CloseCode::from(kind.code()), reason: reason.into() };
         let closing = async {
             let _ = self.0.send(Message::Close(Some(frame))).await;
-            let _ = self.0.close(None).await;
+            // The closing handshake: read (and drop) what the provider still sends until its
+            // own close frame, so that no unread data makes the kernel reset the connection,
+            // which could discard the reason before the provider reads it.
+            while let Some(Ok(message)) = self.0.next().await {
+                if message.is_close() {
+                    break;
+                }
+            }
         };
         let _ = tokio::time::timeout(CLOSE_GRACE, closing).await;
     }
