@@ -18,6 +18,11 @@ const TOKEN_VARIABLE: &str = "WASIMOFF_PROVIDER_TOKEN";
 fn parse() -> Result<NativeProvider, String> {
     let mut args = std::env::args().skip(1);
     let url = args.next().filter(|a| !a.starts_with("--")).ok_or(USAGE)?;
+    if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+        return Err(format!(
+            "URL must be the broker's WebSocket endpoint, such as ws://HOST:4080/wasimoff/provider/ws (wss:// over TLS), not {url:?}"
+        ));
+    }
     let mut provider = NativeProvider::new(url);
     if let Ok(token) = std::env::var(TOKEN_VARIABLE)
         && !token.is_empty()

@@ -145,4 +145,10 @@ fn the_native_provider_binary_explains_its_usage() {
         String::from_utf8_lossy(&output.stderr),
         "usage: wasimoff-provider URL [--workers N] [--name NAME] [--transport auto|websocket|webtransport] [--token TOKEN]\n"
     );
+    let output = Command::new(env!("CARGO_BIN_EXE_wasimoff-provider")).arg("http://127.0.0.1:4080/wasimoff").output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "a URL that is no WebSocket endpoint is an error, not a retry loop");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "URL must be the broker's WebSocket endpoint, such as ws://HOST:4080/wasimoff/provider/ws (wss:// over TLS), not \"http://127.0.0.1:4080/wasimoff\"\n"
+    );
 }
