@@ -111,7 +111,7 @@ fn tasks_run(effects: &[Effect]) -> Vec<TaskId> {
     runs(effects).into_iter().map(|(_, task, _)| task).collect()
 }
 
-fn cancels(effects: &[Effect]) -> Vec<(ProviderId, TaskId)> {
+pub(super) fn cancels(effects: &[Effect]) -> Vec<(ProviderId, TaskId)> {
     effects
         .iter()
         .filter_map(|effect| match effect {
@@ -121,7 +121,7 @@ fn cancels(effects: &[Effect]) -> Vec<(ProviderId, TaskId)> {
         .collect()
 }
 
-fn replies(effects: &[Effect]) -> Vec<(TaskId, TaskResult)> {
+pub(super) fn replies(effects: &[Effect]) -> Vec<(TaskId, TaskResult)> {
     effects
         .iter()
         .filter_map(|effect| match effect {

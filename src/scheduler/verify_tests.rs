@@ -4,6 +4,7 @@
 use super::FallbackPolicy;
 use super::queue::{JobId, MemoryQueue, TaskId, TaskResult};
 use super::state::{Command, Effect, NewProvider, State, StrikePolicy};
+use super::tests::{cancels, replies};
 use super::verify::check_probability;
 use crate::limits::EffectiveLimits;
 use crate::prepare::{ModuleSource, PreparedTask};
@@ -101,26 +102,6 @@ fn runs(effects: &[Effect]) -> Vec<(ProviderId, TaskId)> {
         .iter()
         .filter_map(|effect| match effect {
             Effect::Send { provider, command: Command::Run { task, .. } } => Some((*provider, *task)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn cancels(effects: &[Effect]) -> Vec<(ProviderId, TaskId)> {
-    effects
-        .iter()
-        .filter_map(|effect| match effect {
-            Effect::Send { provider, command: Command::Cancel { task } } => Some((*provider, *task)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn replies(effects: &[Effect]) -> Vec<(TaskId, TaskResult)> {
-    effects
-        .iter()
-        .filter_map(|effect| match effect {
-            Effect::Reply { task, result } => Some((*task, result.clone())),
             _ => None,
         })
         .collect()
