@@ -27,6 +27,7 @@ mod byte_fields;
 mod cluster;
 mod digest;
 mod handle;
+mod jobs;
 pub mod layers;
 mod limits;
 pub mod native;
@@ -43,6 +44,7 @@ pub use api::{ClientRoutes, PROVIDER_INFO, PROVIDER_WEBSOCKET, PROVIDER_WEBTRANS
 pub use cluster::{ClusterState, JobState, LocalState, ProviderState, RATE_WINDOW, VerificationStats};
 pub use digest::{DIGEST_PREFIX, Digest, DigestParseError};
 pub use handle::{BuildError, Builder, DEFAULT_PREFIX, Wasimoff};
+pub use jobs::{JobHandle, JobPhase, JobStatus, SubmitJobError};
 pub use limits::{EffectiveLimits, Limits, TaskLimits};
 pub use prepare::BLOB_ARGV0;
 pub use providers::{

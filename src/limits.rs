@@ -76,6 +76,12 @@ pub struct Limits {
     pub strike_window: Duration,
     /// How long a quarantined provider's address is refused. Default 1 hour.
     pub quarantine_cooloff: Duration,
+    /// How long a detached job ([`Wasimoff::submit_job`](crate::Wasimoff::submit_job)) and its
+    /// results are kept after it ends; then it is forgotten (`404`). Default 1 hour.
+    pub job_retention: Duration,
+    /// Detached jobs kept at once, running or retained; beyond that a submission is refused
+    /// with `507` (`too_many_jobs`). Default 1000.
+    pub max_detached_jobs: usize,
 }
 
 impl Default for Limits {
@@ -102,6 +108,8 @@ impl Default for Limits {
             strikes: 3,
             strike_window: Duration::from_secs(3600),
             quarantine_cooloff: Duration::from_secs(3600),
+            job_retention: Duration::from_secs(3600),
+            max_detached_jobs: 1000,
         }
     }
 }

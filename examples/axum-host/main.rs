@@ -10,7 +10,9 @@
 //! the broker's client routes (uploads, tasks, jobs, cluster) require
 //! `Authorization: Bearer <token>`; the site's own pages and the provider routes stay open.
 //! `WASIMOFF_STORAGE=/some/dir` keeps uploads (and compiled modules) across restarts;
-//! `WASIMOFF_STORE_BYTES` sets the store's quota in bytes (default 1 GiB).
+//! `WASIMOFF_STORE_BYTES` sets the store's quota in bytes (default 1 GiB);
+//! `WASIMOFF_JOB_RETENTION_SECS` how long detached jobs keep their results after they end
+//! (default 3600) and `WASIMOFF_MAX_DETACHED_JOBS` how many are kept at once (default 1000).
 //! Providers also reach the broker over WebTransport (HTTP/3) on the same port number, UDP;
 //! `WASIMOFF_WEBTRANSPORT=off` leaves them WebSocket only. With `WASIMOFF_PROVIDER_TOKEN`
 //! set, native providers presenting that token (`wasimoff-provider URL --token <token>`) are
@@ -83,10 +85,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var("WASIMOFF_WEBTRANSPORT").is_ok_and(|value| value == "off") {
         builder = builder.webtransport(WebTransport::disabled());
     }
+    let mut limits = Limits::default();
     if let Ok(bytes) = std::env::var("WASIMOFF_STORE_BYTES") {
-        let store_bytes = bytes.parse().map_err(|e| format!("WASIMOFF_STORE_BYTES={bytes:?}: {e}"))?;
-        builder = builder.limits(Limits { store_bytes, ..Limits::default() });
+        limits.store_bytes = bytes.parse().map_err(|e| format!("WASIMOFF_STORE_BYTES={bytes:?}: {e}"))?;
     }
+    if let Ok(seconds) = std::env::var("WASIMOFF_JOB_RETENTION_SECS") {
+        let seconds = seconds.parse().map_err(|e| format!("WASIMOFF_JOB_RETENTION_SECS={seconds:?}: {e}"))?;
+        limits.job_retention = std::time::Duration::from_secs(seconds);
+    }
+    if let Ok(count) = std::env::var("WASIMOFF_MAX_DETACHED_JOBS") {
+        limits.max_detached_jobs = count.parse().map_err(|e| format!("WASIMOFF_MAX_DETACHED_JOBS={count:?}: {e}"))?;
+    }
+    builder = builder.limits(limits);
     let token = std::env::var("WASIMOFF_TOKEN").ok().filter(|token| !token.is_empty());
     if let Some(token) = token.clone() {
         builder = builder.client_layer(bearer(token));

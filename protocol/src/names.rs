@@ -142,11 +142,13 @@ pub enum TaskErrorKind {
     Internal,
     /// The task asked for verification and its replicas' results reached no quorum.
     Unverified,
+    /// The task's detached job was cancelled before the task finished.
+    Cancelled,
 }
 
 impl TaskErrorKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [TaskErrorKind; 14] = [
+    pub const ALL: [TaskErrorKind; 15] = [
         TaskErrorKind::InvalidTask,
         TaskErrorKind::NotFound,
         TaskErrorKind::InvalidModule,
@@ -161,6 +163,7 @@ impl TaskErrorKind {
         TaskErrorKind::ShuttingDown,
         TaskErrorKind::Internal,
         TaskErrorKind::Unverified,
+        TaskErrorKind::Cancelled,
     ];
 
     /// The snake_case name used in frames, JSON and messages.
@@ -180,6 +183,7 @@ impl TaskErrorKind {
             TaskErrorKind::ShuttingDown => "shutting_down",
             TaskErrorKind::Internal => "internal",
             TaskErrorKind::Unverified => "unverified",
+            TaskErrorKind::Cancelled => "cancelled",
         }
     }
 }

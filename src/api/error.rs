@@ -31,6 +31,8 @@ pub(crate) enum ApiErrorKind {
     TooLarge,
     /// An upload does not fit within the store's quota. `507`.
     StoreFull,
+    /// The broker keeps as many detached jobs as it may (`Limits::max_detached_jobs`). `507`.
+    TooManyJobs,
     /// The broker failed for a reason of its own (storage I/O). `500`.
     Internal,
     /// A provider's `Origin` is not on the allow-list. `403`.
@@ -53,7 +55,7 @@ impl ApiErrorKind {
             ApiErrorKind::NotFound => StatusCode::NOT_FOUND,
             ApiErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiErrorKind::StoreFull => StatusCode::INSUFFICIENT_STORAGE,
+            ApiErrorKind::StoreFull | ApiErrorKind::TooManyJobs => StatusCode::INSUFFICIENT_STORAGE,
             ApiErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiErrorKind::OriginRefused => StatusCode::FORBIDDEN,
             ApiErrorKind::ProviderLimit => StatusCode::SERVICE_UNAVAILABLE,

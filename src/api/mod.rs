@@ -5,6 +5,7 @@
 
 mod assets;
 mod error;
+mod jobs;
 mod metrics;
 mod reply;
 mod request;

@@ -1,10 +1,11 @@
 //! The client routes as one table: the public [`ROUTES`] list and the routing are both read
 //! from it. A path names a route by its text below the prefix (the part before `?` documents
-//! the query); a final `{…}` segment takes the rest of the path.
+//! the query); a final `{…}` segment takes the rest of the path, a `{…}` segment followed by
+//! more path takes one segment, and a path that routes of both kinds match goes to the latter.
 
 use super::error::{ApiError, ApiErrorKind};
 use super::reply::json;
-use super::{metrics, seed, v1};
+use super::{jobs, metrics, seed, v1};
 use crate::Wasimoff;
 use crate::layers::Body;
 use futures_util::FutureExt;
@@ -72,18 +73,33 @@ impl Route {
         Route { verb: Verb::Delete, path, description, handler }
     }
 
-    /// Whether `path` is this route's; if so, the part a final `{…}` segment takes.
+    fn pattern(&self) -> &'static str {
+        self.path.split_once('?').map_or(self.path, |(pattern, _query)| pattern)
+    }
+
+    /// The path after the `{…}` segment, empty if it is final (or there is none).
+    fn suffix(&self) -> &'static str {
+        self.pattern().split_once('}').map_or("", |(_, suffix)| suffix)
+    }
+
+    /// Whether `path` is this route's; if so, the part its `{…}` segment takes.
     fn tail<'p>(&self, path: &'p str) -> Option<&'p str> {
-        let pattern = self.path.split_once('?').map_or(self.path, |(pattern, _query)| pattern);
+        let pattern = self.pattern();
         match pattern.split_once('{') {
-            Some((prefix, _placeholder)) => path.strip_prefix(prefix).filter(|tail| !tail.is_empty()),
+            Some((prefix, _placeholder)) => {
+                let tail = path.strip_prefix(prefix).filter(|tail| !tail.is_empty())?;
+                match self.suffix() {
+                    "" => Some(tail),
+                    suffix => tail.strip_suffix(suffix).filter(|segment| !segment.is_empty() && !segment.contains('/')),
+                }
+            }
             None => (path == pattern).then_some(""),
         }
     }
 }
 
 /// Every client route, in the order they are listed.
-const TABLE: [Route; 11] = [
+const TABLE: [Route; 15] = [
     Route::get("/api/broker/v1/healthz", "seed: liveness, 200 OK", |_| async { Ok(seed::healthz()) }.boxed()),
     Route::post("/api/broker/v1/upload?name=NAME", "seed: store the raw body under NAME", |call| {
         async move { seed::upload(&call.broker, call.request).await }.boxed()
@@ -102,8 +118,20 @@ const TABLE: [Route; 11] = [
         async move { v1::delete_alias(&call.broker, &call.tail).await }.boxed()
     }),
     Route::post("/api/v1/tasks", "run one task", |call| async move { v1::run_task(&call.broker, call.request).await }.boxed()),
-    Route::post("/api/v1/jobs", "run a job; Accept: application/x-ndjson streams results", |call| {
+    Route::post("/api/v1/jobs", "run a job; Accept: application/x-ndjson streams results, Prefer: respond-async detaches it", |call| {
         async move { v1::run_job(&call.broker, call.request).await }.boxed()
+    }),
+    Route::get("/api/v1/jobs", "list the detached jobs kept, with their progress", |call| {
+        async move { Ok(jobs::list(&call.broker)) }.boxed()
+    }),
+    Route::get("/api/v1/jobs/{id}", "a detached job's status and results so far", |call| {
+        async move { jobs::status(&call.broker, &call.tail) }.boxed()
+    }),
+    Route::get("/api/v1/jobs/{id}/results", "a detached job's results; NDJSON replays, then follows", |call| {
+        async move { jobs::results(&call.broker, &call.tail, &call.request) }.boxed()
+    }),
+    Route::delete("/api/v1/jobs/{id}", "cancel a detached job's unfinished tasks", |call| {
+        async move { jobs::cancel(&call.broker, &call.tail).await }.boxed()
     }),
     Route::get("/api/v1/cluster", "runners, busy workers, queue, tasks/s", |call| {
         async move { Ok(json(StatusCode::OK, &call.broker.cluster())) }.boxed()
@@ -130,7 +158,10 @@ const fn listing() -> [(&'static str, &'static str, &'static str); TABLE.len()] 
 /// Answers a request for a client route at `path` below the prefix: `404` for a path no route
 /// has, `405` with `Allow` for a method the path's routes do not take.
 pub(super) async fn route(broker: Wasimoff, path: &str, request: Request<Body>) -> Response<Body> {
-    let matching: Vec<(&Route, &str)> = TABLE.iter().filter_map(|route| Some((route, route.tail(path)?))).collect();
+    let mut matching: Vec<(&Route, &str)> = TABLE.iter().filter_map(|route| Some((route, route.tail(path)?))).collect();
+    if matching.iter().any(|(route, _)| !route.suffix().is_empty()) {
+        matching.retain(|(route, _)| !route.suffix().is_empty());
+    }
     if matching.is_empty() {
         return ApiError::new(ApiErrorKind::NotFound, format!("no API route at {path}")).into_response();
     }
@@ -159,6 +190,12 @@ mod tests {
         assert_eq!(find("/api/v1/files"), [("/api/v1/files?alias=NAME", ""), ("/api/v1/files", "")]);
         assert_eq!(find("/api/v1/files/a%20b/c"), [("/api/v1/files/{ref-or-alias}", "a%20b/c"), ("/api/v1/files/{alias}", "a%20b/c")]);
         assert!(find("/api/v1/files/").is_empty());
+        assert_eq!(find("/api/v1/jobs/abc"), [("/api/v1/jobs/{id}", "abc"), ("/api/v1/jobs/{id}", "abc")]);
+        assert_eq!(
+            find("/api/v1/jobs/abc/results"),
+            [("/api/v1/jobs/{id}", "abc/results"), ("/api/v1/jobs/{id}/results", "abc"), ("/api/v1/jobs/{id}", "abc/results")]
+        );
+        assert!(find("/api/v1/jobs/a/b/results").iter().all(|(path, _)| *path == "/api/v1/jobs/{id}"));
         assert!(find("/api/v1/task").is_empty());
     }
 

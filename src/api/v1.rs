@@ -2,15 +2,16 @@
 //! NDJSON), and the cluster view.
 
 use super::error::{ApiError, ApiErrorKind, submission_status};
+use super::jobs;
 use super::reply::{self, json};
 use super::request;
 use super::results::{AsText, IndexedResult, JobResults, TaskResult};
 use crate::layers::{Body, BodyError};
 use crate::store::FileKind;
-use crate::task::{Job, Task};
+use crate::task::{Job, Task, TaskError, TaskOutput};
 use crate::{Digest, StoreUsage, Upload, Wasimoff};
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, ETAG};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Frame;
@@ -111,17 +112,24 @@ pub(super) async fn run_task(broker: &Wasimoff, request: Request<Body>) -> Resul
     }
 }
 
-fn wants_stream(request: &Request<Body>) -> bool {
+/// Whether the client asked for results as NDJSON: `Accept: application/x-ndjson` or
+/// `?stream=ndjson`.
+pub(super) fn wants_stream(request: &Request<Body>) -> bool {
     let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
     accept.contains(NDJSON) || request::query_values(request, "stream").iter().any(|v| v == "ndjson")
 }
 
 /// `POST /api/v1/jobs`: runs a job. Results in order as `{"results": [...]}`, or with
 /// `Accept: application/x-ndjson` (or `?stream=ndjson`) one line per finished task,
-/// `{"index": I, "result"|"error": …}`, as each finishes.
+/// `{"index": I, "result"|"error": …}`, as each finishes. With `Prefer: respond-async` (or
+/// `?detach=true`) it runs detached: `202` at once (see [`jobs`](super::jobs)).
 pub(super) async fn run_job(broker: &Wasimoff, request: Request<Body>) -> Result<Response<Body>, ApiError> {
     let stream = wants_stream(&request);
+    let detach = jobs::detach(&request);
     let job: Job = request::json(request, broker.limits().request_bytes).await?;
+    if let Some(how) = detach {
+        return jobs::submit(broker, job, how);
+    }
     if broker.queue_is_full() {
         return Err(ApiError::queue_full());
     }
@@ -129,12 +137,17 @@ pub(super) async fn run_job(broker: &Wasimoff, request: Request<Body>) -> Result
         let results = broker.run_job(job).await;
         return Ok(json(StatusCode::OK, &JobResults { results: results.iter().map(TaskResult::new).collect() }));
     }
-    let lines = broker.run_job_unordered(job).map(|(index, result)| {
+    Ok(ndjson(broker.run_job_unordered(job)))
+}
+
+/// Results as an NDJSON body, one `{"index": I, "result"|"error": …}` line each as it comes.
+pub(super) fn ndjson(results: impl Stream<Item = (usize, Result<TaskOutput, TaskError>)> + Send + 'static) -> Response<Body> {
+    let lines = results.map(|(index, result)| {
         let mut bytes = serde_json::to_vec(&IndexedResult { index, result: TaskResult::new(&result) }).map_err(BodyError::new)?;
         bytes.push(b'\n');
         Ok::<_, BodyError>(Frame::data(Bytes::from(bytes)))
     });
     let mut response = Response::new(StreamBody::new(lines).boxed_unsync());
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(NDJSON));
-    Ok(response)
+    response
 }

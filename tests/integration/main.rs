@@ -4,6 +4,7 @@ mod browser;
 #[cfg(feature = "webtransport")]
 mod browser_webtransport;
 mod conformance;
+mod detached;
 mod docs_examples;
 mod examples;
 mod fairness;
