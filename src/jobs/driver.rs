@@ -18,16 +18,17 @@ pub(super) fn start(broker: &Wasimoff, id: String, job: Job, scheduler_job: JobI
     let mut pinned = Pinned::new(broker.store());
     let parent = job.parent.unwrap_or_default();
     let tasks: Vec<Task> = job.tasks.into_iter().map(|task| pinned.fix(task.inherit(&parent))).collect();
-    let pins = pinned.pins;
+    let pins: Vec<StorePin> = pinned.pins.into_values().collect();
     let driver = broker.clone();
     broker.spawn_tracked(async move {
-        drive(&driver, &id, tasks, scheduler_job, cancel).await;
-        drop(pins);
+        drive(&driver, &id, tasks, scheduler_job, cancel, pins).await;
         driver.detached().driven().remove(&id);
     });
 }
 
-async fn drive(broker: &Wasimoff, id: &str, tasks: Vec<Task>, scheduler_job: JobId, cancel: CancellationToken) {
+/// Runs the tasks and records their results; the files stay pinned until the job's end is
+/// recorded.
+async fn drive(broker: &Wasimoff, id: &str, tasks: Vec<Task>, scheduler_job: JobId, cancel: CancellationToken, pins: Vec<StorePin>) {
     let registry = &broker.detached().registry;
     let mut unfinished = vec![true; tasks.len()];
     let mut results = Box::pin(broker.run_job_as(Job { parent: None, tasks }, scheduler_job));
@@ -51,6 +52,7 @@ async fn drive(broker: &Wasimoff, id: &str, tasks: Vec<Task>, scheduler_job: Job
         registry.push(id, ResultLine { index, result: record_of(Err(error)) });
     }
     let phase = if cancelled.is_empty() { JobPhase::Done } else { JobPhase::Cancelled };
+    drop(pins);
     registry.finish(id, phase, now_ms(), broker.limits().job_retention);
 }
 

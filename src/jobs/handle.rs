@@ -99,7 +99,8 @@ impl JobHandle {
 
     /// Every result as `(index, result)`: those finished already, in the order they finished,
     /// then the others as they finish; the stream ends when the job has ended and every
-    /// result was yielded (or when the job expires). Dropping it does not cancel the job.
+    /// result was yielded (or when the job expires). Dropping it does not cancel the job. The
+    /// stream is `Unpin`, so `next()` works on it as it is.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -112,8 +113,8 @@ impl JobHandle {
     /// assert_eq!(results[0].1.as_ref().map_err(|error| error.kind), Err(TaskErrorKind::NotFound));
     /// # }
     /// ```
-    pub fn results(&self) -> impl Stream<Item = (usize, Result<TaskOutput, TaskError>)> + Send + 'static {
-        self.follow().map(|line| (line.index, line.result.clone().into_result()))
+    pub fn results(&self) -> impl Stream<Item = (usize, Result<TaskOutput, TaskError>)> + Send + Unpin + 'static {
+        self.follow().map(|line| (line.index, line.result.clone().into_result())).boxed()
     }
 
     /// The result lines, replayed and then followed; see [`JobHandle::results`].
