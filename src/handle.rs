@@ -513,7 +513,7 @@ impl Wasimoff {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use wasimoff::{FileSource, Job, JobPhase, Task, Upload};
+    /// use wasimoff::{FileSource, Job, JobPhase, Task};
     /// let broker = wasimoff::Wasimoff::builder().build()?;
     /// let job = broker.submit_job(Job { parent: None, tasks: vec![Task::new(FileSource::reference("missing.wasm"))] })?;
     /// let status = job.wait().await.expect("kept for an hour");

@@ -93,6 +93,15 @@ impl Serialize for JobStatus {
 }
 
 /// Why a detached job was not accepted.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use wasimoff::{Job, Limits, SubmitJobError};
+/// let broker = wasimoff::Wasimoff::builder().limits(Limits { max_detached_jobs: 1, ..Limits::default() }).build().unwrap();
+/// broker.submit_job(Job::default()).unwrap();
+/// assert_eq!(broker.submit_job(Job::default()).err(), Some(SubmitJobError::TooManyJobs { limit: 1 }));
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitJobError {
     /// [`Limits::max_detached_jobs`](crate::Limits::max_detached_jobs) jobs are kept already,

@@ -22,7 +22,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Whether a detached job still runs, and how it ended.
+/// Whether a detached job still runs, and how it ended; `"running"`, `"done"` or
+/// `"cancelled"` in JSON.
+///
+/// ```
+/// assert_eq!(serde_json::to_string(&wasimoff::JobPhase::Cancelled).unwrap(), r#""cancelled""#);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobPhase {
