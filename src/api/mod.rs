@@ -1,6 +1,7 @@
 //! The broker's HTTP API: routing below the mount prefix to the client routes (the
-//! seed-compatible `/api/broker/v1/…`, [`seed`], and the modern `/api/v1/…`, [`v1`], in one
-//! table, [`routes`]), the provider endpoints and the browser provider's files.
+//! seed-compatible `/api/broker/v1/…`, [`seed`], and the modern `/api/v1/…`, [`v1`] with
+//! detached jobs in [`jobs`], in one table, [`routes`]), the provider endpoints and the browser
+//! provider's files.
 //! Documented in docs/API.md.
 
 mod assets;
