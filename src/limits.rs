@@ -76,6 +76,10 @@ pub struct Limits {
     pub strike_window: Duration,
     /// How long a quarantined provider's address is refused. Default 1 hour.
     pub quarantine_cooloff: Duration,
+    /// With a shared backend ([`Backend::Redis`](crate::Backend::Redis)): how long a task
+    /// claimed by a replica may go without the replica confirming it still holds it before
+    /// another replica takes it over (the replica died). Default 30 s.
+    pub claim_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -102,6 +106,7 @@ impl Default for Limits {
             strikes: 3,
             strike_window: Duration::from_secs(3600),
             quarantine_cooloff: Duration::from_secs(3600),
+            claim_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -11,6 +11,11 @@
 //! `Authorization: Bearer <token>`; the site's own pages and the provider routes stay open.
 //! `WASIMOFF_STORAGE=/some/dir` keeps uploads (and compiled modules) across restarts;
 //! `WASIMOFF_STORE_BYTES` sets the store's quota in bytes (default 1 GiB).
+//! `WASIMOFF_REDIS=redis://host:6379` shares the queue, the files and the results with every
+//! other replica on that Redis (tasks flow to the replicas with free workers);
+//! `WASIMOFF_CLAIM_TIMEOUT_MS` sets how long a dead replica's tasks wait before another
+//! takes them over (default 30000). `WASIMOFF_FALLBACK=never|always|when_no_providers`
+//! sets when the broker's own runner runs tasks (default `when_no_providers`).
 //! Providers also reach the broker over WebTransport (HTTP/3) on the same port number, UDP;
 //! `WASIMOFF_WEBTRANSPORT=off` leaves them WebSocket only. With `WASIMOFF_PROVIDER_TOKEN`
 //! set, native providers presenting that token (`wasimoff-provider URL --token <token>`) are
@@ -30,7 +35,7 @@ use http::{Request, Response, StatusCode};
 use std::net::SocketAddr;
 use tower_http::validate_request::ValidateRequestHeaderLayer;
 use wasimoff::layers::Body;
-use wasimoff::{Admission, Limits, RemoteAddress, Storage, Wasimoff, WebTransport};
+use wasimoff::{Admission, Backend, FallbackPolicy, Limits, RemoteAddress, Storage, Wasimoff, WebTransport};
 
 async fn home() -> Html<&'static str> {
     Html(
@@ -83,9 +88,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var("WASIMOFF_WEBTRANSPORT").is_ok_and(|value| value == "off") {
         builder = builder.webtransport(WebTransport::disabled());
     }
+    let mut limits = Limits::default();
     if let Ok(bytes) = std::env::var("WASIMOFF_STORE_BYTES") {
-        let store_bytes = bytes.parse().map_err(|e| format!("WASIMOFF_STORE_BYTES={bytes:?}: {e}"))?;
-        builder = builder.limits(Limits { store_bytes, ..Limits::default() });
+        limits.store_bytes = bytes.parse().map_err(|e| format!("WASIMOFF_STORE_BYTES={bytes:?}: {e}"))?;
+    }
+    if let Ok(millis) = std::env::var("WASIMOFF_CLAIM_TIMEOUT_MS") {
+        let millis = millis.parse().map_err(|e| format!("WASIMOFF_CLAIM_TIMEOUT_MS={millis:?}: {e}"))?;
+        limits.claim_timeout = std::time::Duration::from_millis(millis);
+    }
+    builder = builder.limits(limits);
+    if let Ok(url) = std::env::var("WASIMOFF_REDIS") {
+        builder = builder.backend(Backend::Redis(url));
+    }
+    if let Ok(policy) = std::env::var("WASIMOFF_FALLBACK") {
+        builder = builder.fallback(match policy.as_str() {
+            "never" => FallbackPolicy::Never,
+            "always" => FallbackPolicy::Always,
+            "when_no_providers" => FallbackPolicy::WhenNoProviders,
+            _ => return Err(format!("WASIMOFF_FALLBACK={policy:?}: expected never, always or when_no_providers").into()),
+        });
     }
     let token = std::env::var("WASIMOFF_TOKEN").ok().filter(|token| !token.is_empty());
     if let Some(token) = token.clone() {

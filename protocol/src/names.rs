@@ -142,11 +142,14 @@ pub enum TaskErrorKind {
     Internal,
     /// The task asked for verification and its replicas' results reached no quorum.
     Unverified,
+    /// The shared backend (Redis) the broker keeps its queue and files in cannot be reached
+    /// now; try again later.
+    BackendUnavailable,
 }
 
 impl TaskErrorKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [TaskErrorKind; 14] = [
+    pub const ALL: [TaskErrorKind; 15] = [
         TaskErrorKind::InvalidTask,
         TaskErrorKind::NotFound,
         TaskErrorKind::InvalidModule,
@@ -161,6 +164,7 @@ impl TaskErrorKind {
         TaskErrorKind::ShuttingDown,
         TaskErrorKind::Internal,
         TaskErrorKind::Unverified,
+        TaskErrorKind::BackendUnavailable,
     ];
 
     /// The snake_case name used in frames, JSON and messages.
@@ -180,6 +184,7 @@ impl TaskErrorKind {
             TaskErrorKind::ShuttingDown => "shutting_down",
             TaskErrorKind::Internal => "internal",
             TaskErrorKind::Unverified => "unverified",
+            TaskErrorKind::BackendUnavailable => "backend_unavailable",
         }
     }
 }
