@@ -43,21 +43,30 @@ impl SharedFiles {
         SharedFiles { connection }
     }
 
-    /// Stores `bytes` (unless Redis has them) and points `aliases` at them; answers the aliases
-    /// that pointed at other content before, with their old digests.
-    pub(crate) async fn put(&self, digest: &Digest, bytes: &Bytes, aliases: &[String]) -> Result<Vec<(String, Digest)>, StoreError> {
+    /// Stores `bytes` (unless Redis has them) and points `aliases` at them; answers whether
+    /// the content was new to Redis, and the aliases that pointed at other content before,
+    /// with their old digests.
+    pub(crate) async fn put(
+        &self,
+        digest: &Digest,
+        bytes: &Bytes,
+        aliases: &[String],
+    ) -> Result<(bool, Vec<(String, Digest)>), StoreError> {
         let mut connection = self.connection.clone();
         let mut pipe = redis::pipe();
-        pipe.atomic().cmd("SET").arg(blob_key(digest)).arg(bytes.as_ref()).arg("NX").ignore();
+        pipe.atomic().cmd("SET").arg(blob_key(digest)).arg(bytes.as_ref()).arg("NX");
         for alias in aliases {
             pipe.hget(aliases_key(), alias).hset(aliases_key(), alias, digest.to_string()).ignore();
         }
-        let previous: Vec<Option<String>> = pipe.query_async(&mut connection).await.map_err(store_error)?;
-        Ok(aliases
+        let answers: Vec<Option<String>> = pipe.query_async(&mut connection).await.map_err(store_error)?;
+        let mut answers = answers.into_iter();
+        let created = answers.next().flatten().is_some();
+        let replaced = aliases
             .iter()
-            .zip(previous)
+            .zip(answers)
             .filter_map(|(alias, previous)| parse_digest(previous).filter(|old| old != digest).map(|old| (alias.clone(), old)))
-            .collect())
+            .collect();
+        Ok((created, replaced))
     }
 
     /// The digest `name` points at.

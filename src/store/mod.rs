@@ -265,11 +265,11 @@ impl Store {
             Some(shared) => Some(shared.put(&file.digest, &bytes, &upload.aliases).await?),
             None => None,
         };
-        let mut stored = self.insert(file, bytes, &upload.aliases).await?;
-        if let Some(replaced) = shared_replaced {
-            stored.replaced = replaced;
-        }
-        Ok(stored)
+        let stored = self.insert(file, bytes, &upload.aliases).await?;
+        Ok(match shared_replaced {
+            Some((created, replaced)) => Stored { created, replaced, ..stored },
+            None => stored,
+        })
     }
 
     /// Checks an upload: its size, its aliases, and that it is the kind it must be.

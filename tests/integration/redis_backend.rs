@@ -51,8 +51,8 @@ async fn provider_named(replica: &Example, name: &str) -> Value {
     state["providers"].as_array().and_then(|all| all.iter().find(|p| p["name"] == name)).cloned().unwrap_or(Value::Null)
 }
 
-async fn post(url: String, body: &Value) -> (StatusCode, Value) {
-    let response = client().post(url).json(body).send().await.expect("the replica answers");
+async fn post(url: String, body: Value) -> (StatusCode, Value) {
+    let response = client().post(url).json(&body).send().await.expect("the replica answers");
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -78,10 +78,11 @@ fn echoed(args: &[&str]) -> String {
 async fn a_file_uploaded_on_one_replica_runs_on_another() {
     let redis = RedisServer::start(false);
     let (a, b) = (replica(&redis, &[]), replica(&redis, &[]));
-    assert_eq!(upload(&a, "echo.wasm", fixture("echo")).await, StatusCode::OK);
+    assert_eq!(upload(&a, "echo.wasm", fixture("echo")).await, StatusCode::CREATED);
+    assert_eq!(upload(&b, "again.wasm", fixture("echo")).await, StatusCode::OK, "B finds the content in Redis: not new");
 
     let task = json!({"binary": {"ref": "echo.wasm"}, "args": ["echo", "shared"]});
-    let (status, answer) = post(format!("{}/wasimoff/api/v1/tasks", b.base), &task).await;
+    let (status, answer) = post(format!("{}/wasimoff/api/v1/tasks", b.base), task).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["result"]["stdout"], echoed(&["echo", "shared"]));
     let fetched = client().get(format!("{}/wasimoff/api/v1/files/echo.wasm", b.base)).send().await.unwrap();
@@ -105,7 +106,7 @@ async fn a_provider_on_one_replica_serves_a_job_submitted_on_another() {
 
     let tasks: Vec<Value> = (0..4).map(|index| json!({"args": ["echo", index.to_string()]})).collect();
     let job = json!({"parent": echo(&["echo"]), "tasks": tasks});
-    let (status, answer) = post(format!("{}/wasimoff/api/v1/jobs", b.base), &job).await;
+    let (status, answer) = post(format!("{}/wasimoff/api/v1/jobs", b.base), job).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let results = answer["results"].as_array().expect("results");
     assert_eq!(results.len(), 4);
@@ -124,7 +125,7 @@ async fn the_tasks_of_a_killed_replica_are_taken_over_and_finish_once() {
     // Every task spins until its 1.5 s timeout: the same result wherever and whenever it runs.
     let spin = json!({"binary": {"blob": to_b64(&fixture("spin"))}, "limits": {"timeout_ms": 1500}});
     let job = json!({"parent": spin, "tasks": vec![json!({}); 6]});
-    let submitted = tokio::spawn(post(format!("{}/wasimoff/api/v1/jobs", b.base), &job));
+    let submitted = tokio::spawn(post(format!("{}/wasimoff/api/v1/jobs", b.base), job));
     // A claims tasks as its runner frees; kill it while it holds some.
     let busy = |state: &Value| state["local"]["busy"].as_u64().is_some_and(|busy| busy > 0);
     wait_for_within(&a.base, busy, SETTLE).await;
@@ -145,9 +146,10 @@ async fn queued_tasks_survive_a_redis_restart_with_aof() {
     let mut redis = RedisServer::start(true);
     let never = [("WASIMOFF_FALLBACK", "never")];
     let (a, b) = (replica(&redis, &never), replica(&redis, &never));
-    let submitted = tokio::spawn(post(format!("{}/wasimoff/api/v1/tasks", b.base), &echo(&["echo", "kept"])));
+    let submitted = tokio::spawn(post(format!("{}/wasimoff/api/v1/tasks", b.base), echo(&["echo", "kept"])));
+    let url = redis.url();
     let queued = || {
-        let client = redis::Client::open(redis.url()).expect("a Redis URL");
+        let client = redis::Client::open(url.as_str()).expect("a Redis URL");
         let mut connection = client.get_connection().expect("connect to Redis");
         redis::cmd("XLEN").arg("wasimoff:tasks").query::<usize>(&mut connection).expect("XLEN")
     };
@@ -173,9 +175,11 @@ async fn without_redis_the_client_api_answers_503_and_recovers() {
     let host = replica(&redis, &[]);
     redis.stop();
 
-    let (status, answer) = post(format!("{}/wasimoff/api/v1/tasks", host.base), &echo(&["echo", "down"])).await;
+    let (status, answer) = post(format!("{}/wasimoff/api/v1/tasks", host.base), echo(&["echo", "down"])).await;
     assert_eq!((status, &answer["error"]["kind"]), (StatusCode::SERVICE_UNAVAILABLE, &json!("backend_unavailable")), "{answer}");
-    assert_eq!(upload(&host, "echo.wasm", fixture("echo")).await, StatusCode::SERVICE_UNAVAILABLE);
+    let url = format!("{}/wasimoff/api/v1/files?alias=echo.wasm", host.base);
+    let refused: Value = client().post(url).body(fixture("echo")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(refused["error"]["kind"], "backend_unavailable", "{refused}");
     let home = client().get(format!("{}/", host.base)).send().await.unwrap();
     assert_eq!(home.status(), StatusCode::OK, "the host's own pages keep serving");
     assert_eq!(client().get(format!("{}/api/hello", host.base)).send().await.unwrap().status(), StatusCode::OK);
@@ -183,7 +187,7 @@ async fn without_redis_the_client_api_answers_503_and_recovers() {
     redis.restart();
     let mut last = (StatusCode::SERVICE_UNAVAILABLE, Value::Null);
     for _ in 0..40 {
-        last = post(format!("{}/wasimoff/api/v1/tasks", host.base), &echo(&["echo", "back"])).await;
+        last = post(format!("{}/wasimoff/api/v1/tasks", host.base), echo(&["echo", "back"])).await;
         if last.0 == StatusCode::OK {
             break;
         }
