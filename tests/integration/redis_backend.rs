@@ -196,3 +196,20 @@ async fn without_redis_the_client_api_answers_503_and_recovers() {
     assert_eq!(last.0, StatusCode::OK, "{}", last.1);
     assert_eq!(last.1["result"]["stdout"], echoed(&["echo", "back"]));
 }
+
+#[test]
+fn an_unreachable_redis_is_a_build_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("a free port").port();
+    let built = wasimoff::Wasimoff::builder().backend(wasimoff::Backend::Redis(format!("redis://127.0.0.1:{port}/"))).build();
+    match built {
+        Err(wasimoff::BuildError::Backend(message)) => {
+            assert!(message.starts_with(&format!("cannot reach Redis at redis://127.0.0.1:{port}/: ")), "{message}")
+        }
+        other => panic!("expected BuildError::Backend, got {other:?}"),
+    }
+    let invalid = wasimoff::Wasimoff::builder().backend(wasimoff::Backend::Redis("http://nowhere".into())).build();
+    assert!(
+        matches!(&invalid, Err(wasimoff::BuildError::Backend(message)) if message.starts_with("invalid Redis URL \"http://nowhere\"")),
+        "{invalid:?}"
+    );
+}
