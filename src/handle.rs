@@ -447,11 +447,13 @@ impl Wasimoff {
     /// local concurrency, the providers' workers and prefetch), so a job alone keeps every
     /// worker and provider queue full; but never more than every worker plus half the queue,
     /// so one job neither has its own tasks refused with `queue_full` nor takes every
-    /// admission slot from the jobs submitted after it.
+    /// admission slot from the jobs submitted after it. With a shared backend the other
+    /// replicas' providers count as well (their workers, twice over for their prefetch).
     fn job_window(&self) -> usize {
         let inner = &self.inner;
-        let runners = inner.limits.concurrency + inner.scheduler.provider_capacity();
-        let share = inner.limits.concurrency + inner.scheduler.provider_workers() + inner.limits.queue_length / 2;
+        let peers = inner.shared.as_ref().map_or(0, |shared| shared.peer_workers());
+        let runners = inner.limits.concurrency + inner.scheduler.provider_capacity() + 2 * peers;
+        let share = inner.limits.concurrency + inner.scheduler.provider_workers() + peers + inner.limits.queue_length / 2;
         (runners * 2).min(share).max(1)
     }
 
@@ -601,13 +603,17 @@ impl Wasimoff {
         WeakWasimoff(Arc::downgrade(&self.inner))
     }
 
-    /// Stops taking tasks, waits until every task already submitted has finished, then
+    /// Stops taking tasks, waits until every task already submitted has finished (with a
+    /// shared backend, also those this replica claimed from other replicas), then
     /// closes every provider session on both transports with a going-away close (1001, "the
     /// broker is shutting down"), waits until they have ended, and closes the WebTransport
     /// endpoint.
     pub async fn shutdown(&self) {
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
+        if let Some(shared) = &self.inner.shared {
+            shared.drain().await;
+        }
         self.inner.sessions.close().await;
         self.inner.webtransport.stop().await;
     }

@@ -12,6 +12,7 @@ use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamClaimOptions, StreamId, StreamPendingCountReply, StreamReadOptions, StreamReadReply,
 };
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -57,6 +58,8 @@ pub(crate) struct Claims {
     jobs: Mutex<HashMap<(String, u64), (JobId, usize)>>,
     /// Woken when a claimed task is done.
     freed: Arc<Notify>,
+    /// Set when the broker shuts down: no more claims.
+    closed: AtomicBool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -97,8 +100,12 @@ impl Claims {
     }
 }
 
-/// Room for more claims: the scheduler's capacity less what this replica holds.
+/// Room for more claims: the scheduler's capacity less what this replica holds; none once
+/// the broker shuts down.
 fn room(backend: &RedisBackend, scheduler: &Scheduler, capacity: Capacity) -> usize {
+    if backend.claims.closed.load(Ordering::Acquire) {
+        return 0;
+    }
     capacity.total(scheduler).saturating_sub(backend.claims.count())
 }
 
@@ -205,6 +212,18 @@ fn record(entry: &StreamId) -> Option<TaskRecord> {
 }
 
 impl RedisBackend {
+    /// Stops claiming tasks and waits until every task this replica claimed has delivered its
+    /// result.
+    pub(crate) async fn drain(&self) {
+        self.claims.closed.store(true, Ordering::Release);
+        while self.claims.count() > 0 {
+            tokio::select! {
+                () = self.claims.freed.notified() => {}
+                () = tokio::time::sleep(ROOM_POLL) => {}
+            }
+        }
+    }
+
     /// Runs a claimed entry in `scheduler` and, once done, delivers its result.
     fn take(self: &Arc<Self>, scheduler: &Scheduler, entry: StreamId) {
         let Some(record) = record(&entry) else {

@@ -153,6 +153,11 @@ impl RedisBackend {
         self.peers.providers()
     }
 
+    /// Workers of the other live replicas' providers.
+    pub(crate) fn peer_workers(&self) -> usize {
+        self.peers.providers().iter().map(|provider| provider.workers).sum()
+    }
+
     /// Queues `task` of `job` in the shared stream and waits for its one result, from whichever
     /// replica ran it. Dropping the future withdraws the task if no replica has claimed it.
     pub(crate) async fn run(&self, task: PreparedTask, job: JobId) -> Result<TaskOutput, TaskError> {
