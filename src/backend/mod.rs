@@ -43,6 +43,9 @@
 //!   Redis is back, so nothing acknowledged is lost (with Redis's AOF on, not even across a
 //!   Redis restart).
 //!
+//! - **Shutdown**: [`Wasimoff::shutdown`](crate::Wasimoff::shutdown) stops claiming once the
+//!   replica's own submissions are done and waits until the tasks it claimed have delivered.
+//!
 //! Fair sharing holds per replica (each replica's scheduler serves the jobs it claimed
 //! round-robin by priority); the shared stream itself is served in submission order.
 //!
