@@ -12,6 +12,10 @@ if ! command -v chromium >/dev/null; then
   echo "==> installing Debian's chromium for the browser tests"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 fi
+if ! command -v redis-server >/dev/null; then
+  echo "==> installing Debian's redis-server for the Redis backend tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server
+fi
 
 echo "==> style: rustfmt (workspace, provider-js, fixtures)"
 cargo fmt --all --check

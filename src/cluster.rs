@@ -1,7 +1,7 @@
 //! What the broker is doing: runners, busy slots, the queue and the recent task rate.
 
 use crate::trust::Trust;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
@@ -28,7 +28,7 @@ pub struct ClusterState {
 }
 
 /// One connected provider.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderState {
     /// The provider's id.
     pub id: ProviderId,
@@ -54,6 +54,10 @@ pub struct ProviderState {
     pub strikes: u64,
     /// Whether it is quarantined (its session is being closed).
     pub quarantined: bool,
+    /// With a shared backend ([`Backend::Redis`](crate::Backend::Redis)): the id of the
+    /// replica it is connected to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 /// Counters of what verification did, for metrics and the cluster view.

@@ -1,6 +1,7 @@
 //! The builder and the in-process handle.
 
 use crate::api::{ClientApi, ClientRoutes, PROVIDER_WEBSOCKET, PROVIDER_WEBTRANSPORT};
+use crate::backend::{Backend, Capacity, RedisBackend};
 use crate::cluster::{ClusterState, LocalState, TaskRate};
 use crate::jobs::{JobHandle, JobStatus, Jobs, SubmitJobError};
 use crate::layers::{ApiService, Body, WasimoffLayer};
@@ -40,6 +41,9 @@ pub enum BuildError {
     /// The WebTransport settings are invalid (certificate lifetimes, PEM certificate or key).
     #[error("invalid WebTransport settings: {0}")]
     WebTransport(#[from] WebTransportError),
+    /// The shared backend ([`Backend::Redis`]) cannot be reached or its URL is invalid.
+    #[error("cannot use the shared backend: {0}")]
+    Backend(String),
 }
 
 /// Configures a broker; see [`Wasimoff::builder`].
@@ -53,6 +57,7 @@ pub struct Builder {
     fallback: FallbackPolicy,
     webtransport: WebTransport,
     admission: AdmissionHook,
+    backend: Backend,
 }
 
 impl Default for Builder {
@@ -66,6 +71,7 @@ impl Default for Builder {
             fallback: FallbackPolicy::default(),
             webtransport: WebTransport::default(),
             admission: Arc::new(crate::trust::Admission::untrusted),
+            backend: Backend::default(),
         }
     }
 }
@@ -80,6 +86,7 @@ impl std::fmt::Debug for Builder {
             .field("origins", &self.origins)
             .field("fallback", &self.fallback)
             .field("webtransport", &self.webtransport)
+            .field("backend", &self.backend)
             .finish()
     }
 }
@@ -184,6 +191,20 @@ impl Builder {
         self
     }
 
+    /// Chooses where the queue, the files and the results live: in this process (the
+    /// default) or in Redis, shared by every replica of the host app that uses the same
+    /// Redis ([`Backend::Redis`]; see `docs/ARCHITECTURE.md`). With Redis, [`Builder::build`]
+    /// connects at once and fails with [`BuildError::Backend`] if it cannot; the
+    /// [`Storage`] is then this replica's cache of the shared files.
+    ///
+    /// ```no_run
+    /// let broker = wasimoff::Wasimoff::builder().backend(wasimoff::Backend::Redis("redis://127.0.0.1:6379".into())).build();
+    /// ```
+    pub fn backend(mut self, backend: Backend) -> Builder {
+        self.backend = backend;
+        self
+    }
+
     /// Chooses where files are stored (memory by default).
     pub fn storage(mut self, storage: Storage) -> Builder {
         self.storage = storage;
@@ -197,9 +218,24 @@ impl Builder {
         let webtransport = WebTransportState::new(self.webtransport)?;
         let store = Store::open(&self.storage, &self.limits)?;
         let runner = LocalRunner::start(&self.limits, store.clone()).map_err(BuildError::Runner)?;
+        let shared = match &self.backend {
+            Backend::Memory => None,
+            Backend::Redis(url) => {
+                let (shared, files) = RedisBackend::connect(url, &self.limits, runner.handle()).map_err(BuildError::Backend)?;
+                store.share(files);
+                Some(shared)
+            }
+        };
         let strikes = StrikePolicy { limit: self.limits.strikes, window: self.limits.strike_window };
         let scheduler = Scheduler::new(self.fallback, strikes, runner.handle());
         crate::providers::local::attach(&scheduler, runner.clone());
+        if let Some(shared) = &shared {
+            let capacity = Capacity { policy: self.fallback, local_slots: runner.slots() };
+            let (weak, replica) = (Arc::downgrade(&scheduler), shared.replica().to_string());
+            shared.start(&scheduler, capacity, move || {
+                weak.upgrade().map(|scheduler| mark(scheduler.providers(), &replica)).unwrap_or_default()
+            });
+        }
         let broker = Wasimoff {
             inner: Arc::new(Inner {
                 store,
@@ -218,6 +254,7 @@ impl Builder {
                 outcomes: Default::default(),
                 detached: Jobs::default(),
                 webtransport,
+                shared,
             }),
         };
         if let Some(address) = broker.inner.webtransport.address_at_build() {
@@ -244,6 +281,13 @@ struct Inner {
     outcomes: [AtomicU64; 1 + TaskErrorKind::ALL.len()],
     detached: Jobs,
     webtransport: WebTransportState,
+    /// The Redis backend, with [`Backend::Redis`].
+    shared: Option<Arc<RedisBackend>>,
+}
+
+/// Marks `providers` as connected to `replica`.
+fn mark(providers: Vec<crate::cluster::ProviderState>, replica: &str) -> Vec<crate::cluster::ProviderState> {
+    providers.into_iter().map(|provider| crate::cluster::ProviderState { replica: Some(replica.to_string()), ..provider }).collect()
 }
 
 /// The broker handle: submit tasks and jobs in-process, reach the store, shut down.
@@ -344,6 +388,9 @@ impl Wasimoff {
             .tracker
             .track_future(async {
                 let prepared = prepare(task, &inner.store, &inner.limits).await?;
+                if let Some(shared) = &inner.shared {
+                    return shared.run(prepared, job).await;
+                }
                 let (id, result) = inner.scheduler.submit(prepared, job);
                 let cancel_on_drop = CancelOnDrop { scheduler: &inner.scheduler, id: Some(id) };
                 let result = result.await;
@@ -407,19 +454,29 @@ impl Wasimoff {
     /// local concurrency, the providers' workers and prefetch), so a job alone keeps every
     /// worker and provider queue full; but never more than every worker plus half the queue,
     /// so one job neither has its own tasks refused with `queue_full` nor takes every
-    /// admission slot from the jobs submitted after it.
+    /// admission slot from the jobs submitted after it. With a shared backend the other
+    /// replicas' providers count as well (their workers, twice over for their prefetch).
     fn job_window(&self) -> usize {
         let inner = &self.inner;
-        let runners = inner.limits.concurrency + inner.scheduler.provider_capacity();
-        let share = inner.limits.concurrency + inner.scheduler.provider_workers() + inner.limits.queue_length / 2;
+        let peers = inner.shared.as_ref().map_or(0, |shared| shared.peer_workers());
+        let runners = inner.limits.concurrency + inner.scheduler.provider_capacity() + 2 * peers;
+        let share = inner.limits.concurrency + inner.scheduler.provider_workers() + peers + inner.limits.queue_length / 2;
         (runners * 2).min(share).max(1)
     }
 
     /// What the broker is doing now.
     pub fn cluster(&self) -> ClusterState {
         let inner = &self.inner;
+        let providers = match &inner.shared {
+            Some(shared) => {
+                let mut providers = mark(inner.scheduler.providers(), shared.replica());
+                providers.extend(shared.peer_providers());
+                providers
+            }
+            None => inner.scheduler.providers(),
+        };
         ClusterState {
-            providers: inner.scheduler.providers(),
+            providers,
             local: LocalState { workers: inner.runner.slots(), busy: inner.runner.busy(), tasks_done: inner.scheduler.local_done() },
             queued: inner.scheduler.queued(),
             jobs: inner.scheduler.jobs(),
@@ -616,13 +673,17 @@ impl Wasimoff {
         WeakWasimoff(Arc::downgrade(&self.inner))
     }
 
-    /// Stops taking tasks, waits until every task already submitted has finished, then
+    /// Stops taking tasks, waits until every task already submitted has finished (with a
+    /// shared backend, also those this replica claimed from other replicas), then
     /// closes every provider session on both transports with a going-away close (1001, "the
     /// broker is shutting down"), waits until they have ended, and closes the WebTransport
     /// endpoint.
     pub async fn shutdown(&self) {
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
+        if let Some(shared) = &self.inner.shared {
+            shared.drain().await;
+        }
         self.inner.sessions.close().await;
         self.inner.webtransport.stop().await;
     }

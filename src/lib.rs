@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod backend;
 mod base64_bytes;
 mod byte_fields;
 mod cluster;
@@ -41,6 +42,7 @@ mod trust;
 mod verify;
 
 pub use api::{ClientRoutes, PROVIDER_INFO, PROVIDER_WEBSOCKET, PROVIDER_WEBTRANSPORT, ROUTES};
+pub use backend::Backend;
 pub use cluster::{ClusterState, JobState, LocalState, ProviderState, RATE_WINDOW, VerificationStats};
 pub use digest::{DIGEST_PREFIX, Digest, DigestParseError};
 pub use handle::{BuildError, Builder, DEFAULT_PREFIX, Wasimoff};

@@ -82,6 +82,10 @@ pub struct Limits {
     /// Detached jobs kept at once, running or retained; beyond that a submission is refused
     /// with `507` (`too_many_jobs`). Default 1000.
     pub max_detached_jobs: usize,
+    /// With a shared backend ([`Backend::Redis`](crate::Backend::Redis)): how long a task
+    /// claimed by a replica may go without the replica confirming it still holds it before
+    /// another replica takes it over (the replica died). Default 30 s.
+    pub claim_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -110,6 +114,7 @@ impl Default for Limits {
             quarantine_cooloff: Duration::from_secs(3600),
             job_retention: Duration::from_secs(3600),
             max_detached_jobs: 1000,
+            claim_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -87,6 +87,7 @@ fn store_error(error: StoreError) -> TaskError {
     match error {
         StoreError::NotFound(_) => TaskError::new(TaskErrorKind::NotFound, error.to_string()),
         StoreError::Io(_) => TaskError::new(TaskErrorKind::Internal, error.to_string()),
+        StoreError::Unavailable(_) => TaskError::new(TaskErrorKind::BackendUnavailable, error.to_string()),
         _ => invalid(error.to_string()),
     }
 }
@@ -103,6 +104,7 @@ async fn load(store: &Store, source: &FileSource) -> Result<(Digest, FileKind, B
     match source {
         FileSource::Blob(bytes) => Ok((Digest::of(bytes), FileKind::sniff(bytes), bytes.clone())),
         FileSource::Ref(name) => {
+            store.pull(name).await.map_err(store_error)?;
             let info = store.resolve(name).map_err(store_error)?;
             let bytes = store.get(&info.digest).await.map_err(store_error)?;
             Ok((info.digest, info.kind, bytes))
@@ -127,6 +129,7 @@ pub(crate) async fn prepare(task: Task, store: &Store, limits: &Limits) -> Resul
             (ModuleSource::inline(bytes.clone()), BLOB_ARGV0.to_string())
         }
         FileSource::Ref(name) => {
+            store.pull(name).await.map_err(store_error)?;
             let (info, pin) = store.resolve_pinned(name).map_err(store_error)?;
             if info.kind != FileKind::Wasm {
                 return Err(TaskError::new(

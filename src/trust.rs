@@ -5,7 +5,7 @@
 //! ([`Quarantine`]).
 
 use http::HeaderMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,7 +15,7 @@ use wasimoff_protocol::Hello;
 /// How far the broker believes a provider's results. The local runner and in-process
 /// providers are trusted; remote providers are what the admission hook says (by default
 /// untrusted).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Trust {
     /// Its result is accepted as it is and confirms others' (it counts as a quorum by itself).

@@ -13,6 +13,11 @@
 //! `WASIMOFF_STORE_BYTES` sets the store's quota in bytes (default 1 GiB);
 //! `WASIMOFF_JOB_RETENTION_SECS` how long detached jobs keep their results after they end
 //! (default 3600) and `WASIMOFF_MAX_DETACHED_JOBS` how many are kept at once (default 1000).
+//! `WASIMOFF_REDIS=redis://host:6379` shares the queue, the files and the results with every
+//! other replica on that Redis (tasks flow to the replicas with free workers);
+//! `WASIMOFF_CLAIM_TIMEOUT_MS` sets how long a dead replica's tasks wait before another
+//! takes them over (default 30000). `WASIMOFF_FALLBACK=never|always|when_no_providers`
+//! sets when the broker's own runner runs tasks (default `when_no_providers`).
 //! Providers also reach the broker over WebTransport (HTTP/3) on the same port number, UDP;
 //! `WASIMOFF_WEBTRANSPORT=off` leaves them WebSocket only. With `WASIMOFF_PROVIDER_TOKEN`
 //! set, native providers presenting that token (`wasimoff-provider URL --token <token>`) are
@@ -32,7 +37,7 @@ use http::{Request, Response, StatusCode};
 use std::net::SocketAddr;
 use tower_http::validate_request::ValidateRequestHeaderLayer;
 use wasimoff::layers::Body;
-use wasimoff::{Admission, Limits, RemoteAddress, Storage, Wasimoff, WebTransport};
+use wasimoff::{Admission, Backend, FallbackPolicy, Limits, RemoteAddress, Storage, Wasimoff, WebTransport};
 
 async fn home() -> Html<&'static str> {
     Html(
@@ -88,6 +93,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut limits = Limits::default();
     if let Ok(bytes) = std::env::var("WASIMOFF_STORE_BYTES") {
         limits.store_bytes = bytes.parse().map_err(|e| format!("WASIMOFF_STORE_BYTES={bytes:?}: {e}"))?;
+    }
+    if let Ok(millis) = std::env::var("WASIMOFF_CLAIM_TIMEOUT_MS") {
+        let millis = millis.parse().map_err(|e| format!("WASIMOFF_CLAIM_TIMEOUT_MS={millis:?}: {e}"))?;
+        limits.claim_timeout = std::time::Duration::from_millis(millis);
+    }
+    if let Ok(url) = std::env::var("WASIMOFF_REDIS") {
+        builder = builder.backend(Backend::Redis(url));
+    }
+    if let Ok(policy) = std::env::var("WASIMOFF_FALLBACK") {
+        builder = builder.fallback(match policy.as_str() {
+            "never" => FallbackPolicy::Never,
+            "always" => FallbackPolicy::Always,
+            "when_no_providers" => FallbackPolicy::WhenNoProviders,
+            _ => return Err(format!("WASIMOFF_FALLBACK={policy:?}: expected never, always or when_no_providers").into()),
+        });
     }
     if let Ok(seconds) = std::env::var("WASIMOFF_JOB_RETENTION_SECS") {
         let seconds = seconds.parse().map_err(|e| format!("WASIMOFF_JOB_RETENTION_SECS={seconds:?}: {e}"))?;

@@ -144,11 +144,14 @@ pub enum TaskErrorKind {
     Unverified,
     /// The task's detached job was cancelled before the task finished.
     Cancelled,
+    /// The shared backend (Redis) the broker keeps its queue and files in cannot be reached
+    /// now; try again later.
+    BackendUnavailable,
 }
 
 impl TaskErrorKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [TaskErrorKind; 15] = [
+    pub const ALL: [TaskErrorKind; 16] = [
         TaskErrorKind::InvalidTask,
         TaskErrorKind::NotFound,
         TaskErrorKind::InvalidModule,
@@ -164,6 +167,7 @@ impl TaskErrorKind {
         TaskErrorKind::Internal,
         TaskErrorKind::Unverified,
         TaskErrorKind::Cancelled,
+        TaskErrorKind::BackendUnavailable,
     ];
 
     /// The snake_case name used in frames, JSON and messages.
@@ -184,6 +188,7 @@ impl TaskErrorKind {
             TaskErrorKind::Internal => "internal",
             TaskErrorKind::Unverified => "unverified",
             TaskErrorKind::Cancelled => "cancelled",
+            TaskErrorKind::BackendUnavailable => "backend_unavailable",
         }
     }
 }

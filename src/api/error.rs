@@ -42,7 +42,8 @@ pub(crate) enum ApiErrorKind {
     /// The provider endpoint was called without a WebSocket upgrade. `426`.
     UpgradeRequired,
     /// A task was refused when submitted (`invalid_task` 400, `not_found` 404, `queue_full` 429,
-    /// `shutting_down` 503), under the task error's own name.
+    /// `shutting_down` 503, `backend_unavailable` 503), under the task error's own name; a
+    /// file request that needs the unreachable shared backend is `backend_unavailable` too.
     #[serde(untagged)]
     Task(TaskErrorKind),
 }
@@ -72,7 +73,7 @@ pub(super) fn submission_status(kind: TaskErrorKind) -> Option<StatusCode> {
         TaskErrorKind::InvalidTask => Some(StatusCode::BAD_REQUEST),
         TaskErrorKind::NotFound => Some(StatusCode::NOT_FOUND),
         TaskErrorKind::QueueFull => Some(StatusCode::TOO_MANY_REQUESTS),
-        TaskErrorKind::ShuttingDown => Some(StatusCode::SERVICE_UNAVAILABLE),
+        TaskErrorKind::ShuttingDown | TaskErrorKind::BackendUnavailable => Some(StatusCode::SERVICE_UNAVAILABLE),
         _ => None,
     }
 }
@@ -143,6 +144,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(_) | StoreError::InvalidAlias { .. } => ApiErrorKind::InvalidFile,
             StoreError::NotFound(_) => ApiErrorKind::NotFound,
             StoreError::Io(_) => ApiErrorKind::Internal,
+            StoreError::Unavailable(_) => ApiErrorKind::Task(TaskErrorKind::BackendUnavailable),
         };
         ApiError::new(kind, error.to_string())
     }
@@ -222,5 +224,7 @@ mod tests {
         assert_eq!(missing.kind, ApiErrorKind::NotFound);
         let invalid = ApiError::from(StoreError::Invalid("bad".into()));
         assert_eq!((invalid.kind, invalid.kind.status()), (ApiErrorKind::InvalidFile, StatusCode::BAD_REQUEST));
+        let unavailable = ApiError::from(StoreError::Unavailable("down".into()));
+        assert_eq!(unavailable.kind.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

@@ -110,7 +110,7 @@ const TABLE: [Route; 15] = [
     Route::post("/api/v1/files?alias=NAME", "store the raw body, answer its sha256 ref", |call| {
         async move { v1::upload(&call.broker, call.request).await }.boxed()
     }),
-    Route::get("/api/v1/files", "list aliases and the store's usage", |call| async move { Ok(v1::list_files(&call.broker)) }.boxed()),
+    Route::get("/api/v1/files", "list aliases and the store's usage", |call| async move { v1::list_files(&call.broker).await }.boxed()),
     Route::get("/api/v1/files/{ref-or-alias}", "download a file", |call| {
         async move { v1::download(&call.broker, &call.tail).await }.boxed()
     }),

@@ -69,9 +69,10 @@ pub(super) async fn upload(broker: &Wasimoff, request: Request<Body>) -> Result<
     Ok(json(status, &Uploaded { reference: AsText(file.digest), kind: file.kind, size: file.size, aliases, replaced: stored.replaced }))
 }
 
-/// `GET /api/v1/files`: every alias and the digest it points at.
-pub(super) fn list_files(broker: &Wasimoff) -> Response<Body> {
-    json(StatusCode::OK, &FileList { aliases: broker.store().aliases(), store: broker.store().usage() })
+/// `GET /api/v1/files`: every alias and the digest it points at (every replica's, with a
+/// shared backend).
+pub(super) async fn list_files(broker: &Wasimoff) -> Result<Response<Body>, ApiError> {
+    Ok(json(StatusCode::OK, &FileList { aliases: broker.store().list_aliases().await?, store: broker.store().usage() }))
 }
 
 /// `DELETE /api/v1/files/{alias}`: deletes the alias; `204`, or `404` if there is none.
@@ -85,6 +86,7 @@ pub(super) async fn delete_alias(broker: &Wasimoff, name: &str) -> Result<Respon
 /// `GET /api/v1/files/{digest or alias}`: the content, with its media type and digest as ETag.
 pub(super) async fn download(broker: &Wasimoff, name: &str) -> Result<Response<Body>, ApiError> {
     let name = percent_decode(name);
+    broker.store().pull(&name).await?;
     let info = broker.store().resolve(&name)?;
     let bytes = broker.store().get(&info.digest).await?;
     let mut response = reply::with_type(StatusCode::OK, info.kind.media_type(), bytes);

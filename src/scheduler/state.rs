@@ -442,6 +442,7 @@ impl<Q: TaskQueue> State<Q> {
                 verified: provider.verified,
                 strikes: provider.struck,
                 quarantined: provider.quarantined,
+                replica: None,
             })
             .collect();
         providers.sort_by_key(|provider| provider.id);

@@ -19,6 +19,7 @@ pub use kind::{FileKind, validate_wasm};
 pub(crate) use kind::{NOT_WASM, NotACommand, check_command};
 
 use crate::archive::ArchiveLimits;
+use crate::backend::SharedFiles;
 use crate::digest::{DIGEST_PREFIX, Digest};
 use crate::limits::Limits;
 use bytes::Bytes;
@@ -26,7 +27,7 @@ use directory::Directory;
 use quota::Quota;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// Where stored files live.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -135,6 +136,9 @@ pub enum StoreError {
     /// The storage backend failed.
     #[error("storage failure: {0}")]
     Io(String),
+    /// The shared backend ([`Backend::Redis`](crate::Backend::Redis)) cannot be reached now.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 struct Index {
@@ -168,6 +172,9 @@ enum Blobs {
 struct Inner {
     index: RwLock<Index>,
     blobs: Blobs,
+    /// The tier shared with other replicas, with [`Backend::Redis`](crate::Backend::Redis):
+    /// this store is then a cache in front of it.
+    shared: OnceLock<SharedFiles>,
     upload_bytes: u64,
     archive_limits: ArchiveLimits,
 }
@@ -237,15 +244,36 @@ impl Store {
             inner: Arc::new(Inner {
                 index: RwLock::new(index),
                 blobs,
+                shared: OnceLock::new(),
                 upload_bytes: limits.upload_bytes,
                 archive_limits: ArchiveLimits { unpacked_bytes: limits.rootfs_bytes, entries: limits.rootfs_entries },
             }),
         })
     }
 
+    /// Makes this store a cache in front of `files`, shared with other replicas.
+    pub(crate) fn share(&self, files: SharedFiles) {
+        let _ = self.inner.shared.set(files);
+    }
+
     /// Stores `bytes` after checking them (size, wasm validity, zip safety) and points the
-    /// upload's aliases at them. Storing the same content again is a no-op.
+    /// upload's aliases at them. Storing the same content again is a no-op. With a shared
+    /// backend the content and aliases go there first.
     pub async fn put(&self, bytes: Bytes, upload: Upload) -> Result<Stored, StoreError> {
+        let file = self.check(&bytes, &upload).await?;
+        let shared_replaced = match self.inner.shared.get() {
+            Some(shared) => Some(shared.put(&file.digest, &bytes, &upload.aliases).await?),
+            None => None,
+        };
+        let stored = self.insert(file, bytes, &upload.aliases).await?;
+        Ok(match shared_replaced {
+            Some((created, replaced)) => Stored { created, replaced, ..stored },
+            None => stored,
+        })
+    }
+
+    /// Checks an upload: its size, its aliases, and that it is the kind it must be.
+    async fn check(&self, bytes: &Bytes, upload: &Upload) -> Result<FileInfo, StoreError> {
         let size = bytes.len() as u64;
         if size > self.inner.upload_bytes {
             return Err(StoreError::TooLarge { size, limit: self.inner.upload_bytes });
@@ -264,7 +292,12 @@ impl Store {
         .await
         .map_err(|e| StoreError::Io(e.to_string()))?
         .map_err(StoreError::Invalid)?;
-        let file = FileInfo { digest, kind, size, wasi_command };
+        Ok(FileInfo { digest, kind, size, wasi_command })
+    }
+
+    /// Stores checked content locally and points `aliases` at it.
+    async fn insert(&self, file: FileInfo, bytes: Bytes, aliases: &[String]) -> Result<Stored, StoreError> {
+        let (digest, size) = (file.digest, file.size);
         let known = {
             let mut index = write(&self.inner.index);
             let known = index.files.contains_key(&digest);
@@ -294,7 +327,7 @@ impl Store {
             written?;
         }
         let mut replaced = Vec::new();
-        for alias in &upload.aliases {
+        for alias in aliases {
             if let Blobs::Directory(directory) = &self.inner.blobs {
                 directory.put_alias(alias, &digest).await.map_err(io_error)?;
             }
@@ -305,6 +338,43 @@ impl Store {
             }
         }
         Ok(Stored { file, created: !known, replaced })
+    }
+
+    /// With a shared backend, brings `reference` up to date before [`Store::resolve`]: an
+    /// alias is looked up in the shared tier (it may have moved on another replica), and
+    /// content not cached here is fetched. Without one, does nothing.
+    pub(crate) async fn pull(&self, reference: &str) -> Result<(), StoreError> {
+        let Some(shared) = self.inner.shared.get() else { return Ok(()) };
+        if reference.starts_with(DIGEST_PREFIX) {
+            let digest = reference.parse::<Digest>().map_err(|e| StoreError::Invalid(e.to_string()))?;
+            return self.cache(shared, &digest).await;
+        }
+        match shared.alias(reference).await? {
+            Some(digest) => {
+                self.cache(shared, &digest).await?;
+                if read(&self.inner.index).files.contains_key(&digest) {
+                    write(&self.inner.index).aliases.insert(reference.to_string(), digest);
+                }
+            }
+            None => {
+                write(&self.inner.index).aliases.remove(reference);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetches `digest` from the shared tier into this store unless it is here already; content
+    /// the shared tier lacks is left missing.
+    async fn cache(&self, shared: &SharedFiles, digest: &Digest) -> Result<(), StoreError> {
+        if read(&self.inner.index).files.contains_key(digest) {
+            return Ok(());
+        }
+        let Some(bytes) = shared.blob(digest).await? else { return Ok(()) };
+        if Digest::of(&bytes) != *digest {
+            return Err(StoreError::Io(format!("the shared store's content of {digest} does not match its digest")));
+        }
+        let file = self.check(&bytes, &Upload::new()).await?;
+        self.insert(file, bytes, &[]).await.map(|_| ())
     }
 
     /// Looks up a reference: a `sha256:<hex>` digest or an alias name. Counts as a use of the
@@ -337,7 +407,17 @@ impl Store {
     /// alias names it or a task holds it); answers the digest it pointed at.
     pub async fn delete_alias(&self, name: &str) -> Result<Digest, StoreError> {
         check_alias(name)?;
-        let digest = *read(&self.inner.index).aliases.get(name).ok_or_else(|| StoreError::NotFound(name.to_string()))?;
+        if let Some(shared) = self.inner.shared.get() {
+            let digest = shared.delete_alias(name).await?.ok_or_else(|| StoreError::NotFound(name.to_string()))?;
+            self.delete_local_alias(name).await?;
+            return Ok(digest);
+        }
+        self.delete_local_alias(name).await?.ok_or_else(|| StoreError::NotFound(name.to_string()))
+    }
+
+    /// Deletes an alias from this store only; answers the digest it pointed at, if any.
+    async fn delete_local_alias(&self, name: &str) -> Result<Option<Digest>, StoreError> {
+        let Some(digest) = read(&self.inner.index).aliases.get(name).copied() else { return Ok(None) };
         if let Blobs::Directory(directory) = &self.inner.blobs {
             directory.delete_alias(name).await.map_err(io_error)?;
         }
@@ -345,9 +425,9 @@ impl Store {
         match index.aliases.get(name) {
             Some(current) if *current == digest => {
                 index.aliases.remove(name);
-                Ok(digest)
+                Ok(Some(digest))
             }
-            _ => Err(StoreError::NotFound(name.to_string())),
+            _ => Ok(None),
         }
     }
 
@@ -357,8 +437,21 @@ impl Store {
         StoreUsage { used_bytes: index.quota.used(), limit_bytes: index.quota.limit(), files: index.files.len() }
     }
 
-    /// The content of a stored file.
+    /// The content of a stored file; with a shared backend, fetched from it (and cached) if
+    /// this store lacks it.
     pub async fn get(&self, digest: &Digest) -> Result<Bytes, StoreError> {
+        let local = self.get_local(digest).await;
+        match (&local, self.inner.shared.get()) {
+            (Err(StoreError::NotFound(_)), Some(shared)) => {
+                self.cache(shared, digest).await?;
+                self.get_local(digest).await
+            }
+            _ => local,
+        }
+    }
+
+    /// The content of a file stored here.
+    async fn get_local(&self, digest: &Digest) -> Result<Bytes, StoreError> {
         let missing = || StoreError::NotFound(digest.to_string());
         match &self.inner.blobs {
             Blobs::Memory(blobs) => read(blobs).get(digest).cloned().ok_or_else(missing),
@@ -370,7 +463,16 @@ impl Store {
         }
     }
 
-    /// All alias names and the digests they point at, sorted by name.
+    /// All alias names and the digests they point at, sorted by name; with a shared backend,
+    /// every replica's.
+    pub(crate) async fn list_aliases(&self) -> Result<Vec<(String, Digest)>, StoreError> {
+        match self.inner.shared.get() {
+            Some(shared) => shared.aliases().await,
+            None => Ok(self.aliases()),
+        }
+    }
+
+    /// All alias names and the digests they point at in this store, sorted by name.
     pub fn aliases(&self) -> Vec<(String, Digest)> {
         let mut aliases: Vec<_> = read(&self.inner.index).aliases.iter().map(|(a, d)| (a.clone(), *d)).collect();
         aliases.sort();

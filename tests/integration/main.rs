@@ -17,6 +17,8 @@ mod native_provider;
 mod prefetch;
 mod provider_assets;
 mod providers;
+mod redis_backend;
+mod redis_support;
 mod scheduler;
 mod store;
 mod store_quota;

@@ -71,7 +71,7 @@ pub async fn wait_for(base: &str, condition: impl Fn(&Value) -> bool) -> Value {
     wait_for_within(base, condition, std::time::Duration::from_secs(10)).await
 }
 
-async fn wait_for_within(base: &str, condition: impl Fn(&Value) -> bool, limit: std::time::Duration) -> Value {
+pub async fn wait_for_within(base: &str, condition: impl Fn(&Value) -> bool, limit: std::time::Duration) -> Value {
     let deadline = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < deadline {
         if let Ok(response) = client().get(format!("{base}/wasimoff/api/v1/cluster")).send().await

@@ -1,0 +1,239 @@
+//! The Redis backend's handle and its submitting side: tasks go to the shared stream, results
+//! come back on this replica's results stream to the waiting submitter.
+
+use super::claim::{self, Capacity, Claims};
+use super::replicas::{self, Peers};
+use super::{BLOCK_MILLISECONDS, PREFIX, SharedFiles, connect, unavailable};
+use crate::cluster::ProviderState;
+use crate::limits::Limits;
+use crate::prepare::PreparedTask;
+use crate::scheduler::{JobId, Scheduler, TaskResult};
+use crate::task::{TaskError, TaskErrorKind, TaskOutput};
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use redis::streams::{StreamReadOptions, StreamReadReply};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// The stream every replica's submitted tasks wait in.
+pub(super) fn tasks_key() -> String {
+    format!("{PREFIX}:tasks")
+}
+
+/// The consumer group of the tasks stream; every replica is a consumer, named by its id.
+pub(super) const GROUP: &str = "replicas";
+
+/// The stream the results of `replica`'s tasks come back on.
+pub(super) fn results_key(replica: &str) -> String {
+    format!("{PREFIX}:results:{replica}")
+}
+
+/// How long a retry of a failed Redis call waits.
+pub(super) const RETRY_PAUSE: Duration = Duration::from_millis(250);
+
+/// A task in the shared stream.
+#[derive(Serialize, Deserialize)]
+pub(super) struct TaskRecord {
+    /// Its id, unique across replicas: `{replica}-{counter}`.
+    pub(super) id: String,
+    /// The replica whose client waits for it.
+    pub(super) replica: String,
+    /// Its job's id on that replica.
+    pub(super) job: u64,
+    /// What to run.
+    pub(super) task: PreparedTask,
+}
+
+/// A result on its submitter's results stream.
+#[derive(Serialize, Deserialize)]
+pub(super) struct ResultRecord {
+    /// The task's id.
+    pub(super) task: String,
+    /// Its result.
+    pub(super) result: TaskResult,
+}
+
+/// The Redis backend of one replica. See the module documentation of `backend`.
+pub(crate) struct RedisBackend {
+    /// This replica's id: its consumer name and the prefix of its task ids.
+    pub(super) replica: String,
+    /// For short commands (blocking reads have connections of their own).
+    pub(super) commands: ConnectionManager,
+    /// The runtime its loops and deliveries run on.
+    pub(super) runtime: tokio::runtime::Handle,
+    /// How long a claimed task may go unrefreshed before another replica takes it over.
+    pub(super) claim_timeout: Duration,
+    /// The tasks this replica claimed and runs.
+    pub(super) claims: Claims,
+    /// The other replicas' providers, as last read.
+    pub(super) peers: Peers,
+    next_task: AtomicU64,
+    waiters: Mutex<HashMap<String, oneshot::Sender<TaskResult>>>,
+    /// Connections for the blocking reads, handed to the loops by [`RedisBackend::start`].
+    blocking: Mutex<Option<(ConnectionManager, ConnectionManager)>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Creates the consumer group (and the stream) unless it exists.
+pub(super) async fn ensure_group(connection: &mut ConnectionManager) -> redis::RedisResult<()> {
+    let created: redis::RedisResult<()> = connection.xgroup_create_mkstream(tasks_key(), GROUP, "0").await;
+    match created {
+        Err(error) if error.code() == Some("BUSYGROUP") => Ok(()),
+        other => other,
+    }
+}
+
+impl RedisBackend {
+    /// Connects to Redis at `url` on `runtime`, waiting for it here; answers the backend and the
+    /// store's shared tier, or why Redis cannot be used.
+    pub(crate) fn connect(
+        url: &str,
+        limits: &Limits,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<(Arc<RedisBackend>, SharedFiles), String> {
+        let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL {url:?}: {e}"))?;
+        let (sender, receiver) = std::sync::mpsc::channel();
+        runtime.spawn(async move {
+            let connected = async {
+                let mut commands = connect(&client).await?;
+                ensure_group(&mut commands).await?;
+                Ok::<_, redis::RedisError>((commands, connect(&client).await?, connect(&client).await?))
+            };
+            let _ = sender.send(connected.await);
+        });
+        let (commands, claims, results) = receiver
+            .recv()
+            .map_err(|_| "the connection attempt was dropped".to_string())?
+            .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
+        let backend = RedisBackend {
+            replica: format!("{:016x}", fastrand::u64(..)),
+            commands: commands.clone(),
+            runtime: runtime.clone(),
+            claim_timeout: limits.claim_timeout.max(Duration::from_millis(300)),
+            claims: Claims::default(),
+            peers: Peers::default(),
+            next_task: AtomicU64::new(0),
+            waiters: Mutex::default(),
+            blocking: Mutex::new(Some((claims, results))),
+        };
+        Ok((Arc::new(backend), SharedFiles::new(commands)))
+    }
+
+    /// Starts the loops: reading this replica's results, claiming tasks while `scheduler` has
+    /// room (`capacity`), refreshing and taking over claims, and publishing `providers()` for
+    /// the cluster view.
+    pub(crate) fn start(
+        self: &Arc<Self>,
+        scheduler: &Arc<Scheduler>,
+        capacity: Capacity,
+        providers: impl Fn() -> Vec<ProviderState> + Send + 'static,
+    ) {
+        let Some((claims, results)) = lock(&self.blocking).take() else { return };
+        let backend = Arc::downgrade(self);
+        self.runtime.spawn(read_results(backend.clone(), results, results_key(&self.replica)));
+        self.runtime.spawn(claim::claim_loop(backend.clone(), Arc::downgrade(scheduler), capacity, claims));
+        self.runtime.spawn(claim::maintain(backend.clone(), Arc::downgrade(scheduler), capacity));
+        self.runtime.spawn(replicas::publish(backend, providers));
+    }
+
+    /// This replica's id.
+    pub(crate) fn replica(&self) -> &str {
+        &self.replica
+    }
+
+    /// The other live replicas' providers, each marked with its replica.
+    pub(crate) fn peer_providers(&self) -> Vec<ProviderState> {
+        self.peers.providers()
+    }
+
+    /// Workers of the other live replicas' providers.
+    pub(crate) fn peer_workers(&self) -> usize {
+        self.peers.providers().iter().map(|provider| provider.workers).sum()
+    }
+
+    /// Queues `task` of `job` in the shared stream and waits for its one result, from whichever
+    /// replica ran it. Dropping the future withdraws the task if no replica has claimed it.
+    pub(crate) async fn run(&self, task: PreparedTask, job: JobId) -> Result<TaskOutput, TaskError> {
+        let id = format!("{}-{}", self.replica, self.next_task.fetch_add(1, Ordering::Relaxed) + 1);
+        let record = TaskRecord { id: id.clone(), replica: self.replica.clone(), job: job.0, task };
+        let bytes = rmp_serde::to_vec_named(&record)
+            .map_err(|e| TaskError::new(TaskErrorKind::Internal, format!("cannot encode the task: {e}")))?;
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.waiters).insert(id.clone(), sender);
+        let mut withdraw = Withdraw { backend: self, id, entry: None, armed: true };
+        let added: redis::RedisResult<String> = self.commands.clone().xadd(tasks_key(), "*", &[("task", bytes)]).await;
+        withdraw.entry = Some(added.map_err(|e| TaskError::new(TaskErrorKind::BackendUnavailable, unavailable(&e)))?);
+        let result = receiver.await;
+        withdraw.armed = false;
+        match result {
+            Ok(result) => result.into_result(),
+            Err(_) => Err(TaskError::new(TaskErrorKind::Internal, "the backend dropped the task")),
+        }
+    }
+
+    /// Hands a result to its waiting submitter; a second result for the same task finds no
+    /// waiter and is dropped.
+    fn complete(&self, record: ResultRecord) {
+        if let Some(waiter) = lock(&self.waiters).remove(&record.task) {
+            let _ = waiter.send(record.result);
+        }
+    }
+}
+
+/// Forgets a task whose submitter stopped waiting, and deletes its entry from the stream (a
+/// replica that claimed it already finishes it; its result is then dropped).
+struct Withdraw<'a> {
+    backend: &'a RedisBackend,
+    id: String,
+    entry: Option<String>,
+    armed: bool,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        lock(&self.backend.waiters).remove(&self.id);
+        if let (true, Some(entry)) = (self.armed, self.entry.take()) {
+            let mut connection = self.backend.commands.clone();
+            self.backend.runtime.spawn(async move {
+                let _: redis::RedisResult<usize> = connection.xdel(tasks_key(), &[entry]).await;
+            });
+        }
+    }
+}
+
+/// Reads this replica's results stream, completes the waiting submitters, and deletes what it
+/// read (so it always reads from the start: what is there is new). Ends with the backend.
+async fn read_results(backend: Weak<RedisBackend>, mut connection: ConnectionManager, key: String) {
+    let options = StreamReadOptions::default().count(256).block(BLOCK_MILLISECONDS);
+    loop {
+        let reply: redis::RedisResult<Option<StreamReadReply>> = connection.xread_options(&[&key], &["0-0"], &options).await;
+        let Some(backend) = backend.upgrade() else { return };
+        match reply {
+            Ok(reply) => {
+                let entries = reply.into_iter().flat_map(|reply| reply.keys).flat_map(|key| key.ids);
+                let mut read = Vec::new();
+                for entry in entries {
+                    let record = entry.get::<Vec<u8>>("result").and_then(|bytes| rmp_serde::from_slice::<ResultRecord>(&bytes).ok());
+                    if let Some(record) = record {
+                        backend.complete(record);
+                    }
+                    read.push(entry.id);
+                }
+                if !read.is_empty() {
+                    let _: redis::RedisResult<usize> = connection.xdel(&key, &read).await;
+                }
+            }
+            Err(error) => {
+                tracing::debug!(%error, "reading results from Redis failed; retrying");
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+        }
+    }
+}
