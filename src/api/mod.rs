@@ -9,6 +9,8 @@ mod metrics;
 mod reply;
 mod request;
 mod results;
+#[cfg(test)]
+mod roundtrip;
 mod routes;
 mod seed;
 mod v1;
