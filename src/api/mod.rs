@@ -6,6 +6,7 @@
 mod assets;
 mod error;
 mod metrics;
+mod openapi;
 mod reply;
 mod request;
 mod results;

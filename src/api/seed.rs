@@ -11,9 +11,9 @@ use crate::{Upload, Wasimoff, archive};
 use futures_util::StreamExt;
 use http::{Request, Response, StatusCode};
 use serde::Serialize;
-use wasimoff_protocol::api::{Exec, RunConfiguration, SeedUploaded};
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
+use wasimoff_protocol::api::{Exec, RunConfiguration, SeedUploaded};
 
 /// `GET /api/broker/v1/healthz`.
 pub(super) fn healthz() -> Response<Body> {
@@ -40,9 +40,8 @@ fn exec_task(exec: &Exec, config: &RunConfiguration) -> Task {
         task = task.stdin(stdin.clone());
     }
     if !exec.loadfs.is_empty() {
-        task.files = Some(
-            exec.loadfs.iter().map(|name| MountedFile { path: name.clone(), source: FileSource::reference(name.clone()) }).collect(),
-        );
+        task.files =
+            Some(exec.loadfs.iter().map(|name| MountedFile { path: name.clone(), source: FileSource::reference(name.clone()) }).collect());
     }
     if let Some(datafile) = &exec.datafile {
         task = task.artifacts([datafile.clone()]);
