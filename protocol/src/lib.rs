@@ -14,6 +14,7 @@
 //! assert_eq!(decode::<ToBroker>(&frame, MAX_FRAME_BYTES).unwrap(), hello);
 //! ```
 
+pub mod api;
 mod names;
 
 pub use names::{ProviderId, ProviderIdParseError, TaskErrorKind, Transport};
@@ -74,6 +75,7 @@ pub fn negotiate(offered: &[u32]) -> Result<u32, String> {
 /// What kind of machine a provider is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ProviderKind {
     /// A web browser running `provider.js`.
     Browser,

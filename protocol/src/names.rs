@@ -63,6 +63,7 @@ impl<'de> Deserialize<'de> for ProviderId {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Transport {
     /// WebSocket through the host's HTTP port.
     #[serde(rename = "websocket")]

@@ -8,9 +8,12 @@ mod assets;
 mod error;
 mod jobs;
 mod metrics;
+mod openapi;
 mod reply;
 mod request;
 mod results;
+#[cfg(test)]
+mod roundtrip;
 mod routes;
 mod seed;
 mod v1;

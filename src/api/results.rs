@@ -1,11 +1,13 @@
 //! Task results as JSON: `{"result": {...}}` for a task that exited, `{"error": {...}}` for one
 //! that did not, and the small serializing helpers the answers share.
 
+use crate::store::FileKind;
 use crate::task::{TaskError, TaskErrorKind, TaskOutput};
 use base64::display::Base64Display;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Serialize, Serializer};
 use std::fmt::Display;
+use wasimoff_protocol::api;
 
 /// Bytes serialized as a standard base64 string.
 pub(super) struct Base64<B>(pub(super) B);
@@ -22,6 +24,17 @@ pub(super) struct AsText<T>(pub(super) T);
 impl<T: Display> Serialize for AsText<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(&self.0)
+    }
+}
+
+/// A stored file's kind as the API names it.
+impl From<FileKind> for api::FileKind {
+    fn from(kind: FileKind) -> api::FileKind {
+        match kind {
+            FileKind::Wasm => api::FileKind::Wasm,
+            FileKind::Zip => api::FileKind::Zip,
+            FileKind::Data => api::FileKind::Data,
+        }
     }
 }
 

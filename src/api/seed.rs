@@ -4,30 +4,20 @@
 use super::error::{ApiError, ApiErrorKind};
 use super::reply::{self, json};
 use super::request;
-use super::results::{AsText, Base64};
+use super::results::Base64;
 use crate::layers::Body;
-use crate::store::FileKind;
 use crate::task::{FileSource, Job, MountedFile, Task, TaskError, TaskOutput};
-use crate::{Digest, Upload, Wasimoff, archive};
+use crate::{Upload, Wasimoff, archive};
 use futures_util::StreamExt;
 use http::{Request, Response, StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
+use wasimoff_protocol::api::{Exec, RunConfiguration, SeedUploaded};
 
 /// `GET /api/broker/v1/healthz`.
 pub(super) fn healthz() -> Response<Body> {
     reply::with_type(StatusCode::OK, "text/plain; charset=utf-8", "OK")
-}
-
-/// The answer to an upload: `{"name", "ref", "kind", "size"}`.
-#[derive(Serialize)]
-struct Uploaded {
-    name: String,
-    #[serde(rename = "ref")]
-    reference: AsText<Digest>,
-    kind: FileKind,
-    size: u64,
 }
 
 /// `POST /api/broker/v1/upload?name=NAME`: the raw body is stored under alias NAME.
@@ -37,55 +27,26 @@ pub(super) async fn upload(broker: &Wasimoff, request: Request<Body>) -> Result<
     };
     let bytes = request::body(request, broker.limits().upload_bytes).await?;
     let file = broker.store().put(bytes, Upload::new().alias(name.clone())).await?.file;
-    Ok(json(StatusCode::OK, &Uploaded { name, reference: AsText(file.digest), kind: file.kind, size: file.size }))
+    Ok(json(StatusCode::OK, &SeedUploaded { name, reference: file.digest.to_string(), kind: file.kind.into(), size: file.size }))
 }
 
-/// The original run configuration.
-#[derive(Deserialize)]
-struct RunConfiguration {
-    bin: String,
-    #[serde(default)]
-    envs: Vec<String>,
-    #[serde(default)]
-    exec: Vec<Exec>,
-    #[serde(default)]
-    trace: bool,
-}
-
-#[derive(Deserialize)]
-struct Exec {
-    #[serde(default)]
-    args: Vec<String>,
-    #[serde(default)]
-    envs: Vec<String>,
-    #[serde(default)]
-    stdin: Option<String>,
-    #[serde(default)]
-    loadfs: Vec<String>,
-    #[serde(default)]
-    datafile: Option<String>,
-}
-
-impl Exec {
-    /// One task: argv is `bin` then `args`; the task's envs come before the global ones;
-    /// `loadfs` files appear at `/NAME`; `datafile` is collected after the run.
-    fn task(&self, config: &RunConfiguration) -> Task {
-        let mut task = Task::new(FileSource::reference(config.bin.clone()))
-            .args(std::iter::once(config.bin.clone()).chain(self.args.iter().cloned()))
-            .envs(self.envs.iter().chain(&config.envs).cloned());
-        if let Some(stdin) = &self.stdin {
-            task = task.stdin(stdin.clone());
-        }
-        if !self.loadfs.is_empty() {
-            task.files = Some(
-                self.loadfs.iter().map(|name| MountedFile { path: name.clone(), source: FileSource::reference(name.clone()) }).collect(),
-            );
-        }
-        if let Some(datafile) = &self.datafile {
-            task = task.artifacts([datafile.clone()]);
-        }
-        task
+/// One task of a run configuration: argv is `bin` then `args`; the entry's envs come before
+/// the global ones; `loadfs` files appear at `/NAME`; `datafile` is collected after the run.
+fn exec_task(exec: &Exec, config: &RunConfiguration) -> Task {
+    let mut task = Task::new(FileSource::reference(config.bin.clone()))
+        .args(std::iter::once(config.bin.clone()).chain(exec.args.iter().cloned()))
+        .envs(exec.envs.iter().chain(&config.envs).cloned());
+    if let Some(stdin) = &exec.stdin {
+        task = task.stdin(stdin.clone());
     }
+    if !exec.loadfs.is_empty() {
+        task.files =
+            Some(exec.loadfs.iter().map(|name| MountedFile { path: name.clone(), source: FileSource::reference(name.clone()) }).collect());
+    }
+    if let Some(datafile) = &exec.datafile {
+        task = task.artifacts([datafile.clone()]);
+    }
+    task
 }
 
 /// One element of the answer: `{"result": {...}}` (also for a non-zero exit) or
@@ -165,7 +126,7 @@ pub(super) async fn run(broker: &Wasimoff, request: Request<Body>) -> Result<Res
     if broker.queue_is_full() {
         return Err(ApiError::queue_full());
     }
-    let job = Job { parent: None, tasks: config.exec.iter().map(|exec| exec.task(&config)).collect() };
+    let job = Job { parent: None, tasks: config.exec.iter().map(|exec| exec_task(exec, &config)).collect() };
     let mut finished: Vec<Option<Finished>> = vec![None; config.exec.len()];
     let mut results = broker.run_job_unordered(job);
     while let Some((index, result)) = results.next().await {

@@ -5,45 +5,26 @@ use super::error::{ApiError, ApiErrorKind, submission_status};
 use super::jobs;
 use super::reply::{self, json};
 use super::request;
-use super::results::{AsText, IndexedResult, JobResults, TaskResult};
+use super::results::{IndexedResult, JobResults, TaskResult};
 use crate::layers::{Body, BodyError};
 use crate::store::FileKind;
 use crate::task::{Job, Task, TaskError, TaskOutput};
-use crate::{Digest, StoreUsage, Upload, Wasimoff};
+use crate::{Digest, Upload, Wasimoff};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, ETAG};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
-use serde::{Serialize, Serializer};
+use std::collections::BTreeMap;
+use wasimoff_protocol::api;
 
 /// The media type of streamed job results.
 const NDJSON: &str = "application/x-ndjson";
 
-/// The answer to an upload: `{"ref", "kind", "size", "aliases", "replaced": {alias: old ref}}`.
-#[derive(Serialize)]
-struct Uploaded {
-    #[serde(rename = "ref")]
-    reference: AsText<Digest>,
-    kind: FileKind,
-    size: u64,
-    aliases: Vec<String>,
-    #[serde(serialize_with = "digests_by_alias")]
-    replaced: Vec<(String, Digest)>,
-}
-
-/// The file list: `{"aliases": {alias: ref}, "store": {"used_bytes", "limit_bytes", "files"}}`.
-#[derive(Serialize)]
-struct FileList {
-    #[serde(serialize_with = "digests_by_alias")]
-    aliases: Vec<(String, Digest)>,
-    store: StoreUsage,
-}
-
-/// Alias and digest pairs as one JSON object.
-fn digests_by_alias<S: Serializer>(pairs: &[(String, Digest)], serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_map(pairs.iter().map(|(alias, digest)| (alias, AsText(digest))))
+/// Alias and digest pairs as the JSON object `{alias: ref}`.
+fn digests_by_alias(pairs: Vec<(String, Digest)>) -> BTreeMap<String, String> {
+    pairs.into_iter().map(|(alias, digest)| (alias, digest.to_string())).collect()
 }
 
 /// The `kind` query parameter of an upload.
@@ -66,13 +47,23 @@ pub(super) async fn upload(broker: &Wasimoff, request: Request<Body>) -> Result<
     let stored = broker.store().put(bytes, upload).await?;
     let status = if stored.created { StatusCode::CREATED } else { StatusCode::OK };
     let file = stored.file;
-    Ok(json(status, &Uploaded { reference: AsText(file.digest), kind: file.kind, size: file.size, aliases, replaced: stored.replaced }))
+    let uploaded = api::Uploaded {
+        reference: file.digest.to_string(),
+        kind: file.kind.into(),
+        size: file.size,
+        aliases,
+        replaced: digests_by_alias(stored.replaced),
+    };
+    Ok(json(status, &uploaded))
 }
 
 /// `GET /api/v1/files`: every alias and the digest it points at (every replica's, with a
 /// shared backend).
 pub(super) async fn list_files(broker: &Wasimoff) -> Result<Response<Body>, ApiError> {
-    Ok(json(StatusCode::OK, &FileList { aliases: broker.store().list_aliases().await?, store: broker.store().usage() }))
+    let aliases = digests_by_alias(broker.store().list_aliases().await?);
+    let usage = broker.store().usage();
+    let store = api::StoreUsage { used_bytes: usage.used_bytes, limit_bytes: usage.limit_bytes, files: usage.files };
+    Ok(json(StatusCode::OK, &api::FileList { aliases, store }))
 }
 
 /// `DELETE /api/v1/files/{alias}`: deletes the alias; `204`, or `404` if there is none.

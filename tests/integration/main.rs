@@ -14,6 +14,7 @@ mod http_v1;
 mod layering;
 mod many_providers;
 mod native_provider;
+mod openapi;
 mod prefetch;
 mod provider_assets;
 mod providers;
