@@ -1,15 +1,16 @@
 //! The builder and the in-process handle.
 
 use crate::api::{ClientApi, ClientRoutes, PROVIDER_WEBSOCKET, PROVIDER_WEBTRANSPORT};
-use crate::cluster::{ClusterState, LocalState, TaskRate};
+use crate::cluster::{ClusterState, LocalState};
 use crate::layers::{ApiService, Body, WasimoffLayer};
 use crate::limits::Limits;
 use crate::prepare::prepare;
 use crate::providers::{OriginPolicy, ProviderInfo, Sessions, WebTransport, WebTransportError, WebTransportState};
 use crate::runner::LocalRunner;
-use crate::scheduler::{FallbackPolicy, JobId, Scheduler, StrikePolicy, TaskId};
+use crate::scheduler::{Delivered, FallbackPolicy, JobId, Scheduler, StrikePolicy, TaskId};
 use crate::store::{Storage, Store};
 use crate::task::{Job, Task, TaskError, TaskErrorKind, TaskOutput};
+use crate::throughput::Throughput;
 use crate::trust::{AdmissionHook, AdmissionRequest, Quarantine};
 use futures_util::{Stream, StreamExt};
 use http::{Request, Response};
@@ -213,7 +214,7 @@ impl Builder {
                 tracker: TaskTracker::new(),
                 sessions: Sessions::default(),
                 admitted: AtomicUsize::new(0),
-                rate: TaskRate::new(),
+                throughput: Throughput::new(),
                 outcomes: Default::default(),
                 webtransport,
             }),
@@ -238,7 +239,7 @@ struct Inner {
     tracker: TaskTracker,
     sessions: Sessions,
     admitted: AtomicUsize,
-    rate: TaskRate,
+    throughput: Throughput,
     outcomes: [AtomicU64; 1 + TaskErrorKind::ALL.len()],
     webtransport: WebTransportState,
 }
@@ -343,15 +344,18 @@ impl Wasimoff {
                 let prepared = prepare(task, &inner.store, &inner.limits).await?;
                 let (id, result) = inner.scheduler.submit(prepared, job);
                 let cancel_on_drop = CancelOnDrop { scheduler: &inner.scheduler, id: Some(id) };
-                let result = result.await;
+                let delivered = result.await;
                 cancel_on_drop.disarm();
-                match result {
-                    Ok(result) => result.into_result(),
+                match delivered {
+                    Ok(Delivered { result, span }) => {
+                        tracing::debug!(parent: &span, "task finished");
+                        result.into_result()
+                    }
                     Err(_) => Err(TaskError::new(TaskErrorKind::Internal, "the scheduler dropped the task")),
                 }
             })
             .await;
-        inner.rate.record();
+        inner.throughput.record(result.is_ok());
         let outcome = match &result {
             Ok(_) => 0,
             Err(error) => 1 + TaskErrorKind::ALL.iter().position(|kind| *kind == error.kind).unwrap_or(0),
@@ -372,6 +376,11 @@ impl Wasimoff {
     /// Tasks admitted at once: every worker (local and providers') plus the queue.
     fn capacity(&self) -> usize {
         self.inner.limits.concurrency + self.inner.scheduler.provider_workers() + self.inner.limits.queue_length
+    }
+
+    /// Whether [`Wasimoff::shutdown`] was called.
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.inner.tracker.is_closed()
     }
 
     /// Whether a submission now would be refused with `queue_full`.
@@ -417,7 +426,8 @@ impl Wasimoff {
             queued: inner.scheduler.queued(),
             jobs: inner.scheduler.jobs(),
             queue_capacity: inner.limits.queue_length,
-            tasks_per_second: inner.rate.per_second(),
+            tasks_per_second: inner.throughput.per_second(),
+            throughput: inner.throughput.history(),
             verification: inner.scheduler.verification(),
         }
     }

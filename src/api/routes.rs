@@ -4,7 +4,7 @@
 
 use super::error::{ApiError, ApiErrorKind};
 use super::reply::json;
-use super::{metrics, seed, v1};
+use super::{dashboard, metrics, seed, v1};
 use crate::Wasimoff;
 use crate::layers::Body;
 use futures_util::FutureExt;
@@ -83,7 +83,7 @@ impl Route {
 }
 
 /// Every client route, in the order they are listed.
-const TABLE: [Route; 11] = [
+const TABLE: [Route; 13] = [
     Route::get("/api/broker/v1/healthz", "seed: liveness, 200 OK", |_| async { Ok(seed::healthz()) }.boxed()),
     Route::post("/api/broker/v1/upload?name=NAME", "seed: store the raw body under NAME", |call| {
         async move { seed::upload(&call.broker, call.request).await }.boxed()
@@ -108,8 +108,14 @@ const TABLE: [Route; 11] = [
     Route::get("/api/v1/cluster", "runners, busy workers, queue, tasks/s", |call| {
         async move { Ok(json(StatusCode::OK, &call.broker.cluster())) }.boxed()
     }),
+    Route::get("/api/v1/cluster/events", "the cluster view once a second (server-sent events)", |call| {
+        async move { Ok(dashboard::events(&call.broker)) }.boxed()
+    }),
     Route::get("/api/v1/metrics", "the same and task counters for Prometheus", |call| {
         async move { Ok(metrics::metrics(&call.broker)) }.boxed()
+    }),
+    Route::get("/dashboard", "the operator dashboard (HTML): providers, queue, throughput, jobs", |_| {
+        async { Ok(dashboard::page()) }.boxed()
     }),
 ];
 
