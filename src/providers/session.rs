@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
-use tracing::field::Empty;
+use tracing::field::{Empty, display};
 use wasimoff_protocol::{ProviderId, ToBroker, ToProvider, Transport, decode, encode, negotiate};
 
 /// Unanswered pings after which a provider is dropped.
@@ -175,10 +175,13 @@ pub(crate) struct Peer {
 }
 
 /// Runs a provider's session on `link` from its first frame to its end, in a
-/// `provider_session` span (fields `transport`, `address`, and `provider`, its id, once it
-/// joined).
+/// `provider_session` span (fields `transport`, `address` if known, and `provider`, its id,
+/// once it joined).
 pub(crate) async fn run<L: ProviderLink>(broker: Wasimoff, mut link: L, peer: Peer) {
-    let span = tracing::info_span!("provider_session", transport = %L::TRANSPORT, address = ?peer.address, provider = Empty);
+    let span = tracing::info_span!("provider_session", transport = %L::TRANSPORT, address = Empty, provider = Empty);
+    if let Some(address) = peer.address {
+        span.record("address", display(address));
+    }
     async move {
         match session(&broker, &mut link, &peer).await {
             End::Close(kind, reason) => link.close(kind, &reason).await,
@@ -231,7 +234,7 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L, peer: &Peer) 
         Ok(joined) => joined,
         Err(full) => return refuse(link, &full.to_string()).await,
     };
-    tracing::Span::current().record("provider", tracing::field::display(id));
+    tracing::Span::current().record("provider", display(id));
     tracing::info!(kind = ?hello.kind, workers = hello.workers, ?trust, "provider joined");
     let welcome = ToProvider::Welcome {
         version,
@@ -250,7 +253,7 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L, peer: &Peer) 
         (End::Quietly, "disconnected")
     };
     scheduler.leave(id, why);
-    tracing::info!(why, "provider left");
+    tracing::info!(why = %why, "provider left");
     end
 }
 

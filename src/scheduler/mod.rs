@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot};
-use tracing::field::Empty;
+use tracing::field::{Empty, display};
 use wasimoff_protocol::{Outcome, ProviderId};
 
 /// When the broker runs tasks on its own local runner.
@@ -101,14 +101,12 @@ impl Waiter {
         let now = Instant::now();
         let dispatched = self.dispatched.unwrap_or(now);
         let span = self.span;
-        span.record("provider", result.ran_on.as_str());
-        span.record(
-            "outcome",
-            match &result.outcome {
-                Outcome::Exited { .. } => "exited",
-                Outcome::Failed { kind, .. } => kind.as_str(),
-            },
-        );
+        let outcome = match &result.outcome {
+            Outcome::Exited { .. } => "exited",
+            Outcome::Failed { kind, .. } => kind.as_str(),
+        };
+        span.record("provider", display(&result.ran_on));
+        span.record("outcome", display(outcome));
         span.record("queue_ms", milliseconds(dispatched.saturating_duration_since(self.submitted)));
         span.record("run_ms", milliseconds(now.saturating_duration_since(dispatched)));
         span.record("total_ms", milliseconds(now.saturating_duration_since(self.submitted)));
@@ -216,7 +214,7 @@ impl Scheduler {
     pub(crate) fn cancel(&self, id: TaskId) {
         let mut locked = self.lock();
         if let Some(waiter) = locked.waiters.remove(&id) {
-            waiter.span.record("outcome", "cancelled");
+            waiter.span.record("outcome", display("cancelled"));
         }
         let effects = locked.state.cancel(id, Instant::now());
         self.apply(&mut locked, effects);
