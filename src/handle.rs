@@ -92,8 +92,9 @@ impl Builder {
         self
     }
 
-    /// Wraps the client routes (`…/api/…`: uploads, tasks, jobs, cluster) in a layer of the
-    /// host's, for example authentication; provider routes are not wrapped.
+    /// Wraps the client routes (`…/api/…`: uploads, tasks, jobs, cluster; and the operator
+    /// dashboard, `…/dashboard`) in a layer of the host's, for example authentication; provider
+    /// routes are not wrapped.
     ///
     /// ```
     /// use http::{Request, Response, StatusCode};

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! `WASIMOFF_LISTEN` sets the address (default `127.0.0.1:4080`). With `WASIMOFF_TOKEN` set,
-//! the broker's client routes (uploads, tasks, jobs, cluster) require
+//! the broker's client routes (uploads, tasks, jobs, cluster, dashboard) require
 //! `Authorization: Bearer <token>`; the site's own pages and the provider routes stay open.
 //! `WASIMOFF_STORAGE=/some/dir` keeps uploads (and compiled modules) across restarts;
 //! `WASIMOFF_STORE_BYTES` sets the store's quota in bytes (default 1 GiB).
