@@ -1,10 +1,8 @@
 //! What the broker is doing: runners, busy slots, the queue and the recent task rate.
 
+use crate::throughput::ThroughputHistory;
 use crate::trust::Trust;
 use serde::{Deserialize, Serialize};
-use std::sync::Mutex;
-use std::sync::PoisonError;
-use std::time::{Duration, Instant};
 use wasimoff_protocol::{ProviderId, Transport};
 
 /// A snapshot of the broker's state, as served by `GET …/api/v1/cluster`.
@@ -21,8 +19,10 @@ pub struct ClusterState {
     pub jobs: Vec<JobState>,
     /// How many tasks may wait before submissions are refused.
     pub queue_capacity: usize,
-    /// Tasks finished per second over the last [`RATE_WINDOW`].
+    /// Tasks finished per second over the last [`RATE_WINDOW`](crate::RATE_WINDOW).
     pub tasks_per_second: f64,
+    /// Tasks finished in each second of the last ten minutes, for the dashboard's chart.
+    pub throughput: ThroughputHistory,
     /// What verification did since the broker started.
     pub verification: VerificationStats,
 }
@@ -100,45 +100,4 @@ pub struct LocalState {
     pub busy: usize,
     /// Tasks finished since start.
     pub tasks_done: u64,
-}
-
-/// The window over which `tasks_per_second` is averaged.
-pub const RATE_WINDOW: Duration = Duration::from_secs(10);
-
-/// Counts finished tasks in one-second buckets over [`RATE_WINDOW`].
-pub(crate) struct TaskRate {
-    started: Instant,
-    buckets: Mutex<Vec<(u64, u64)>>,
-}
-
-impl TaskRate {
-    pub(crate) fn new() -> TaskRate {
-        TaskRate { started: Instant::now(), buckets: Mutex::new(vec![(u64::MAX, 0); RATE_WINDOW.as_secs() as usize]) }
-    }
-
-    fn second(&self) -> u64 {
-        self.started.elapsed().as_secs()
-    }
-
-    /// Records one finished task.
-    pub(crate) fn record(&self) {
-        let second = self.second();
-        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let len = buckets.len() as u64;
-        let bucket = &mut buckets[(second % len) as usize];
-        if bucket.0 != second {
-            *bucket = (second, 0);
-        }
-        bucket.1 += 1;
-    }
-
-    /// Tasks per second over the window (or since start, if that is shorter).
-    pub(crate) fn per_second(&self) -> f64 {
-        let now = self.second();
-        let buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let window = buckets.len() as u64;
-        let count: u64 = buckets.iter().filter(|(second, _)| *second != u64::MAX && now - second < window).map(|(_, n)| n).sum();
-        let span = self.started.elapsed().as_secs_f64().clamp(1.0, window as f64);
-        count as f64 / span
-    }
 }

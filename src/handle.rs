@@ -2,16 +2,17 @@
 
 use crate::api::{ClientApi, ClientRoutes, PROVIDER_WEBSOCKET, PROVIDER_WEBTRANSPORT};
 use crate::backend::{Backend, Capacity, RedisBackend};
-use crate::cluster::{ClusterState, LocalState, TaskRate};
+use crate::cluster::{ClusterState, LocalState};
 use crate::jobs::{JobHandle, JobStatus, Jobs, SubmitJobError};
 use crate::layers::{ApiService, Body, WasimoffLayer};
 use crate::limits::Limits;
 use crate::prepare::prepare;
 use crate::providers::{OriginPolicy, ProviderInfo, Sessions, WebTransport, WebTransportError, WebTransportState};
 use crate::runner::LocalRunner;
-use crate::scheduler::{FallbackPolicy, JobId, Scheduler, StrikePolicy, TaskId};
+use crate::scheduler::{Delivered, FallbackPolicy, JobId, Scheduler, StrikePolicy, TaskId};
 use crate::store::{Storage, Store};
 use crate::task::{Job, Task, TaskError, TaskErrorKind, TaskOutput};
+use crate::throughput::Throughput;
 use crate::trust::{AdmissionHook, AdmissionRequest, Quarantine};
 use futures_util::{Stream, StreamExt};
 use http::{Request, Response};
@@ -99,8 +100,9 @@ impl Builder {
         self
     }
 
-    /// Wraps the client routes (`…/api/…`: uploads, tasks, jobs, cluster) in a layer of the
-    /// host's, for example authentication; provider routes are not wrapped.
+    /// Wraps the client routes (`…/api/…`: uploads, tasks, jobs, cluster; and the operator
+    /// dashboard, `…/dashboard`) in a layer of the host's, for example authentication; provider
+    /// routes are not wrapped.
     ///
     /// ```
     /// use http::{Request, Response, StatusCode};
@@ -250,7 +252,7 @@ impl Builder {
                 tracker: TaskTracker::new(),
                 sessions: Sessions::default(),
                 admitted: AtomicUsize::new(0),
-                rate: TaskRate::new(),
+                throughput: Throughput::new(),
                 outcomes: Default::default(),
                 detached: Jobs::default(),
                 webtransport,
@@ -277,7 +279,7 @@ struct Inner {
     tracker: TaskTracker,
     sessions: Sessions,
     admitted: AtomicUsize,
-    rate: TaskRate,
+    throughput: Throughput,
     outcomes: [AtomicU64; 1 + TaskErrorKind::ALL.len()],
     detached: Jobs,
     webtransport: WebTransportState,
@@ -393,15 +395,18 @@ impl Wasimoff {
                 }
                 let (id, result) = inner.scheduler.submit(prepared, job);
                 let cancel_on_drop = CancelOnDrop { scheduler: &inner.scheduler, id: Some(id) };
-                let result = result.await;
+                let delivered = result.await;
                 cancel_on_drop.disarm();
-                match result {
-                    Ok(result) => result.into_result(),
+                match delivered {
+                    Ok(Delivered { result, span }) => {
+                        tracing::debug!(parent: &span, "task finished");
+                        result.into_result()
+                    }
                     Err(_) => Err(TaskError::new(TaskErrorKind::Internal, "the scheduler dropped the task")),
                 }
             })
             .await;
-        inner.rate.record();
+        inner.throughput.record(result.is_ok());
         let outcome = match &result {
             Ok(_) => 0,
             Err(error) => 1 + TaskErrorKind::ALL.iter().position(|kind| *kind == error.kind).unwrap_or(0),
@@ -422,6 +427,11 @@ impl Wasimoff {
     /// Tasks admitted at once: every worker (local and providers') plus the queue.
     fn capacity(&self) -> usize {
         self.inner.limits.concurrency + self.inner.scheduler.provider_workers() + self.inner.limits.queue_length
+    }
+
+    /// Whether [`Wasimoff::shutdown`] was called.
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.inner.tracker.is_closed()
     }
 
     /// Whether a submission now would be refused with `queue_full`.
@@ -481,7 +491,8 @@ impl Wasimoff {
             queued: inner.scheduler.queued(),
             jobs: inner.scheduler.jobs(),
             queue_capacity: inner.limits.queue_length,
-            tasks_per_second: inner.rate.per_second(),
+            tasks_per_second: inner.throughput.per_second(),
+            throughput: inner.throughput.history(),
             verification: inner.scheduler.verification(),
         }
     }

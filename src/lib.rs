@@ -38,12 +38,13 @@ mod runner;
 mod scheduler;
 mod store;
 mod task;
+mod throughput;
 mod trust;
 mod verify;
 
 pub use api::{ClientRoutes, PROVIDER_INFO, PROVIDER_WEBSOCKET, PROVIDER_WEBTRANSPORT, ROUTES};
 pub use backend::Backend;
-pub use cluster::{ClusterState, JobState, LocalState, ProviderState, RATE_WINDOW, VerificationStats};
+pub use cluster::{ClusterState, JobState, LocalState, ProviderState, VerificationStats};
 pub use digest::{DIGEST_PREFIX, Digest, DigestParseError};
 pub use handle::{BuildError, Builder, DEFAULT_PREFIX, Wasimoff};
 pub use jobs::{JobHandle, JobPhase, JobStatus, SubmitJobError};
@@ -55,6 +56,7 @@ pub use providers::{
 pub use scheduler::{FallbackPolicy, ProviderLimitReached};
 pub use store::{FileInfo, FileKind, Storage, Store, StoreError, StoreUsage, Stored, Upload, check_alias, validate_wasm};
 pub use task::{FileSource, Job, LOCAL, MountedFile, Task, TaskError, TaskErrorKind, TaskOutput};
+pub use throughput::{RATE_WINDOW, THROUGHPUT_HISTORY, ThroughputHistory};
 pub use trust::{Admission, AdmissionRequest, RemoteAddress, Trust};
 pub use verify::{EXTRA_REPLICAS, MAX_REPLICAS, Verify};
 pub use wasimoff_archive as archive;

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! `WASIMOFF_LISTEN` sets the address (default `127.0.0.1:4080`). With `WASIMOFF_TOKEN` set,
-//! the broker's client routes (uploads, tasks, jobs, cluster) require
+//! the broker's client routes (uploads, tasks, jobs, cluster, dashboard) require
 //! `Authorization: Bearer <token>`; the site's own pages and the provider routes stay open.
 //! `WASIMOFF_STORAGE=/some/dir` keeps uploads (and compiled modules) across restarts;
 //! `WASIMOFF_STORE_BYTES` sets the store's quota in bytes (default 1 GiB);
@@ -26,7 +26,12 @@
 //! admission hook and quarantines) through `ConnectInfo`.
 //!
 //! The home page carries the one-line provider snippet: a visitor who allows it runs tasks in
-//! their browser. `/wasimoff/` is the provider page with workers, tasks and a log.
+//! their browser. `/wasimoff/` is the provider page with workers, tasks and a log;
+//! `/wasimoff/dashboard` the operator dashboard.
+//!
+//! Logs go to stderr, filtered by `RUST_LOG` (default `info`): `RUST_LOG=wasimoff=debug` adds
+//! a line per task (its `task` span: task and job id, provider, outcome, queue, run and total
+//! milliseconds), `tower_http=debug` a line per request and response.
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -35,7 +40,9 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 use http::{Request, Response, StatusCode};
 use std::net::SocketAddr;
+use tower_http::trace::TraceLayer;
 use tower_http::validate_request::ValidateRequestHeaderLayer;
+use tracing_subscriber::EnvFilter;
 use wasimoff::layers::Body;
 use wasimoff::{Admission, Backend, FallbackPolicy, Limits, RemoteAddress, Storage, Wasimoff, WebTransport};
 
@@ -45,6 +52,7 @@ async fn home() -> Html<&'static str> {
          <p>This site lends its visitors' idle CPU to compute jobs (it asks first).</p>\
          <ul><li><a href=\"/about\">About</a></li>\
          <li><a href=\"/wasimoff/\">Provider page</a>: workers, tasks and a log</li>\
+         <li><a href=\"/wasimoff/dashboard\">Operator dashboard</a></li>\
          <li><a href=\"/wasimoff/api/v1/cluster\">Broker cluster view</a></li></ul>\
          <script type=\"module\" src=\"/wasimoff/provider.js\"></script>",
     )
@@ -82,6 +90,9 @@ async fn remote_address(mut request: Request<axum::body::Body>, next: axum::midd
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colours).init();
     let listen = std::env::var("WASIMOFF_LISTEN").unwrap_or_else(|_| "127.0.0.1:4080".into());
     let mut builder = Wasimoff::builder();
     if let Ok(dir) = std::env::var("WASIMOFF_STORAGE") {
@@ -133,6 +144,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/about", get(about))
         .route("/api/hello", get(hello))
         .layer(wasimoff_layer)
+        .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(remote_address));
 
     let listener = tokio::net::TcpListener::bind(&listen).await?;

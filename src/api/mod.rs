@@ -1,10 +1,11 @@
 //! The broker's HTTP API: routing below the mount prefix to the client routes (the
 //! seed-compatible `/api/broker/v1/…`, [`seed`], and the modern `/api/v1/…`, [`v1`] with
-//! detached jobs in [`jobs`], in one table, [`routes`]), the provider endpoints and the browser
+//! detached jobs in [`jobs`], in one table, [`routes`], with the operator [`dashboard`]), the provider endpoints and the browser
 //! provider's files.
 //! Documented in docs/API.md.
 
 mod assets;
+mod dashboard;
 mod error;
 mod jobs;
 mod metrics;
@@ -41,7 +42,7 @@ struct ApiPath(String);
 
 /// Answers a request whose path below the prefix is `path`.
 pub(crate) async fn respond(broker: Wasimoff, path: String, mut request: Request<Body>) -> Response<Body> {
-    if path == "/api" || path.starts_with("/api/") {
+    if path == "/api" || path.starts_with("/api/") || path == dashboard::DASHBOARD {
         request.extensions_mut().insert(ApiPath(path));
         let routes = broker.client_routes();
         return match routes.oneshot(request).await {

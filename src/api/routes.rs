@@ -5,7 +5,7 @@
 
 use super::error::{ApiError, ApiErrorKind};
 use super::reply::json;
-use super::{jobs, metrics, openapi, seed, v1};
+use super::{dashboard, jobs, metrics, openapi, seed, v1};
 use crate::Wasimoff;
 use crate::layers::Body;
 use futures_util::FutureExt;
@@ -99,7 +99,7 @@ impl Route {
 }
 
 /// Every client route, in the order they are listed.
-const TABLE: [Route; 16] = [
+const TABLE: [Route; 18] = [
     Route::get("/api/broker/v1/healthz", "seed: liveness, 200 OK", |_| async { Ok(seed::healthz()) }.boxed()),
     Route::post("/api/broker/v1/upload?name=NAME", "seed: store the raw body under NAME", |call| {
         async move { seed::upload(&call.broker, call.request).await }.boxed()
@@ -136,11 +136,17 @@ const TABLE: [Route; 16] = [
     Route::get("/api/v1/cluster", "runners, busy workers, queue, tasks/s", |call| {
         async move { Ok(json(StatusCode::OK, &call.broker.cluster())) }.boxed()
     }),
+    Route::get("/api/v1/cluster/events", "the cluster view once a second (server-sent events)", |call| {
+        async move { Ok(dashboard::events(&call.broker)) }.boxed()
+    }),
     Route::get("/api/v1/metrics", "the same and task counters for Prometheus", |call| {
         async move { Ok(metrics::metrics(&call.broker)) }.boxed()
     }),
     Route::get("/api/v1/openapi.json", "this API as an OpenAPI 3.1 document", |call| {
         async move { Ok(json(StatusCode::OK, &openapi::document(call.broker.prefix()))) }.boxed()
+    }),
+    Route::get("/dashboard", "the operator dashboard (HTML): providers, queue, throughput, jobs", |_| {
+        async { Ok(dashboard::page()) }.boxed()
     }),
 ];
 

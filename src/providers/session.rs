@@ -17,6 +17,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+use tracing::field::{Empty, display};
 use wasimoff_protocol::{ProviderId, ToBroker, ToProvider, Transport, decode, encode, negotiate};
 
 /// Unanswered pings after which a provider is dropped.
@@ -172,12 +174,22 @@ pub(crate) struct Peer {
     pub(crate) address: Option<SocketAddr>,
 }
 
-/// Runs a provider's session on `link` from its first frame to its end.
+/// Runs a provider's session on `link` from its first frame to its end, in a
+/// `provider_session` span (fields `transport`, `address` if known, and `provider`, its id,
+/// once it joined).
 pub(crate) async fn run<L: ProviderLink>(broker: Wasimoff, mut link: L, peer: Peer) {
-    match session(&broker, &mut link, &peer).await {
-        End::Close(kind, reason) => link.close(kind, &reason).await,
-        End::Quietly => link.end().await,
+    let span = tracing::info_span!("provider_session", transport = %L::TRANSPORT, address = Empty, provider = Empty);
+    if let Some(address) = peer.address {
+        span.record("address", display(address));
     }
+    async move {
+        match session(&broker, &mut link, &peer).await {
+            End::Close(kind, reason) => link.close(kind, &reason).await,
+            End::Quietly => link.end().await,
+        }
+    }
+    .instrument(span)
+    .await
 }
 
 fn going_away() -> End {
@@ -222,6 +234,8 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L, peer: &Peer) 
         Ok(joined) => joined,
         Err(full) => return refuse(link, &full.to_string()).await,
     };
+    tracing::Span::current().record("provider", display(id));
+    tracing::info!(kind = ?hello.kind, workers = hello.workers, ?trust, "provider joined");
     let welcome = ToProvider::Welcome {
         version,
         provider_id: id,
@@ -239,6 +253,7 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L, peer: &Peer) 
         (End::Quietly, "disconnected")
     };
     scheduler.leave(id, why);
+    tracing::info!(why = %why, "provider left");
     end
 }
 

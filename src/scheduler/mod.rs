@@ -11,7 +11,8 @@
 //! - this file: the façade that holds the state behind one mutex, the providers' command
 //!   sinks and the submitters' waiters, carries out the effects (under the lock only
 //!   non-blocking channel sends and the local runner's non-blocking task starts), and drives
-//!   every deadline with one timer task.
+//!   every deadline with one timer task. Each task has a `task` span from submission to its
+//!   result (see [`Delivered`]).
 //! - `verify.rs`: votes of verified tasks (replicas, quorum, spot checks), pure as well;
 //!   unit-tested in `verify_tests.rs`.
 //! - `wire.rs`: conversions between the broker's task types and the protocol's.
@@ -37,9 +38,10 @@ use crate::prepare::PreparedTask;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot};
-use wasimoff_protocol::ProviderId;
+use tracing::field::{Empty, display};
+use wasimoff_protocol::{Outcome, ProviderId};
 
 /// When the broker runs tasks on its own local runner.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -74,11 +76,54 @@ enum CommandSink {
     Direct(DirectSink),
 }
 
+/// A task's one result, with its `task` span: fields `task` and `job` from submission;
+/// `provider` (where the accepted result came from), `outcome` (`exited` or an error kind),
+/// `queue_ms` (submission to the first dispatch), `run_ms` (first dispatch to the result) and
+/// `total_ms` recorded when the result arrives. The submitter emits its events in it.
+pub(crate) struct Delivered {
+    /// The result.
+    pub(crate) result: TaskResult,
+    /// The task's span, its fields recorded.
+    pub(crate) span: tracing::Span,
+}
+
+/// A submitter waiting for its task's result, and what the task's span needs to know.
+struct Waiter {
+    sender: oneshot::Sender<Delivered>,
+    span: tracing::Span,
+    submitted: Instant,
+    dispatched: Option<Instant>,
+}
+
+impl Waiter {
+    /// Records the result's fields on the span and hands both to the submitter.
+    fn deliver(self, result: TaskResult) {
+        let now = Instant::now();
+        let dispatched = self.dispatched.unwrap_or(now);
+        let span = self.span;
+        let outcome = match &result.outcome {
+            Outcome::Exited { .. } => "exited",
+            Outcome::Failed { kind, .. } => kind.as_str(),
+        };
+        span.record("provider", display(&result.ran_on));
+        span.record("outcome", display(outcome));
+        span.record("queue_ms", milliseconds(dispatched.saturating_duration_since(self.submitted)));
+        span.record("run_ms", milliseconds(now.saturating_duration_since(dispatched)));
+        span.record("total_ms", milliseconds(now.saturating_duration_since(self.submitted)));
+        let _ = self.sender.send(Delivered { result, span });
+    }
+}
+
+/// A duration in milliseconds, to a microsecond.
+fn milliseconds(duration: Duration) -> f64 {
+    duration.as_micros() as f64 / 1000.0
+}
+
 /// What the mutex guards: the state and the sinks its effects go to.
 struct Locked {
     state: State,
     senders: HashMap<ProviderId, CommandSink>,
-    waiters: HashMap<TaskId, oneshot::Sender<TaskResult>>,
+    waiters: HashMap<TaskId, Waiter>,
     /// When the timer task wakes next, if it sleeps until a deadline.
     timer_at: Option<Instant>,
 }
@@ -109,16 +154,24 @@ impl Scheduler {
     fn apply(&self, locked: &mut Locked, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::Send { provider, command } => match locked.senders.get(&provider) {
-                    Some(CommandSink::Channel(sender)) => {
-                        let _ = sender.send(command);
+                Effect::Send { provider, command } => {
+                    if let Command::Run { task, .. } = &command
+                        && let Some(waiter) = locked.waiters.get_mut(task)
+                        && waiter.dispatched.is_none()
+                    {
+                        waiter.dispatched = Some(Instant::now());
                     }
-                    Some(CommandSink::Direct(carry_out)) => carry_out(command),
-                    None => {}
-                },
+                    match locked.senders.get(&provider) {
+                        Some(CommandSink::Channel(sender)) => {
+                            let _ = sender.send(command);
+                        }
+                        Some(CommandSink::Direct(carry_out)) => carry_out(command),
+                        None => {}
+                    }
+                }
                 Effect::Reply { task, result } => {
                     if let Some(waiter) = locked.waiters.remove(&task) {
-                        let _ = waiter.send(result);
+                        waiter.deliver(result);
                     }
                 }
             }
@@ -136,12 +189,23 @@ impl Scheduler {
         JobId(self.last_job.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
-    /// Queues a task of `job`; the receiver gets its one result.
-    pub(crate) fn submit(&self, task: PreparedTask, job: JobId) -> (TaskId, oneshot::Receiver<TaskResult>) {
-        let (waiter, receiver) = oneshot::channel();
+    /// Queues a task of `job`; the receiver gets its one result and its span.
+    pub(crate) fn submit(&self, task: PreparedTask, job: JobId) -> (TaskId, oneshot::Receiver<Delivered>) {
+        let (sender, receiver) = oneshot::channel();
         let mut locked = self.lock();
-        let (id, effects) = locked.state.submit(task, job, Instant::now());
-        locked.waiters.insert(id, waiter);
+        let submitted = Instant::now();
+        let (id, effects) = locked.state.submit(task, job, submitted);
+        let span = tracing::info_span!(
+            "task",
+            task = id.0,
+            job = job.0,
+            provider = Empty,
+            outcome = Empty,
+            queue_ms = Empty,
+            run_ms = Empty,
+            total_ms = Empty
+        );
+        locked.waiters.insert(id, Waiter { sender, span, submitted, dispatched: None });
         self.apply(&mut locked, effects);
         (id, receiver)
     }
@@ -149,7 +213,9 @@ impl Scheduler {
     /// The submitter no longer wants task `id`.
     pub(crate) fn cancel(&self, id: TaskId) {
         let mut locked = self.lock();
-        locked.waiters.remove(&id);
+        if let Some(waiter) = locked.waiters.remove(&id) {
+            waiter.span.record("outcome", display("cancelled"));
+        }
         let effects = locked.state.cancel(id, Instant::now());
         self.apply(&mut locked, effects);
     }

@@ -4,6 +4,7 @@ mod browser;
 #[cfg(feature = "webtransport")]
 mod browser_webtransport;
 mod conformance;
+mod dashboard;
 mod detached;
 mod docs_examples;
 mod examples;
@@ -24,6 +25,7 @@ mod scheduler;
 mod store;
 mod store_quota;
 mod support;
+mod task_spans;
 mod trust;
 #[cfg(feature = "webtransport")]
 mod webtransport;
