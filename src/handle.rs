@@ -624,11 +624,6 @@ impl Wasimoff {
         &self.inner.detached
     }
 
-    /// Whether [`Wasimoff::shutdown`] has begun.
-    pub(crate) fn is_shutting_down(&self) -> bool {
-        self.inner.tracker.is_closed()
-    }
-
     /// Runs `future` on the current Tokio runtime; shutdown waits for it.
     pub(crate) fn spawn_tracked(&self, future: impl Future<Output = ()> + Send + 'static) {
         self.inner.tracker.spawn(future);

@@ -207,3 +207,35 @@ fn a_bad_token_is_refused_with_a_clear_message_and_a_good_one_is_let_in() {
     assert_eq!(table.lines().next(), Some(format!("broker     {}", broker.url).as_str()));
     assert!(table.contains("\nproviders  0: 0 workers, 0 busy\njobs       0\n"), "{table}");
 }
+
+#[test]
+fn a_detached_sweep_is_followed_by_its_id() {
+    let broker = broker(None);
+    let tsp = fixture("tsp");
+    let sweep =
+        wasimoff(&broker, &["sweep", "--binary", path_arg(&tsp), "--args", "tsp rand {n}", "--n", "3", "--repeat", "2", "--detach"]);
+    assert_eq!(sweep.status.code(), Some(0), "{}", text(&sweep.stderr));
+    let id = text(&sweep.stdout).trim().to_string();
+    assert_eq!(id.len(), 32, "the job id alone on stdout: {id:?}");
+    assert!(text(&sweep.stderr).ends_with(&format!("detached; follow it with: wasimoff job status {id}\n")));
+
+    let results = wasimoff(&broker, &["job", "results", &id]);
+    assert_eq!(results.status.code(), Some(0), "{}", text(&results.stderr));
+    let mut lines: Vec<IndexedResult> =
+        text(&results.stdout).lines().map(|line| serde_json::from_str(line).expect("one result per line")).collect();
+    lines.sort_by_key(|line| line.index);
+    assert_eq!(lines.iter().map(|line| line.index).collect::<Vec<_>>(), [0, 1]);
+    for line in &lines {
+        let TaskResult::Result(result) = &line.result else { panic!("tsp rand 3 exits") };
+        assert_eq!((result.status, result.output.stdout.as_deref()), (0, Some(TSP_RAND_3)));
+    }
+    assert!(text(&results.stderr).ends_with("2 tasks: 2 succeeded, 0 failed\n"), "{}", text(&results.stderr));
+
+    let status = wasimoff(&broker, &["job", "status", &id]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+    assert_eq!(text(&status.stdout), format!("job {id}: done\ntasks 2: 0 queued, 0 running, 2 done, 0 failed\n"));
+
+    let missing = wasimoff(&broker, &["job", "status", "0123456789abcdef0123456789abcdef"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).starts_with("error: not_found: "), "{}", text(&missing.stderr));
+}

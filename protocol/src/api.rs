@@ -424,9 +424,30 @@ pub struct JobStatus {
     /// When its last task finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished: Option<Timestamp>,
+    /// When it is forgotten (its retention ends), once it has ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<Timestamp>,
     /// The results so far, each with its index.
     #[serde(default)]
     pub results: Vec<IndexedResult>,
+}
+
+/// The detached jobs kept (`GET /api/v1/jobs`), without their results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct JobList {
+    /// Each job's status.
+    pub jobs: Vec<JobStatus>,
+}
+
+/// Tasks finished in each of the last seconds, oldest first (at most 600).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ThroughputView {
+    /// Tasks that exited, per second.
+    pub exited: Vec<u32>,
+    /// Tasks that failed, per second.
+    pub failed: Vec<u32>,
 }
 
 /// Whether a provider's results are believed as they are.
@@ -443,7 +464,7 @@ pub enum Trust {
 /// The cluster view (`GET /api/v1/cluster`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
-#[cfg_attr(feature = "openapi", schema(example = json!({"providers": [], "local": {"workers": 2, "busy": 0, "tasks_done": 9}, "queued": 0, "jobs": [], "queue_capacity": 1024, "tasks_per_second": 10.0, "verification": {"verified": 1, "disagreements": 0, "unverified": 0, "spot_checks": 0, "strikes": 0, "quarantines": 0}})))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"providers": [], "local": {"workers": 2, "busy": 0, "tasks_done": 9}, "queued": 0, "jobs": [], "queue_capacity": 1024, "tasks_per_second": 10.0, "throughput": {"exited": [3, 4], "failed": [0, 1]}, "verification": {"verified": 1, "disagreements": 0, "unverified": 0, "spot_checks": 0, "strikes": 0, "quarantines": 0}})))]
 pub struct ClusterView {
     /// Connected providers.
     pub providers: Vec<ProviderView>,
@@ -457,6 +478,9 @@ pub struct ClusterView {
     pub queue_capacity: usize,
     /// Tasks finished per second over the last 10 s.
     pub tasks_per_second: f64,
+    /// Tasks finished in each of the last seconds.
+    #[serde(default)]
+    pub throughput: ThroughputView,
     /// What verification did.
     pub verification: VerificationView,
 }
@@ -489,6 +513,9 @@ pub struct ProviderView {
     pub strikes: u64,
     /// Whether it is quarantined.
     pub quarantined: bool,
+    /// The replica it is connected to, with a shared backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 /// The local runner in the cluster view.

@@ -4,6 +4,7 @@
 //! ([`ClusterState`](crate::ClusterState), the JSON of `GET {prefix}/api/v1/cluster`) once a
 //! second. Both are client routes, so the host's client layer guards them.
 
+use super::jobs::JobList;
 use super::reply;
 use crate::Wasimoff;
 use crate::layers::{Body, BodyError};
@@ -33,10 +34,12 @@ pub(super) fn page() -> Response<Body> {
     response
 }
 
-/// One server-sent event `cluster` carrying `broker`'s state now.
+/// Two server-sent events carrying `broker`'s state now: `cluster` (the cluster view) and
+/// `jobs` (the detached jobs kept, as `GET /api/v1/jobs` answers).
 fn snapshot(broker: &Wasimoff) -> Result<Frame<Bytes>, BodyError> {
-    let json = serde_json::to_string(&broker.cluster()).map_err(BodyError::new)?;
-    Ok(Frame::data(Bytes::from(format!("event: cluster\ndata: {json}\n\n"))))
+    let cluster = serde_json::to_string(&broker.cluster()).map_err(BodyError::new)?;
+    let jobs = serde_json::to_string(&JobList { jobs: broker.detached_jobs() }).map_err(BodyError::new)?;
+    Ok(Frame::data(Bytes::from(format!("event: cluster\ndata: {cluster}\n\nevent: jobs\ndata: {jobs}\n\n"))))
 }
 
 /// `GET /api/v1/cluster/events`: a snapshot at once, then one a second, until the client

@@ -81,8 +81,8 @@ fn find(broker: &Wasimoff, id: &str) -> Result<JobHandle, ApiError> {
 
 /// `{"jobs": [status…]}`.
 #[derive(Serialize)]
-struct JobList {
-    jobs: Vec<JobStatus>,
+pub(super) struct JobList {
+    pub(super) jobs: Vec<JobStatus>,
 }
 
 /// `GET /api/v1/jobs`: every detached job kept, oldest first, without results.

@@ -28,6 +28,7 @@ use wasimoff_protocol::api;
     api::SeedResult,
     api::JobAccepted,
     api::JobStatus,
+    api::JobList,
     api::ClusterView,
 )))]
 struct Schemas;
@@ -148,6 +149,28 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
                     (429, "the queue is full; Retry-After", Some(ERROR)),
                 ]
             },
+        },
+        ("GET", "/api/v1/jobs") => Operation {
+            path: "/api/v1/jobs",
+            query: &[],
+            request: None,
+            responses: const { &[(200, "the detached jobs kept, without their results", Some(json_of("JobList")))] },
+        },
+        ("GET", "/api/v1/cluster/events") => Operation {
+            path: "/api/v1/cluster/events",
+            query: &[],
+            request: None,
+            responses: &[(
+                200,
+                "server-sent events: `event: cluster`, one ClusterView a second",
+                Some(Body { media: "text/event-stream", schema: None }),
+            )],
+        },
+        ("GET", "/dashboard") => Operation {
+            path: "/dashboard",
+            query: &[],
+            request: None,
+            responses: &[(200, "the operator dashboard", Some(Body { media: "text/html", schema: None }))],
         },
         ("GET", "/api/v1/jobs/{}") => Operation {
             path: "/api/v1/jobs/{id}",

@@ -4,6 +4,7 @@
 
 use super::error::{ApiError, ApiErrorKind};
 use super::results::{IndexedResult, JobResults, TaskResult};
+use crate::ThroughputHistory;
 use crate::cluster::{ClusterState, JobState, LocalState, ProviderState, VerificationStats};
 use crate::task::{FileSource, Job, Task, TaskError, TaskErrorKind, TaskOutput};
 use crate::trust::Trust;
@@ -79,6 +80,7 @@ fn the_cluster_view() {
         verified: 3,
         strikes: 1,
         quarantined: false,
+        replica: Some("a1".into()),
     };
     let cluster = ClusterState {
         providers: vec![provider, provider_of()],
@@ -87,6 +89,7 @@ fn the_cluster_view() {
         jobs: vec![JobState { job: 1, priority: -2, queued: 5, running: 1 }],
         queue_capacity: 1024,
         tasks_per_second: 12.5,
+        throughput: ThroughputHistory { exited: vec![3, 0, 7], failed: vec![0, 1, 0] },
         verification: VerificationStats { verified: 1, disagreements: 2, unverified: 3, spot_checks: 4, strikes: 5, quarantines: 6 },
     };
     same_json::<api::ClusterView>(&cluster);
@@ -106,6 +109,7 @@ fn provider_of() -> ProviderState {
         verified: 0,
         strikes: 0,
         quarantined: true,
+        replica: None,
     }
 }
 

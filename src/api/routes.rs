@@ -136,7 +136,7 @@ const TABLE: [Route; 18] = [
     Route::get("/api/v1/cluster", "runners, busy workers, queue, tasks/s", |call| {
         async move { Ok(json(StatusCode::OK, &call.broker.cluster())) }.boxed()
     }),
-    Route::get("/api/v1/cluster/events", "the cluster view once a second (server-sent events)", |call| {
+    Route::get("/api/v1/cluster/events", "the cluster view and the detached jobs once a second (server-sent events)", |call| {
         async move { Ok(dashboard::events(&call.broker)) }.boxed()
     }),
     Route::get("/api/v1/metrics", "the same and task counters for Prometheus", |call| {

@@ -239,8 +239,10 @@ impl RedisBackend {
         let backend = self.clone();
         let (task, submitter) = (record.id, record.replica);
         self.runtime.spawn(async move {
-            let result =
-                receiver.await.unwrap_or_else(|_| TaskResult::failed(LOCAL, TaskErrorKind::Internal, "the scheduler dropped the task"));
+            let result = match receiver.await {
+                Ok(delivered) => delivered.result,
+                Err(_) => TaskResult::failed(LOCAL, TaskErrorKind::Internal, "the scheduler dropped the task"),
+            };
             backend.deliver(&entry.id, task, &submitter, result).await;
             backend.claims.release(&entry.id, &submitter, record.job);
         });

@@ -14,18 +14,9 @@
 //! first in its job and its job first in its class: it goes next unless a higher class has
 //! tasks waiting.
 //!
-//! A Redis Streams backend shared by several hosts maps onto it as: one stream per
-//! (priority, job) flow (`queue:{priority}:{job}`), a list per priority class as the ring of
-//! flows with tasks waiting, and a sorted set of the non-empty classes. `push_back` is `XADD`
-//! of the MessagePack record to its flow's stream, plus `RPUSH` of the flow to its class ring
-//! when the stream was empty; `pop_front` takes the highest class from the sorted set,
-//! `LMOVE`s the ring's head to its tail (dropping it when the flow runs empty) and
-//! `XREADGROUP`s one entry of that flow in the one consumer group (one consumer per host) —
-//! one Lua script, so hosts never take the same turn. `push_front` adds to a per-flow
-//! `retries` stream read first, and `LPUSH`es the flow onto its ring. `remove` is `XDEL` on
-//! the flow named in a `task → flow` hash. A result is `PUBLISH`ed on a channel named by the
-//! task id, which the submitting host's waiter map subscribes to. Job ids then need to be
-//! unique across hosts (a host prefix).
+//! With several replicas on one Redis ([`crate::backend`]), each replica keeps this queue for
+//! the tasks it has claimed from the shared stream, so the fairness here holds per replica;
+//! the backend's module documentation says how tasks and results travel between replicas.
 
 use super::{outcome_to_result, result_to_outcome};
 use crate::prepare::PreparedTask;

@@ -112,10 +112,7 @@ async fn chromium_shows_a_connected_provider_and_a_running_job() {
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
     let spin = task("spin", &["spin"]);
-    let spinning = tokio::spawn({
-        let broker = broker.clone();
-        async move { broker.run_job(Job { parent: None, tasks: vec![spin; 3] }).await }
-    });
+    let spinning = broker.submit_job(Job { parent: None, tasks: vec![spin; 3] }).expect("a detached job");
 
     let provider = format!("#providers tr[data-provider=\"{id}\"]");
     let all_held =
@@ -137,8 +134,15 @@ async fn chromium_shows_a_connected_provider_and_a_running_job() {
     let bars = dashboard.evaluate("document.querySelectorAll('#chart rect.exited').length").await;
     assert!(bars.as_u64().expect("a count") >= 1, "the chart shows the echoes: {bars}");
 
+    let detached: Value =
+        client().get(format!("{base}/wasimoff/api/v1/jobs/{}", spinning.id())).send().await.unwrap().json().await.unwrap();
+    let (queued, running) = (detached["queued"].as_u64().unwrap(), detached["running"].as_u64().unwrap());
+    assert_eq!((detached["status"].as_str(), queued + running), (Some("running"), 3), "{detached}");
+    let expected = json!([spinning.id(), "running", "3", queued.to_string(), running.to_string(), "0", "0", "0 / 3 finished"]);
+    wait_for_row(&dashboard, &format!("#detached tr[data-id=\"{}\"]", spinning.id()), &expected).await;
+
     let screenshot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/dashboard.png");
     dashboard.screenshot(&screenshot).await;
     assert!(dashboard.console().iter().all(|line| !line.starts_with("exception")), "{:?}", dashboard.console());
-    spinning.abort();
+    spinning.cancel().await;
 }
