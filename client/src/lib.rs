@@ -172,9 +172,8 @@ impl Client {
     }
 
     /// Cancels a detached job (`DELETE /api/v1/jobs/{id}`).
-    pub async fn cancel_job(&self, id: &str) -> Result<(), Error> {
-        checked(self.request(reqwest::Method::DELETE, &format!("/api/v1/jobs/{}", path_segment(id))).send().await?).await?;
-        Ok(())
+    pub async fn cancel_job(&self, id: &str) -> Result<api::JobStatus, Error> {
+        json(self.request(reqwest::Method::DELETE, &format!("/api/v1/jobs/{}", path_segment(id))).send().await?).await
     }
 
     /// Providers, workers, the queue and the task rate (`GET /api/v1/cluster`).

@@ -235,7 +235,31 @@ fn a_detached_sweep_is_followed_by_its_id() {
     assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
     assert_eq!(text(&status.stdout), format!("job {id}: done\ntasks 2: 0 queued, 0 running, 2 done, 0 failed\n"));
 
+    let cancel = wasimoff(&broker, &["job", "cancel", &id]);
+    assert_eq!(cancel.status.code(), Some(0), "{}", text(&cancel.stderr));
+    assert_eq!(
+        text(&cancel.stdout),
+        format!("job {id}: done\ntasks 2: 0 queued, 0 running, 2 done, 0 failed\n"),
+        "a finished job stays done"
+    );
+
     let missing = wasimoff(&broker, &["job", "status", "0123456789abcdef0123456789abcdef"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).starts_with("error: not_found: "), "{}", text(&missing.stderr));
+}
+
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let broker = broker(None);
+    let mut top = Command::new(env!("CARGO_BIN_EXE_wasimoff"))
+        .args(["--broker", &broker.url, "top", "--interval", "0.05"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start wasimoff top");
+    drop(top.stdout.take());
+    let ended = top.wait_with_output().expect("wait for wasimoff top");
+    const SIGPIPE: i32 = 13;
+    assert_eq!((ended.status.signal(), text(&ended.stderr)), (Some(SIGPIPE), String::new()));
 }

@@ -10,7 +10,7 @@ mod sweep;
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use wasimoff_client::api::{JobRequest, RunConfiguration, SeedResult};
+use wasimoff_client::api::{JobRequest, JobStatus, RunConfiguration, SeedResult};
 use wasimoff_client::{Client, DEFAULT_BROKER, Error};
 
 /// The command line.
@@ -115,6 +115,7 @@ enum Failure {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     let mut client = Client::new(cli.broker);
     if let Some(token) = cli.token.filter(|token| !token.is_empty()) {
@@ -189,13 +190,7 @@ async fn run(client: &Client, path: &Path) -> Result<Outcome, Failure> {
 async fn job_action(client: &Client, action: JobAction) -> Result<Outcome, Failure> {
     match action {
         JobAction::Status { id } => {
-            let status = client.job_status(&id).await?;
-            let phase = serde_json::to_value(status.status).ok().and_then(|value| value.as_str().map(str::to_string)).unwrap_or_default();
-            println!("job {}: {phase}", status.id);
-            println!(
-                "tasks {}: {} queued, {} running, {} done, {} failed",
-                status.tasks, status.queued, status.running, status.done, status.failed
-            );
+            print_status(&client.job_status(&id).await?);
             Ok(Outcome::Success)
         }
         JobAction::Results { id, output } => {
@@ -204,9 +199,29 @@ async fn job_action(client: &Client, action: JobAction) -> Result<Outcome, Failu
             results::collect(stream, total, output.as_deref()).await
         }
         JobAction::Cancel { id } => {
-            client.cancel_job(&id).await?;
-            println!("cancelled job {id}");
+            print_status(&client.cancel_job(&id).await?);
             Ok(Outcome::Success)
         }
+    }
+}
+
+/// Prints a detached job's phase and counts (after a cancel: what it ended as; a job that
+/// had already finished stays `done`).
+fn print_status(status: &JobStatus) {
+    let phase = serde_json::to_value(status.status).ok().and_then(|value| value.as_str().map(str::to_string)).unwrap_or_default();
+    println!("job {}: {phase}", status.id);
+    println!(
+        "tasks {}: {} queued, {} running, {} done, {} failed",
+        status.tasks, status.queued, status.running, status.done, status.failed
+    );
+}
+
+/// Lets a closed pipe end the process quietly, as command-line tools do (`wasimoff top | head`),
+/// instead of Rust's default of ignoring SIGPIPE, which turns the next `println!` into a panic.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first in `main`, before any other thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
