@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
-use wasimoff::protocol::{Outcome, ToProvider};
+use wasimoff::protocol::ToProvider;
 use wasimoff::{FallbackPolicy, FileSource, InProcessProvider, Job, JobPhase, Limits, StoreError, Task, Upload, Wasimoff};
 
 /// How long a test waits for a state before it fails.
@@ -28,17 +28,6 @@ async fn broker(policy: FallbackPolicy, limits: Limits) -> (Wasimoff, String) {
 fn echo_job(count: usize) -> Value {
     let tasks: Vec<Value> = (0..count).map(|i| json!({"args": ["echo", "task", i.to_string()]})).collect();
     json!({"parent": {"binary": {"ref": "echo.wasm"}}, "tasks": tasks})
-}
-
-fn exited(stdout: &str) -> Outcome {
-    Outcome::Exited {
-        status: 0,
-        stdout: stdout.as_bytes().to_vec().into(),
-        stderr: Default::default(),
-        artifacts: None,
-        missing_artifacts: vec![],
-        elapsed_us: 1000,
-    }
 }
 
 /// The next run the provider is given: its id and its arguments after argv[0].
@@ -104,7 +93,7 @@ async fn a_detached_job_runs_without_its_submitter_and_streams_from_the_middle()
 
     let (first, words) = next_run(&mut provider).await;
     assert_eq!(words, "task 0");
-    provider.answer(first, exited("task 0"));
+    provider.answer(first, support::exited("task 0"));
     let (second, words) = next_run(&mut provider).await;
     assert_eq!(words, "task 1");
     let running = status_when(&url, |status| status["done"] == 1).await;
@@ -125,11 +114,11 @@ async fn a_detached_job_runs_without_its_submitter_and_streams_from_the_middle()
         serde_json::from_slice(&chunk).unwrap()
     };
     assert_eq!(line().await, json!({"index": 0, "result": answered("task 0", &provider)}), "replayed");
-    provider.answer(second, exited("task 1"));
+    provider.answer(second, support::exited("task 1"));
     assert_eq!(line().await, json!({"index": 1, "result": answered("task 1", &provider)}), "followed");
     let (third, words) = next_run(&mut provider).await;
     assert_eq!(words, "task 2");
-    provider.answer(third, exited("task 2"));
+    provider.answer(third, support::exited("task 2"));
     assert_eq!(line().await, json!({"index": 2, "result": answered("task 2", &provider)}));
     assert!(tokio::time::timeout(WAIT, lines.next()).await.expect("the end in time").is_none(), "the stream ends with the job");
 
@@ -159,7 +148,7 @@ async fn cancelling_ends_the_unfinished_tasks_and_keeps_the_finished_ones() {
     let id = submit(&base, &echo_job(3)).await;
     let url = format!("{base}/wasimoff/api/v1/jobs/{id}");
     let (first, _) = next_run(&mut provider).await;
-    provider.answer(first, exited("task 0"));
+    provider.answer(first, support::exited("task 0"));
     let (second, words) = next_run(&mut provider).await;
     assert_eq!(words, "task 1");
 
@@ -273,7 +262,7 @@ async fn the_rust_handle_cancels_and_follows_a_job() {
     let job = broker.submit_job(Job { parent: None, tasks: vec![support::task("echo", &["echo", "a"]); 2] }).unwrap();
     let (first, _) = next_run(&mut provider).await;
     let mut follow = job.results();
-    provider.answer(first, exited("a"));
+    provider.answer(first, support::exited("a"));
     let (index, result) = tokio::time::timeout(WAIT, follow.next()).await.expect("in time").expect("a result");
     assert_eq!((index, result.map(|output| output.stdout)), (0, Ok("a".into())));
     let (_second, _) = next_run(&mut provider).await;

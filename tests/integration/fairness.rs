@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-use wasimoff::protocol::{Outcome, ToProvider};
+use wasimoff::protocol::ToProvider;
 use wasimoff::{FallbackPolicy, Limits, Wasimoff};
 
 const SWEEP: usize = 5000;
@@ -57,22 +57,11 @@ fn executor(broker: &Wasimoff, open: watch::Receiver<bool>) -> Arc<Mutex<Seen>> 
             while *open.borrow()
                 && let Ok((id, words)) = held.try_recv()
             {
-                provider.answer(id, exited(&words));
+                provider.answer(id, support::exited(&words));
             }
         }
     });
     seen
-}
-
-fn exited(stdout: &str) -> Outcome {
-    Outcome::Exited {
-        status: 0,
-        stdout: stdout.as_bytes().to_vec().into(),
-        stderr: Default::default(),
-        artifacts: None,
-        missing_artifacts: vec![],
-        elapsed_us: 1,
-    }
 }
 
 async fn broker(policy: FallbackPolicy) -> (Wasimoff, String) {

@@ -187,3 +187,15 @@ pub fn spawn_run(broker: &Wasimoff, task: Task) -> tokio::task::JoinHandle<Resul
     let broker = broker.clone();
     tokio::spawn(async move { broker.run(task).await })
 }
+
+/// What a provider answers for a task that exited with status 0 after 1 ms, writing `stdout`.
+pub fn exited(stdout: &str) -> wasimoff::protocol::Outcome {
+    wasimoff::protocol::Outcome::Exited {
+        status: 0,
+        stdout: stdout.as_bytes().to_vec().into(),
+        stderr: Default::default(),
+        artifacts: None,
+        missing_artifacts: vec![],
+        elapsed_us: 1000,
+    }
+}
