@@ -254,7 +254,9 @@ test("the core names every error kind, frozen, and refuses an unknown one", asyn
   const { Session } = await import("../../pkg/wasimoff_provider_core.js");
   assert.ok(Object.isFrozen(kinds));
   assert.equal(kinds.MemoryLimit, "memory_limit");
-  assert.equal(Object.keys(kinds).length, 14);
+  assert.equal(Object.keys(kinds).length, 16);
+  assert.equal(kinds.Cancelled, "cancelled");
+  assert.equal(kinds.BackendUnavailable, "backend_unavailable");
   const session = new Session(4);
   assert.ok(session.failed(1, kinds.Timeout, "late", new Uint8Array(), new Uint8Array()) instanceof Uint8Array);
   assert.throws(() => session.failed(1, "sleepy", "?", new Uint8Array(), new Uint8Array()), /unknown task error kind "sleepy"/);
