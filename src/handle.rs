@@ -3,7 +3,7 @@
 use crate::api::{ClientApi, ClientRoutes, PROVIDER_WEBSOCKET, PROVIDER_WEBTRANSPORT};
 use crate::backend::{Backend, Capacity, RedisBackend};
 use crate::cluster::{ClusterState, LocalState};
-use crate::jobs::{JobHandle, JobStatus, Jobs, SubmitJobError};
+use crate::jobs::Jobs;
 use crate::layers::{ApiService, Body, WasimoffLayer};
 use crate::limits::Limits;
 use crate::prepare::prepare;
@@ -569,54 +569,6 @@ impl Wasimoff {
         let mut results: Vec<_> = self.run_job_unordered(job).collect().await;
         results.sort_unstable_by_key(|(index, _)| *index);
         results.into_iter().map(|(_, result)| result).collect()
-    }
-
-    /// Starts `job` detached: it runs without anyone waiting for it, and its progress and
-    /// results can be looked up by its id ([`Wasimoff::job`], `GET …/api/v1/jobs/{id}`) while
-    /// it runs and for [`Limits::job_retention`] after it ends. Its tasks share the workers
-    /// like those of [`Wasimoff::run_job`]; the stored files they name are resolved and held
-    /// against eviction when it is submitted. Refused when [`Limits::max_detached_jobs`] jobs
-    /// are kept, when the queue is full, or during shutdown (which waits for detached jobs
-    /// too). Call it inside a Tokio runtime.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use wasimoff::{FileSource, Job, JobPhase, Task};
-    /// let broker = wasimoff::Wasimoff::builder().build()?;
-    /// let job = broker.submit_job(Job { parent: None, tasks: vec![Task::new(FileSource::reference("missing.wasm"))] })?;
-    /// let status = job.wait().await.expect("kept for an hour");
-    /// assert_eq!((status.phase, status.tasks, status.failed), (JobPhase::Done, 1, 1));
-    /// # Ok(()) }
-    /// ```
-    pub fn submit_job(&self, job: Job) -> Result<JobHandle, SubmitJobError> {
-        crate::jobs::submit(self, job)
-    }
-
-    /// The detached job with this id, unless there is none or it expired.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let broker = wasimoff::Wasimoff::builder().build().unwrap();
-    /// assert!(broker.job("0123456789abcdef0123456789abcdef").is_none());
-    /// # }
-    /// ```
-    pub fn job(&self, id: &str) -> Option<JobHandle> {
-        crate::jobs::lookup(self, id)
-    }
-
-    /// Every detached job kept (running, or ended less than [`Limits::job_retention`] ago),
-    /// oldest first, with its progress.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let broker = wasimoff::Wasimoff::builder().build().unwrap();
-    /// let job = broker.submit_job(wasimoff::Job::default()).unwrap();
-    /// let listed: Vec<String> = broker.detached_jobs().into_iter().map(|status| status.id).collect();
-    /// assert_eq!(listed, [job.id()]);
-    /// # }
-    /// ```
-    pub fn detached_jobs(&self) -> Vec<JobStatus> {
-        crate::jobs::list(self)
     }
 
     /// The detached jobs.

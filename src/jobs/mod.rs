@@ -236,3 +236,54 @@ fn unix_ms(time: SystemTime) -> u64 {
 fn from_unix_ms(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
+
+/// Detached jobs on the broker's handle.
+impl Wasimoff {
+    /// Starts `job` detached: it runs without anyone waiting for it, and its progress and
+    /// results can be looked up by its id ([`Wasimoff::job`](crate::Wasimoff::job), `GET …/api/v1/jobs/{id}`) while
+    /// it runs and for [`Limits::job_retention`](crate::Limits::job_retention) after it ends. Its tasks share the workers
+    /// like those of [`Wasimoff::run_job`](crate::Wasimoff::run_job); the stored files they name are resolved and held
+    /// against eviction when it is submitted. Refused when [`Limits::max_detached_jobs`](crate::Limits::max_detached_jobs) jobs
+    /// are kept, when the queue is full, or during shutdown (which waits for detached jobs
+    /// too). Call it inside a Tokio runtime.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wasimoff::{FileSource, Job, JobPhase, Task};
+    /// let broker = wasimoff::Wasimoff::builder().build()?;
+    /// let job = broker.submit_job(Job { parent: None, tasks: vec![Task::new(FileSource::reference("missing.wasm"))] })?;
+    /// let status = job.wait().await.expect("kept for an hour");
+    /// assert_eq!((status.phase, status.tasks, status.failed), (JobPhase::Done, 1, 1));
+    /// # Ok(()) }
+    /// ```
+    pub fn submit_job(&self, job: Job) -> Result<JobHandle, SubmitJobError> {
+        submit(self, job)
+    }
+
+    /// The detached job with this id, unless there is none or it expired.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let broker = wasimoff::Wasimoff::builder().build().unwrap();
+    /// assert!(broker.job("0123456789abcdef0123456789abcdef").is_none());
+    /// # }
+    /// ```
+    pub fn job(&self, id: &str) -> Option<JobHandle> {
+        lookup(self, id)
+    }
+
+    /// Every detached job kept (running, or ended less than [`Limits::job_retention`](crate::Limits::job_retention) ago),
+    /// oldest first, with its progress.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let broker = wasimoff::Wasimoff::builder().build().unwrap();
+    /// let job = broker.submit_job(wasimoff::Job::default()).unwrap();
+    /// let listed: Vec<String> = broker.detached_jobs().into_iter().map(|status| status.id).collect();
+    /// assert_eq!(listed, [job.id()]);
+    /// # }
+    /// ```
+    pub fn detached_jobs(&self) -> Vec<JobStatus> {
+        list(self)
+    }
+}
