@@ -184,6 +184,9 @@ async fn start_tasks(shared: Arc<Shared>, mut starts: mpsc::UnboundedReceiver<St
         let shared = shared.clone();
         tokio::spawn(async move {
             let result = shared.run(&task, &stop).await;
+            // The task's hold on its stored files ends before its result is reported, so a
+            // submitter that saw the result may count on the files being evictable.
+            drop(task);
             if stop.end() {
                 done(result);
             }
