@@ -254,11 +254,14 @@ impl Builder {
                 admitted: AtomicUsize::new(0),
                 throughput: Throughput::new(),
                 outcomes: Default::default(),
-                detached: Jobs::default(),
+                detached: Jobs::new(shared.as_deref()),
                 webtransport,
                 shared,
             }),
         };
+        if let Some(shared) = &broker.inner.shared {
+            crate::jobs::watch_orphans(broker.downgrade(), shared.claim_timeout() / 3, shared.runtime());
+        }
         if let Some(address) = broker.inner.webtransport.address_at_build() {
             let _ = broker.inner.webtransport.start(&broker, address);
         }

@@ -35,11 +35,16 @@ pub(super) fn page() -> Response<Body> {
 }
 
 /// Two server-sent events carrying `broker`'s state now: `cluster` (the cluster view) and
-/// `jobs` (the detached jobs kept, as `GET /api/v1/jobs` answers).
-fn snapshot(broker: &Wasimoff) -> Result<Frame<Bytes>, BodyError> {
+/// `jobs` (the detached jobs kept, as `GET /api/v1/jobs` answers; left out while the shared
+/// backend is unreachable).
+async fn snapshot(broker: &Wasimoff) -> Result<Frame<Bytes>, BodyError> {
     let cluster = serde_json::to_string(&broker.cluster()).map_err(BodyError::new)?;
-    let jobs = serde_json::to_string(&JobList { jobs: broker.detached_jobs() }).map_err(BodyError::new)?;
-    Ok(Frame::data(Bytes::from(format!("event: cluster\ndata: {cluster}\n\nevent: jobs\ndata: {jobs}\n\n"))))
+    let mut events = format!("event: cluster\ndata: {cluster}\n\n");
+    if let Ok(jobs) = broker.detached_jobs().await {
+        let jobs = serde_json::to_string(&JobList { jobs }).map_err(BodyError::new)?;
+        events.push_str(&format!("event: jobs\ndata: {jobs}\n\n"));
+    }
+    Ok(Frame::data(Bytes::from(events)))
 }
 
 /// `GET /api/v1/cluster/events`: a snapshot at once, then one a second, until the client
@@ -52,7 +57,7 @@ pub(super) fn events(broker: &Wasimoff) -> Response<Body> {
         if broker.is_shutting_down() {
             return None;
         }
-        Some((snapshot(&broker), (broker, ticks)))
+        Some((snapshot(&broker).await, (broker, ticks)))
     });
     let mut response = Response::new(StreamBody::new(frames).boxed_unsync());
     let headers = response.headers_mut();

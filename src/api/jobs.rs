@@ -8,7 +8,7 @@ use super::error::{ApiError, ApiErrorKind};
 use super::reply::json;
 use super::request;
 use super::results::{IndexedResult, TaskResult};
-use super::v1::{ndjson, wants_stream};
+use super::v1::ndjson;
 use crate::Wasimoff;
 use crate::jobs::{JobHandle, JobStatus, ResultLine, SubmitJobError};
 use crate::layers::Body;
@@ -52,8 +52,8 @@ struct Accepted<'a> {
 }
 
 /// `202 Accepted` for a job now running detached, with its status URL in `Location`.
-pub(super) fn submit(broker: &Wasimoff, job: Job, how: Detach) -> Result<Response<Body>, ApiError> {
-    let handle = broker.submit_job(job)?;
+pub(super) async fn submit(broker: &Wasimoff, job: Job, how: Detach) -> Result<Response<Body>, ApiError> {
+    let handle = broker.submit_job(job).await?;
     let url = format!("{}/api/v1/jobs/{}", broker.prefix(), handle.id());
     let mut response = json(StatusCode::ACCEPTED, &Accepted { id: handle.id(), status: &url });
     let headers = response.headers_mut();
@@ -75,8 +75,8 @@ impl From<SubmitJobError> for ApiError {
     }
 }
 
-fn find(broker: &Wasimoff, id: &str) -> Result<JobHandle, ApiError> {
-    broker.job(id).ok_or_else(|| not_found(id))
+async fn find(broker: &Wasimoff, id: &str) -> Result<JobHandle, ApiError> {
+    broker.job(id).await?.ok_or_else(|| not_found(id))
 }
 
 /// `{"jobs": [status…]}`.
@@ -86,8 +86,8 @@ pub(super) struct JobList {
 }
 
 /// `GET /api/v1/jobs`: every detached job kept, oldest first, without results.
-pub(super) fn list(broker: &Wasimoff) -> Response<Body> {
-    json(StatusCode::OK, &JobList { jobs: broker.detached_jobs() })
+pub(super) async fn list(broker: &Wasimoff) -> Result<Response<Body>, ApiError> {
+    Ok(json(StatusCode::OK, &JobList { jobs: broker.detached_jobs().await? }))
 }
 
 /// A job's status and its results so far in task order: `{…status, "results": [{"index",
@@ -116,8 +116,8 @@ fn indexed(results: &[(usize, Result<TaskOutput, TaskError>)]) -> Vec<IndexedRes
     results.iter().map(|(index, result)| IndexedResult { index: *index, result: TaskResult::new(result) }).collect()
 }
 
-fn status_body(handle: &JobHandle, status: StatusCode) -> Result<Response<Body>, ApiError> {
-    let (job, lines) = handle.snapshot().ok_or_else(|| not_found(handle.id()))?;
+async fn status_body(handle: &JobHandle, status: StatusCode) -> Result<Response<Body>, ApiError> {
+    let (job, lines) = handle.snapshot().await?.ok_or_else(|| not_found(handle.id()))?;
     let results = in_task_order(&lines);
     Ok(json(status, &StatusWithResults { status: &job, results: indexed(&results) }))
 }
@@ -127,20 +127,20 @@ fn not_found(id: &str) -> ApiError {
 }
 
 /// `GET /api/v1/jobs/{id}`: the job's status and its results so far, in task order.
-pub(super) fn status(broker: &Wasimoff, id: &str) -> Result<Response<Body>, ApiError> {
-    status_body(&find(broker, id)?, StatusCode::OK)
+pub(super) async fn status(broker: &Wasimoff, id: &str) -> Result<Response<Body>, ApiError> {
+    status_body(&find(broker, id).await?, StatusCode::OK).await
 }
 
-/// `GET /api/v1/jobs/{id}/results`: with `Accept: application/x-ndjson` (or
+/// `GET /api/v1/jobs/{id}/results`: when `streamed` (`Accept: application/x-ndjson` or
 /// `?stream=ndjson`) one line per result, those finished replayed in the order they finished
 /// and the rest as they finish, ending with the job; otherwise `{"results": […]}` of those
 /// finished so far, in task order.
-pub(super) fn results(broker: &Wasimoff, id: &str, request: &Request<Body>) -> Result<Response<Body>, ApiError> {
-    let handle = find(broker, id)?;
-    if wants_stream(request) {
+pub(super) async fn results(broker: &Wasimoff, id: &str, streamed: bool) -> Result<Response<Body>, ApiError> {
+    let handle = find(broker, id).await?;
+    if streamed {
         return Ok(ndjson(handle.results()));
     }
-    let (_, lines) = handle.snapshot().ok_or_else(|| not_found(id))?;
+    let (_, lines) = handle.snapshot().await?.ok_or_else(|| not_found(id))?;
     let results = in_task_order(&lines);
     Ok(json(StatusCode::OK, &ResultList { results: indexed(&results) }))
 }
@@ -148,7 +148,7 @@ pub(super) fn results(broker: &Wasimoff, id: &str, request: &Request<Body>) -> R
 /// `DELETE /api/v1/jobs/{id}`: cancels the job's unfinished tasks (they end `cancelled`) and
 /// answers its final status with every result, like `GET`; for an ended job, just that.
 pub(super) async fn cancel(broker: &Wasimoff, id: &str) -> Result<Response<Body>, ApiError> {
-    let handle = find(broker, id)?;
-    handle.cancel().await.ok_or_else(|| not_found(id))?;
-    status_body(&handle, StatusCode::OK)
+    let handle = find(broker, id).await?;
+    handle.cancel().await?.ok_or_else(|| not_found(id))?;
+    status_body(&handle, StatusCode::OK).await
 }

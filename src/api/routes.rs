@@ -122,13 +122,14 @@ const TABLE: [Route; 18] = [
         async move { v1::run_job(&call.broker, call.request).await }.boxed()
     }),
     Route::get("/api/v1/jobs", "list the detached jobs kept, with their progress", |call| {
-        async move { Ok(jobs::list(&call.broker)) }.boxed()
+        async move { jobs::list(&call.broker).await }.boxed()
     }),
     Route::get("/api/v1/jobs/{id}", "a detached job's status and results so far", |call| {
-        async move { jobs::status(&call.broker, &call.tail) }.boxed()
+        async move { jobs::status(&call.broker, &call.tail).await }.boxed()
     }),
     Route::get("/api/v1/jobs/{id}/results", "a detached job's results; NDJSON replays, then follows", |call| {
-        async move { jobs::results(&call.broker, &call.tail, &call.request) }.boxed()
+        let streamed = super::v1::wants_stream(&call.request);
+        async move { jobs::results(&call.broker, &call.tail, streamed).await }.boxed()
     }),
     Route::delete("/api/v1/jobs/{id}", "cancel a detached job's unfinished tasks", |call| {
         async move { jobs::cancel(&call.broker, &call.tail).await }.boxed()

@@ -121,7 +121,7 @@ pub(super) async fn run_job(broker: &Wasimoff, request: Request<Body>) -> Result
     let detach = jobs::detach(&request);
     let job: Job = request::json(request, broker.limits().request_bytes).await?;
     if let Some(how) = detach {
-        return jobs::submit(broker, job, how);
+        return jobs::submit(broker, job, how).await;
     }
     if broker.queue_is_full() {
         return Err(ApiError::queue_full());

@@ -76,7 +76,7 @@ pub enum Backend {
 const PREFIX: &str = "wasimoff";
 
 /// Why a Redis call failed, as the message of a `backend_unavailable` error.
-fn unavailable(error: &redis::RedisError) -> String {
+pub(crate) fn unavailable(error: &redis::RedisError) -> String {
     format!("the shared backend (Redis) is unavailable: {error}")
 }
 
@@ -98,4 +98,22 @@ async fn connect(client: &redis::Client) -> redis::RedisResult<redis::aio::Conne
         .set_number_of_retries(1)
         .set_max_delay(std::time::Duration::from_millis(500));
     redis::aio::ConnectionManager::new_with_config(client.clone(), config).await
+}
+
+/// What the detached jobs' registry shares with the backend.
+impl RedisBackend {
+    /// A connection for short commands.
+    pub(crate) fn commands(&self) -> redis::aio::ConnectionManager {
+        self.commands.clone()
+    }
+
+    /// How long a replica's claim (and a detached job's driver lease) lasts unrenewed.
+    pub(crate) fn claim_timeout(&self) -> std::time::Duration {
+        self.claim_timeout
+    }
+
+    /// The runtime the backend's loops run on.
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
+    }
 }

@@ -1,59 +1,135 @@
 //! Runs a detached job: pins what its tasks name in the store, submits its tasks to the
 //! scheduler as one job, records each result as it finishes, and on a cancel ends the tasks
-//! not finished yet with the error kind `cancelled`.
+//! not finished yet with the error kind `cancelled`. With a shared registry it renews its
+//! lease on the job while it runs, hears of cancels asked on other replicas, and stops quietly
+//! when another replica has taken the job over.
 
-use super::now_ms;
-use super::registry::{JobPhase, ResultLine};
+use super::registry::{JobPhase, Lease, Registry, ResultLine};
+use super::{Driven, now_ms};
 use crate::Wasimoff;
 use crate::digest::Digest;
-use crate::scheduler::{JobId, TaskResult};
+use crate::scheduler::TaskResult;
 use crate::store::{Store, StorePin};
 use crate::task::{FileSource, Job, Task, TaskError, TaskErrorKind, TaskOutput};
 use futures_util::StreamExt;
 use std::collections::HashMap;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Starts driving job `id` on the current Tokio runtime; the broker's shutdown waits for it.
-pub(super) fn start(broker: &Wasimoff, id: String, job: Job, scheduler_job: JobId, cancel: CancellationToken) {
+/// How long a driver waits before it retries a registry call that failed.
+const RETRY_PAUSE: Duration = Duration::from_millis(250);
+
+/// `job`'s tasks with their parent's defaults and stored files named by digest, and the pins
+/// that hold those files against eviction.
+pub(super) fn pinned(broker: &Wasimoff, job: Job) -> (Vec<Task>, Vec<StorePin>) {
     let mut pinned = Pinned::new(broker.store());
     let parent = job.parent.unwrap_or_default();
-    let tasks: Vec<Task> = job.tasks.into_iter().map(|task| pinned.fix(task.inherit(&parent))).collect();
-    let pins: Vec<StorePin> = pinned.pins.into_values().collect();
+    let tasks = job.tasks.into_iter().map(|task| pinned.fix(task.inherit(&parent))).collect();
+    (tasks, pinned.pins.into_values().collect())
+}
+
+/// Starts driving `tasks` (each with its index in job `id`) on the current Tokio runtime; the
+/// broker's shutdown waits for it.
+pub(super) fn start(broker: &Wasimoff, id: String, tasks: Vec<(usize, Task)>, pins: Vec<StorePin>) {
+    let cancel = CancellationToken::new();
+    let scheduler_job = broker.scheduler().new_job();
+    broker.detached().driven().insert(id.clone(), Driven { cancel: cancel.clone(), scheduler_job });
     let driver = broker.clone();
     broker.spawn_tracked(async move {
-        drive(&driver, &id, tasks, scheduler_job, cancel, pins).await;
+        drive(&driver, &id, tasks, cancel, pins).await;
         driver.detached().driven().remove(&id);
     });
 }
 
+/// How a job's run ended here.
+enum End {
+    /// Every task has a result.
+    Finished,
+    /// Cancelled, here or (with a shared registry) on another replica.
+    Cancelled,
+    /// Another replica drives it now, or it is gone: nothing more is recorded here.
+    Lost,
+}
+
 /// Runs the tasks and records their results; the files stay pinned until the job's end is
 /// recorded.
-async fn drive(broker: &Wasimoff, id: &str, tasks: Vec<Task>, scheduler_job: JobId, cancel: CancellationToken, pins: Vec<StorePin>) {
+async fn drive(broker: &Wasimoff, id: &str, tasks: Vec<(usize, Task)>, cancel: CancellationToken, pins: Vec<StorePin>) {
     let registry = &broker.detached().registry;
+    let scheduler_job = broker.detached().driven().get(id).map(|driven| driven.scheduler_job);
+    let Some(scheduler_job) = scheduler_job else { return };
+    let (indices, tasks): (Vec<usize>, Vec<Task>) = tasks.into_iter().unzip();
     let mut unfinished = vec![true; tasks.len()];
     let mut results = Box::pin(broker.run_job_as(Job { parent: None, tasks }, scheduler_job));
-    loop {
+    let mut heartbeat = registry.heartbeat_interval().map(tokio::time::interval);
+    let end = loop {
         tokio::select! {
             biased;
-            () = cancel.cancelled() => break,
+            () = cancel.cancelled() => break End::Cancelled,
+            lease = beat(registry, id, heartbeat.as_mut()) => match lease {
+                Lease::Held => {}
+                Lease::Cancel => break End::Cancelled,
+                Lease::Lost => break End::Lost,
+            },
             next = results.next() => match next {
-                Some((index, result)) => {
-                    unfinished[index] = false;
-                    registry.push(id, ResultLine { index, result: record_of(result) });
+                Some((position, result)) => {
+                    unfinished[position] = false;
+                    let line = ResultLine { index: indices[position], result: record_of(result) };
+                    if !record(broker, id, line).await {
+                        break End::Lost;
+                    }
                 }
-                None => break,
+                None => break End::Finished,
             },
         }
-    }
+    };
     drop(results);
-    let cancelled: Vec<usize> = unfinished.iter().enumerate().filter(|(_, unfinished)| **unfinished).map(|(index, _)| index).collect();
+    if matches!(end, End::Lost) {
+        return;
+    }
+    let cancelled: Vec<usize> = unfinished.iter().zip(&indices).filter(|(unfinished, _)| **unfinished).map(|(_, index)| *index).collect();
     for &index in &cancelled {
         let error = TaskError::new(TaskErrorKind::Cancelled, "the job was cancelled before this task finished");
-        registry.push(id, ResultLine { index, result: record_of(Err(error)) });
+        if !record(broker, id, ResultLine { index, result: record_of(Err(error)) }).await {
+            return;
+        }
     }
-    let phase = if cancelled.is_empty() { JobPhase::Done } else { JobPhase::Cancelled };
+    let phase = if matches!(end, End::Cancelled) { JobPhase::Cancelled } else { JobPhase::Done };
     drop(pins);
-    registry.finish(id, phase, now_ms(), broker.limits().job_retention);
+    while let Err(error) = registry.finish(id, phase, now_ms(), broker.limits().job_retention).await {
+        if give_up(broker, id, &error).await {
+            return;
+        }
+    }
+}
+
+/// The next heartbeat's news, or never without a shared registry.
+async fn beat(registry: &Registry, id: &str, ticks: Option<&mut tokio::time::Interval>) -> Lease {
+    let Some(ticks) = ticks else { return std::future::pending().await };
+    ticks.tick().await;
+    registry.heartbeat(id).await.unwrap_or(Lease::Held)
+}
+
+/// Records `line`, retrying while the registry is unreachable; answers whether this process
+/// still drives the job.
+async fn record(broker: &Wasimoff, id: &str, line: ResultLine) -> bool {
+    loop {
+        match broker.detached().registry.push(id, line.clone()).await {
+            Ok(driving) => return driving,
+            Err(error) if give_up(broker, id, &error).await => return false,
+            Err(_) => {}
+        }
+    }
+}
+
+/// After a failed registry call: gives up during shutdown (the job's lease lapses and another
+/// replica takes it over), otherwise waits a moment before the retry.
+async fn give_up(broker: &Wasimoff, id: &str, error: &TaskError) -> bool {
+    if broker.is_shutting_down() {
+        tracing::warn!(job = %id, %error, "stopped driving a detached job: the shared backend is unreachable during shutdown");
+        return true;
+    }
+    tokio::time::sleep(RETRY_PAUSE).await;
+    false
 }
 
 /// A task's result as the registry keeps it.

@@ -7,12 +7,18 @@ use crate::task::{TaskError, TaskOutput};
 use futures_util::{Stream, StreamExt};
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a follower waits before it asks an unreachable shared backend again.
+const RETRY_PAUSE: Duration = Duration::from_millis(250);
 
 /// A detached job, from [`Wasimoff::submit_job`] or [`Wasimoff::job`]: its status, its
 /// results (finished ones replayed, the rest as they finish) and a way to cancel it. Cheap to
 /// clone; it names the job, it does not keep it: once the job has expired
 /// ([`Limits::job_retention`](crate::Limits::job_retention) after it ended), its methods
-/// answer `None` or end.
+/// answer `None` or end. With the Redis backend a handle on any replica sees the same job;
+/// calls that cannot reach Redis answer `backend_unavailable`, while [`JobHandle::wait`] and
+/// [`JobHandle::results`] wait for it to come back.
 ///
 /// ```no_run
 /// # async fn demo(broker: wasimoff::Wasimoff) -> Result<(), Box<dyn std::error::Error>> {
@@ -20,10 +26,10 @@ use std::sync::Arc;
 /// use wasimoff::{FileSource, Job, Task};
 /// let job = Job { parent: Some(Task::new(FileSource::reference("tsp.wasm"))),
 ///                 tasks: (5..8).map(|n| Task::default().args(["tsp".to_string(), "rand".into(), n.to_string()])).collect() };
-/// let handle = broker.submit_job(job)?;
+/// let handle = broker.submit_job(job).await?;
 /// let id = handle.id().to_string();
-/// // later, perhaps from another request:
-/// let handle = broker.job(&id).expect("kept for Limits::job_retention after it ends");
+/// // later, perhaps from another request (or another replica, with the Redis backend):
+/// let handle = broker.job(&id).await?.expect("kept for Limits::job_retention after it ends");
 /// let mut results = handle.results();
 /// while let Some((index, result)) = results.next().await {
 ///     println!("task {index}: {:?}", result.map(|output| output.status));
@@ -46,9 +52,10 @@ impl JobHandle {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let broker = wasimoff::Wasimoff::builder().build().unwrap();
-    /// let job = broker.submit_job(wasimoff::Job::default()).unwrap();
+    /// let job = broker.submit_job(wasimoff::Job::default()).await.unwrap();
     /// assert_eq!(job.id().len(), 32);
-    /// assert_eq!(broker.job(job.id()).map(|found| found.id().to_string()), Some(job.id().to_string()));
+    /// let found = broker.job(job.id()).await.unwrap();
+    /// assert_eq!(found.map(|found| found.id().to_string()), Some(job.id().to_string()));
     /// # }
     /// ```
     pub fn id(&self) -> &str {
@@ -60,40 +67,42 @@ impl JobHandle {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let broker = wasimoff::Wasimoff::builder().build().unwrap();
-    /// let job = broker.submit_job(wasimoff::Job::default()).unwrap();
-    /// assert_eq!(job.status().map(|status| status.id), Some(job.id().to_string()));
+    /// let job = broker.submit_job(wasimoff::Job::default()).await.unwrap();
+    /// assert_eq!(job.status().await.unwrap().map(|status| status.id), Some(job.id().to_string()));
     /// # }
     /// ```
-    pub fn status(&self) -> Option<JobStatus> {
+    pub async fn status(&self) -> Result<Option<JobStatus>, TaskError> {
         let jobs = self.broker.detached();
-        let record = jobs.registry.record(&self.id, now_ms())?;
-        Some(jobs.status(&self.broker, record))
+        let record = jobs.registry.record(&self.id, now_ms()).await?;
+        Ok(record.map(|record| jobs.status(&self.broker, record)))
     }
 
     /// Its status and the results finished so far, in the order they finished.
-    pub(crate) fn snapshot(&self) -> Option<(JobStatus, Vec<Arc<ResultLine>>)> {
+    pub(crate) async fn snapshot(&self) -> Result<Option<(JobStatus, Vec<Arc<ResultLine>>)>, TaskError> {
         let jobs = self.broker.detached();
-        let (record, lines) = jobs.registry.lines(&self.id, 0, now_ms())?;
-        Some((jobs.status(&self.broker, record), lines))
+        let found = jobs.registry.lines(&self.id, 0, now_ms()).await?;
+        Ok(found.map(|(record, lines)| (jobs.status(&self.broker, record), lines)))
     }
 
-    /// Waits until it ends and answers its final status; `None` if it expired.
+    /// Waits until it ends and answers its final status; `None` if it expired. Waits through
+    /// an outage of the shared backend.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let broker = wasimoff::Wasimoff::builder().build().unwrap();
-    /// let job = broker.submit_job(wasimoff::Job::default()).unwrap();
+    /// let job = broker.submit_job(wasimoff::Job::default()).await.unwrap();
     /// assert_eq!(job.wait().await.map(|status| status.phase), Some(wasimoff::JobPhase::Done));
     /// # }
     /// ```
     pub async fn wait(&self) -> Option<JobStatus> {
-        let registry = &self.broker.detached().registry;
+        let jobs = self.broker.detached();
         loop {
-            let record = registry.record(&self.id, now_ms())?;
-            if record.phase != JobPhase::Running {
-                return self.status();
+            match jobs.registry.record(&self.id, now_ms()).await {
+                Ok(None) => return None,
+                Ok(Some(record)) if record.phase != JobPhase::Running => return Some(jobs.status(&self.broker, record)),
+                Ok(Some(record)) => jobs.registry.wait(&self.id, record.done + record.failed).await,
+                Err(_) => tokio::time::sleep(RETRY_PAUSE).await,
             }
-            registry.wait(&self.id, record.done + record.failed).await;
         }
     }
 
@@ -107,7 +116,7 @@ impl JobHandle {
     /// use futures_util::StreamExt;
     /// use wasimoff::{FileSource, Job, Task, TaskErrorKind};
     /// let broker = wasimoff::Wasimoff::builder().build().unwrap();
-    /// let job = broker.submit_job(Job { parent: None, tasks: vec![Task::new(FileSource::reference("nope.wasm"))] }).unwrap();
+    /// let job = broker.submit_job(Job { parent: None, tasks: vec![Task::new(FileSource::reference("nope.wasm"))] }).await.unwrap();
     /// let results: Vec<_> = job.results().collect().await;
     /// assert_eq!(results.len(), 1);
     /// assert_eq!(results[0].1.as_ref().map_err(|error| error.kind), Err(TaskErrorKind::NotFound));
@@ -126,7 +135,13 @@ impl JobHandle {
                     return Some((line, (broker, id, next, buffered)));
                 }
                 let registry = &broker.detached().registry;
-                let (record, lines) = registry.lines(&id, next, now_ms())?;
+                let (record, lines) = match registry.lines(&id, next, now_ms()).await {
+                    Ok(found) => found?,
+                    Err(_) => {
+                        tokio::time::sleep(RETRY_PAUSE).await;
+                        continue;
+                    }
+                };
                 if lines.is_empty() {
                     if record.phase != JobPhase::Running {
                         return None;
@@ -142,19 +157,23 @@ impl JobHandle {
 
     /// Cancels the job: its tasks still queued or running are taken back and end with the
     /// error kind `cancelled`; results already finished stay. Answers the final status (at
-    /// once for a job that has ended already); `None` if it expired.
+    /// once for a job that has ended already); `None` if it expired. With the Redis backend
+    /// it works from any replica: the replica that drives the job hears of it within a
+    /// fraction of a second.
     ///
     /// ```no_run
-    /// # async fn demo(job: wasimoff::JobHandle) {
-    /// let status = job.cancel().await.expect("not expired");
+    /// # async fn demo(job: wasimoff::JobHandle) -> Result<(), wasimoff::TaskError> {
+    /// let status = job.cancel().await?.expect("not expired");
     /// assert_ne!(status.phase, wasimoff::JobPhase::Running);
-    /// # }
+    /// # Ok(()) }
     /// ```
-    pub async fn cancel(&self) -> Option<JobStatus> {
-        let token = self.broker.detached().driven().get(&self.id).map(|driven| driven.cancel.clone());
-        if let Some(token) = token {
-            token.cancel();
+    pub async fn cancel(&self) -> Result<Option<JobStatus>, TaskError> {
+        let jobs = self.broker.detached();
+        let token = jobs.driven().get(&self.id).map(|driven| driven.cancel.clone());
+        match token {
+            Some(token) => token.cancel(),
+            None => jobs.registry.request_cancel(&self.id).await?,
         }
-        self.wait().await
+        Ok(self.wait().await)
     }
 }

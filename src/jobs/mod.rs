@@ -4,7 +4,9 @@
 //! [`Limits::job_retention`](crate::Limits::job_retention) after it ended.
 //!
 //! - `registry.rs`: where jobs are kept — the records and result lines, behind the
-//!   [`Registry`] seam (memory today; its documentation maps it onto Redis).
+//!   [`Registry`] seam: in memory by default, in Redis with the Redis backend
+//!   (`redis_registry.rs`: any replica answers for any job, and a job whose replica died is
+//!   taken over and completed by another).
 //! - `driver.rs`: what runs a job: the stored files its tasks name are resolved and pinned at
 //!   submission, its tasks go to the scheduler like any other job's, and each result is
 //!   appended to the registry as it finishes; a cancel drops the tasks not finished yet.
@@ -13,6 +15,7 @@
 
 mod driver;
 mod handle;
+mod redis_registry;
 mod registry;
 
 pub use handle::JobHandle;
@@ -20,8 +23,11 @@ pub use registry::JobPhase;
 pub(crate) use registry::ResultLine;
 
 use crate::Wasimoff;
+use crate::backend::RedisBackend;
+use crate::handle::WeakWasimoff;
 use crate::scheduler::JobId;
 use crate::task::{Job, TaskError, TaskErrorKind};
+use redis_registry::RedisRegistry;
 use registry::{JobRecord, MemoryRegistry, Registry};
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
@@ -40,7 +46,7 @@ use tokio_util::sync::CancellationToken;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use wasimoff::{Job, JobPhase};
 /// let broker = wasimoff::Wasimoff::builder().build().unwrap();
-/// let job = broker.submit_job(Job::default()).unwrap();
+/// let job = broker.submit_job(Job::default()).await.unwrap();
 /// let status = job.wait().await.unwrap();
 /// assert_eq!((status.phase, status.tasks, status.queued), (JobPhase::Done, 0, 0));
 /// assert!(status.finished.is_some() && status.expires > status.finished);
@@ -98,8 +104,8 @@ impl Serialize for JobStatus {
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use wasimoff::{Job, Limits, SubmitJobError};
 /// let broker = wasimoff::Wasimoff::builder().limits(Limits { max_detached_jobs: 1, ..Limits::default() }).build().unwrap();
-/// broker.submit_job(Job::default()).unwrap();
-/// assert_eq!(broker.submit_job(Job::default()).err(), Some(SubmitJobError::TooManyJobs { limit: 1 }));
+/// broker.submit_job(Job::default()).await.unwrap();
+/// assert_eq!(broker.submit_job(Job::default()).await.err(), Some(SubmitJobError::TooManyJobs { limit: 1 }));
 /// # }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -111,7 +117,8 @@ pub enum SubmitJobError {
         /// The limit.
         limit: usize,
     },
-    /// The broker refused the job's tasks: `queue_full` or `shutting_down`.
+    /// The broker refused the job: `queue_full`, `shutting_down`, or `backend_unavailable`
+    /// when the shared backend cannot be reached.
     #[error(transparent)]
     Refused(#[from] TaskError),
 }
@@ -128,9 +135,14 @@ pub(crate) struct Jobs {
     driven: Mutex<HashMap<String, Driven>>,
 }
 
-impl Default for Jobs {
-    fn default() -> Jobs {
-        Jobs { registry: Registry::Memory(MemoryRegistry::default()), driven: Mutex::default() }
+impl Jobs {
+    /// Jobs kept in this process, or with `shared` in Redis.
+    pub(crate) fn new(shared: Option<&RedisBackend>) -> Jobs {
+        let registry = match shared {
+            None => Registry::Memory(MemoryRegistry::default()),
+            Some(shared) => Registry::Redis(RedisRegistry::new(shared.commands(), shared.replica().to_string(), shared.claim_timeout())),
+        };
+        Jobs { registry, driven: Mutex::default() }
     }
 }
 
@@ -166,7 +178,7 @@ fn status_of(record: JobRecord, running: usize, retention: Duration) -> JobStatu
 }
 
 /// Starts `job` detached; see [`Wasimoff::submit_job`].
-pub(crate) fn submit(broker: &Wasimoff, job: Job) -> Result<JobHandle, SubmitJobError> {
+pub(crate) async fn submit(broker: &Wasimoff, job: Job) -> Result<JobHandle, SubmitJobError> {
     if broker.is_shutting_down() {
         return Err(TaskError::new(TaskErrorKind::ShuttingDown, "the broker is shutting down").into());
     }
@@ -174,7 +186,6 @@ pub(crate) fn submit(broker: &Wasimoff, job: Job) -> Result<JobHandle, SubmitJob
         return Err(TaskError::new(TaskErrorKind::QueueFull, "the queue is full; try again later").into());
     }
     let id = new_id()?;
-    let jobs = broker.detached();
     let record = JobRecord {
         id: id.clone(),
         tasks: job.tasks.len(),
@@ -184,37 +195,58 @@ pub(crate) fn submit(broker: &Wasimoff, job: Job) -> Result<JobHandle, SubmitJob
         created_ms: now_ms(),
         finished_ms: None,
     };
+    let (tasks, pins) = driver::pinned(broker, job);
     let limit = broker.limits().max_detached_jobs;
-    jobs.registry.create(record, limit, now_ms()).map_err(|_| SubmitJobError::TooManyJobs { limit })?;
-    let cancel = CancellationToken::new();
-    let scheduler_job = broker.scheduler().new_job();
-    jobs.driven().insert(id.clone(), Driven { cancel: cancel.clone(), scheduler_job });
-    driver::start(broker, id.clone(), job, scheduler_job, cancel);
+    broker.detached().registry.create(record, &tasks, limit, now_ms()).await?;
+    driver::start(broker, id.clone(), tasks.into_iter().enumerate().collect(), pins);
     Ok(JobHandle::new(broker.clone(), id))
 }
 
 /// The job named `id`, unless there is none or it expired.
-pub(crate) fn lookup(broker: &Wasimoff, id: &str) -> Option<JobHandle> {
-    broker.detached().registry.record(id, now_ms()).map(|record| JobHandle::new(broker.clone(), record.id))
+pub(crate) async fn lookup(broker: &Wasimoff, id: &str) -> Result<Option<JobHandle>, TaskError> {
+    let record = broker.detached().registry.record(id, now_ms()).await?;
+    Ok(record.map(|record| JobHandle::new(broker.clone(), record.id)))
+}
+
+/// With the Redis backend: every so often, takes over the running jobs whose replica stopped
+/// renewing its lease and runs their unfinished tasks here. Ends with the broker.
+pub(crate) fn watch_orphans(broker: WeakWasimoff, every: Duration, runtime: &tokio::runtime::Handle) {
+    runtime.spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            let Some(broker) = broker.upgrade() else { return };
+            if broker.is_shutting_down() {
+                return;
+            }
+            let Ok(orphans) = broker.detached().registry.take_over().await else { continue };
+            for orphan in orphans {
+                tracing::info!(job = %orphan.record.id, finished = orphan.finished.len(), tasks = orphan.tasks.len(), "took over a detached job");
+                let (tasks, pins) = driver::pinned(&broker, Job { parent: None, tasks: orphan.tasks });
+                let unfinished = tasks.into_iter().enumerate().filter(|(index, _)| !orphan.finished.contains(index)).collect();
+                driver::start(&broker, orphan.record.id, unfinished, pins);
+            }
+        }
+    });
 }
 
 /// Every detached job kept, oldest first.
-pub(crate) fn list(broker: &Wasimoff) -> Vec<JobStatus> {
+pub(crate) async fn list(broker: &Wasimoff) -> Result<Vec<JobStatus>, TaskError> {
     let jobs = broker.detached();
-    let records = jobs.registry.list(now_ms());
+    let records = jobs.registry.list(now_ms()).await?;
     let driven: HashMap<String, u64> = jobs.driven().iter().map(|(id, driven)| (id.clone(), driven.scheduler_job.0)).collect();
     let mut running: HashMap<u64, usize> = HashMap::new();
     for state in broker.scheduler().jobs() {
         *running.entry(state.job).or_default() += state.running;
     }
     let retention = broker.limits().job_retention;
-    records
+    Ok(records
         .into_iter()
         .map(|record| {
             let tasks_running = driven.get(&record.id).and_then(|job| running.get(job)).copied().unwrap_or_default();
             status_of(record, tasks_running, retention)
         })
-        .collect()
+        .collect())
 }
 
 /// A fresh job id: 128 random bits as 32 lowercase hex digits.
@@ -240,50 +272,55 @@ fn from_unix_ms(ms: u64) -> SystemTime {
 /// Detached jobs on the broker's handle.
 impl Wasimoff {
     /// Starts `job` detached: it runs without anyone waiting for it, and its progress and
-    /// results can be looked up by its id ([`Wasimoff::job`](crate::Wasimoff::job), `GET …/api/v1/jobs/{id}`) while
-    /// it runs and for [`Limits::job_retention`](crate::Limits::job_retention) after it ends. Its tasks share the workers
-    /// like those of [`Wasimoff::run_job`](crate::Wasimoff::run_job); the stored files they name are resolved and held
-    /// against eviction when it is submitted. Refused when [`Limits::max_detached_jobs`](crate::Limits::max_detached_jobs) jobs
-    /// are kept, when the queue is full, or during shutdown (which waits for detached jobs
-    /// too). Call it inside a Tokio runtime.
+    /// results can be looked up by its id ([`Wasimoff::job`](crate::Wasimoff::job),
+    /// `GET …/api/v1/jobs/{id}`) while it runs and for
+    /// [`Limits::job_retention`](crate::Limits::job_retention) after it ends — with the Redis
+    /// backend on every replica, and a job whose replica dies is taken over by another. Its
+    /// tasks share the workers like those of [`Wasimoff::run_job`](crate::Wasimoff::run_job);
+    /// the stored files they name are resolved and held against eviction when it is
+    /// submitted. Refused when [`Limits::max_detached_jobs`](crate::Limits::max_detached_jobs)
+    /// jobs are kept, when the queue is full, when the shared backend is unreachable, or
+    /// during shutdown (which waits for detached jobs too). Call it inside a Tokio runtime.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use wasimoff::{FileSource, Job, JobPhase, Task};
     /// let broker = wasimoff::Wasimoff::builder().build()?;
-    /// let job = broker.submit_job(Job { parent: None, tasks: vec![Task::new(FileSource::reference("missing.wasm"))] })?;
+    /// let job = broker.submit_job(Job { parent: None, tasks: vec![Task::new(FileSource::reference("missing.wasm"))] }).await?;
     /// let status = job.wait().await.expect("kept for an hour");
     /// assert_eq!((status.phase, status.tasks, status.failed), (JobPhase::Done, 1, 1));
     /// # Ok(()) }
     /// ```
-    pub fn submit_job(&self, job: Job) -> Result<JobHandle, SubmitJobError> {
-        submit(self, job)
+    pub async fn submit_job(&self, job: Job) -> Result<JobHandle, SubmitJobError> {
+        submit(self, job).await
     }
 
-    /// The detached job with this id, unless there is none or it expired.
+    /// The detached job with this id, unless there is none or it expired; `backend_unavailable`
+    /// when the shared backend cannot be reached.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let broker = wasimoff::Wasimoff::builder().build().unwrap();
-    /// assert!(broker.job("0123456789abcdef0123456789abcdef").is_none());
+    /// assert!(broker.job("0123456789abcdef0123456789abcdef").await.unwrap().is_none());
     /// # }
     /// ```
-    pub fn job(&self, id: &str) -> Option<JobHandle> {
-        lookup(self, id)
+    pub async fn job(&self, id: &str) -> Result<Option<JobHandle>, TaskError> {
+        lookup(self, id).await
     }
 
-    /// Every detached job kept (running, or ended less than [`Limits::job_retention`](crate::Limits::job_retention) ago),
-    /// oldest first, with its progress.
+    /// Every detached job kept (running, or ended less than
+    /// [`Limits::job_retention`](crate::Limits::job_retention) ago), oldest first, with its
+    /// progress; `backend_unavailable` when the shared backend cannot be reached.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let broker = wasimoff::Wasimoff::builder().build().unwrap();
-    /// let job = broker.submit_job(wasimoff::Job::default()).unwrap();
-    /// let listed: Vec<String> = broker.detached_jobs().into_iter().map(|status| status.id).collect();
+    /// let job = broker.submit_job(wasimoff::Job::default()).await.unwrap();
+    /// let listed: Vec<String> = broker.detached_jobs().await.unwrap().into_iter().map(|status| status.id).collect();
     /// assert_eq!(listed, [job.id()]);
     /// # }
     /// ```
-    pub fn detached_jobs(&self) -> Vec<JobStatus> {
-        list(self)
+    pub async fn detached_jobs(&self) -> Result<Vec<JobStatus>, TaskError> {
+        list(self).await
     }
 }

@@ -1,21 +1,15 @@
 //! Where detached jobs are kept: [`Registry`], the seam between the jobs' logic and their
-//! storage, with one backend today, [`MemoryRegistry`]. Everything it holds is a serialisable
-//! record ([`JobRecord`], [`ResultLine`]), so a shared backend can store the same values.
+//! storage, with two backends: [`MemoryRegistry`] (this process) and
+//! [`RedisRegistry`](super::redis_registry::RedisRegistry) (shared by every replica on one
+//! Redis). Everything it holds is a serialisable record ([`JobRecord`], [`ResultLine`]).
 //!
-//! A Redis backend maps onto it as: one hash per job, `job:{id}`, with the [`JobRecord`]
-//! fields (`HSET` on create, `HINCRBY` of `done`/`failed` with each result, `HSET` of `phase`
-//! and `finished_ms` at the end); one stream of result lines per job, `job:{id}:results`
-//! (`XADD` of the MessagePack [`ResultLine`]; [`Registry::lines`] is `XRANGE` from the
-//! position a reader has reached and [`Registry::wait`] is `XREAD BLOCK` on it, or a
-//! subscription to a `job:{id}:changed` channel); a sorted set `jobs` of the ids by creation
-//! time for [`Registry::list`] and for counting against `max_detached_jobs` (one Lua script
-//! checks the count and creates the hash, so replicas cannot overshoot); and `EXPIRE` on both
-//! keys of a job set to the retention when it ends, so Redis itself forgets it (the sorted set
-//! is trimmed of ids whose hash is gone when it is read). Cancelling from a replica that does
-//! not drive the job is `HSET job:{id} cancel 1` plus a `PUBLISH` the driving replica listens
-//! for.
+//! Every method is async and answers `backend_unavailable` when the shared backend cannot be
+//! reached; the memory backend never fails.
 
+use super::SubmitJobError;
+use super::redis_registry::{Orphan, RedisRegistry};
 use crate::scheduler::TaskResult;
+use crate::task::{Task, TaskError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -75,65 +69,122 @@ pub(crate) struct ResultLine {
     pub(crate) result: TaskResult,
 }
 
-/// The job limit ([`Limits::max_detached_jobs`](crate::Limits::max_detached_jobs)) is reached.
+/// What a driver's heartbeat learned about the job it drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct RegistryFull;
+pub(crate) enum Lease {
+    /// It still drives the job.
+    Held,
+    /// It still drives the job, and a cancel was asked for.
+    Cancel,
+    /// Another process drives it now, or it ended: stop without recording anything more.
+    Lost,
+}
 
 /// Where detached jobs are kept; see the module documentation.
 pub(crate) enum Registry {
     /// In this process.
     Memory(MemoryRegistry),
+    /// In Redis, shared by every replica.
+    Redis(RedisRegistry),
 }
 
 impl Registry {
-    /// Adds a new job unless `limit` jobs are kept already (after forgetting expired ones).
-    pub(crate) fn create(&self, record: JobRecord, limit: usize, now_ms: u64) -> Result<(), RegistryFull> {
+    /// Adds a new job with its `tasks` unless `limit` jobs are kept already (after forgetting
+    /// expired ones).
+    pub(crate) async fn create(&self, record: JobRecord, tasks: &[Task], limit: usize, now_ms: u64) -> Result<(), SubmitJobError> {
         match self {
             Registry::Memory(memory) => memory.create(record, limit, now_ms),
+            Registry::Redis(redis) => redis.create(record, tasks, limit).await,
         }
     }
 
     /// The job's record, unless there is none or it expired.
-    pub(crate) fn record(&self, id: &str, now_ms: u64) -> Option<JobRecord> {
+    pub(crate) async fn record(&self, id: &str, now_ms: u64) -> Result<Option<JobRecord>, TaskError> {
         match self {
-            Registry::Memory(memory) => memory.record(id, now_ms),
+            Registry::Memory(memory) => Ok(memory.record(id, now_ms)),
+            Registry::Redis(redis) => redis.record(id).await,
         }
     }
 
-    /// Appends a finished task's result to its job.
-    pub(crate) fn push(&self, id: &str, line: ResultLine) {
+    /// Appends a finished task's result to its job; answers whether this process still
+    /// drives the job (with Redis, another replica may have taken it over, and a task that
+    /// has a result keeps its first one).
+    pub(crate) async fn push(&self, id: &str, line: ResultLine) -> Result<bool, TaskError> {
         match self {
-            Registry::Memory(memory) => memory.push(id, line),
+            Registry::Memory(memory) => Ok(memory.push(id, line)),
+            Registry::Redis(redis) => redis.push(id, &line).await,
         }
     }
 
     /// Marks the job ended; it is forgotten `retention` later.
-    pub(crate) fn finish(&self, id: &str, phase: JobPhase, now_ms: u64, retention: Duration) {
+    pub(crate) async fn finish(&self, id: &str, phase: JobPhase, now_ms: u64, retention: Duration) -> Result<(), TaskError> {
         match self {
-            Registry::Memory(memory) => memory.finish(id, phase, now_ms, retention),
+            Registry::Memory(memory) => {
+                memory.finish(id, phase, now_ms, retention);
+                Ok(())
+            }
+            Registry::Redis(redis) => redis.finish(id, phase, now_ms, retention).await,
         }
     }
 
     /// The job's record and its result lines from position `from` on (in the order they
     /// finished), unless the job is unknown or expired.
-    pub(crate) fn lines(&self, id: &str, from: usize, now_ms: u64) -> Option<(JobRecord, Vec<Arc<ResultLine>>)> {
+    pub(crate) async fn lines(&self, id: &str, from: usize, now_ms: u64) -> Result<Option<(JobRecord, Vec<Arc<ResultLine>>)>, TaskError> {
         match self {
-            Registry::Memory(memory) => memory.lines(id, from, now_ms),
+            Registry::Memory(memory) => Ok(memory.lines(id, from, now_ms)),
+            Registry::Redis(redis) => redis.lines(id, from).await,
         }
     }
 
     /// Waits until the job has more lines than `seen` or ends; returns at once if it has or
-    /// did, or is unknown.
+    /// did, or is unknown. With Redis it may also return after a short poll interval.
     pub(crate) async fn wait(&self, id: &str, seen: usize) {
         match self {
             Registry::Memory(memory) => memory.wait(id, seen).await,
+            Registry::Redis(redis) => redis.wait(id).await,
         }
     }
 
     /// Every job kept, oldest first.
-    pub(crate) fn list(&self, now_ms: u64) -> Vec<JobRecord> {
+    pub(crate) async fn list(&self, now_ms: u64) -> Result<Vec<JobRecord>, TaskError> {
         match self {
-            Registry::Memory(memory) => memory.list(now_ms),
+            Registry::Memory(memory) => Ok(memory.list(now_ms)),
+            Registry::Redis(redis) => redis.list().await,
+        }
+    }
+
+    /// How often the process that drives a job must call [`Registry::heartbeat`]; `None` when
+    /// no other process can see the job.
+    pub(crate) fn heartbeat_interval(&self) -> Option<Duration> {
+        match self {
+            Registry::Memory(_) => None,
+            Registry::Redis(redis) => Some(redis.heartbeat_interval()),
+        }
+    }
+
+    /// Renews this process's lease on the job it drives; answers whether it still holds it,
+    /// and whether someone asked (from any replica) to cancel the job.
+    pub(crate) async fn heartbeat(&self, id: &str) -> Result<Lease, TaskError> {
+        match self {
+            Registry::Memory(_) => Ok(Lease::Held),
+            Registry::Redis(redis) => redis.heartbeat(id).await,
+        }
+    }
+
+    /// Asks whoever drives the job to cancel it (for a job driven by another replica).
+    pub(crate) async fn request_cancel(&self, id: &str) -> Result<(), TaskError> {
+        match self {
+            Registry::Memory(_) => Ok(()),
+            Registry::Redis(redis) => redis.request_cancel(id).await,
+        }
+    }
+
+    /// Running jobs whose driving process stopped renewing its lease, now driven by this one:
+    /// each with its tasks and the indices of those that have a result already.
+    pub(crate) async fn take_over(&self) -> Result<Vec<Orphan>, TaskError> {
+        match self {
+            Registry::Memory(_) => Ok(Vec::new()),
+            Registry::Redis(redis) => redis.take_over().await,
         }
     }
 }
@@ -168,10 +219,10 @@ impl MemoryRegistry {
         jobs
     }
 
-    fn create(&self, record: JobRecord, limit: usize, now_ms: u64) -> Result<(), RegistryFull> {
+    fn create(&self, record: JobRecord, limit: usize, now_ms: u64) -> Result<(), SubmitJobError> {
         let mut jobs = self.lock(now_ms);
         if jobs.len() >= limit {
-            return Err(RegistryFull);
+            return Err(SubmitJobError::TooManyJobs { limit });
         }
         let (progress, _) = watch::channel((0, false));
         jobs.insert(record.id.clone(), Entry { record, expires_ms: None, lines: Vec::new(), progress });
@@ -182,16 +233,16 @@ impl MemoryRegistry {
         self.lock(now_ms).get(id).map(|entry| entry.record.clone())
     }
 
-    fn push(&self, id: &str, line: ResultLine) {
+    fn push(&self, id: &str, line: ResultLine) -> bool {
         let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = jobs.get_mut(id) {
-            match &line.result.outcome {
-                wasimoff_protocol::Outcome::Exited { .. } => entry.record.done += 1,
-                wasimoff_protocol::Outcome::Failed { .. } => entry.record.failed += 1,
-            }
-            entry.lines.push(Arc::new(line));
-            entry.progress.send_replace((entry.lines.len(), false));
+        let Some(entry) = jobs.get_mut(id) else { return false };
+        match &line.result.outcome {
+            wasimoff_protocol::Outcome::Exited { .. } => entry.record.done += 1,
+            wasimoff_protocol::Outcome::Failed { .. } => entry.record.failed += 1,
         }
+        entry.lines.push(Arc::new(line));
+        entry.progress.send_replace((entry.lines.len(), false));
+        true
     }
 
     fn finish(&self, id: &str, phase: JobPhase, now_ms: u64, retention: Duration) {
@@ -242,19 +293,20 @@ mod tests {
         ResultLine { index, result: TaskResult::new("local", Err(TaskError::new(TaskErrorKind::Cancelled, "cancelled"))) }
     }
 
-    #[test]
-    fn jobs_count_against_the_limit_until_they_expire() {
+    #[tokio::test]
+    async fn jobs_count_against_the_limit_until_they_expire() {
         let registry = Registry::Memory(MemoryRegistry::default());
-        registry.create(record("a", 10), 1, 10).unwrap();
-        assert_eq!(registry.create(record("b", 11), 1, 11), Err(RegistryFull));
-        registry.push("a", failed(1));
-        registry.finish("a", JobPhase::Done, 20, Duration::from_millis(5));
-        let (ended, lines) = registry.lines("a", 0, 24).unwrap();
+        registry.create(record("a", 10), &[], 1, 10).await.unwrap();
+        assert_eq!(registry.create(record("b", 11), &[], 1, 11).await, Err(SubmitJobError::TooManyJobs { limit: 1 }));
+        assert!(registry.push("a", failed(1)).await.unwrap());
+        registry.finish("a", JobPhase::Done, 20, Duration::from_millis(5)).await.unwrap();
+        let (ended, lines) = registry.lines("a", 0, 24).await.unwrap().unwrap();
         assert_eq!((ended.failed, ended.phase, ended.finished_ms, lines.len()), (1, JobPhase::Done, Some(20), 1));
-        assert_eq!(registry.lines("a", 1, 24).map(|(_, lines)| lines.len()), Some(0));
-        assert_eq!(registry.record("a", 25), None, "forgotten at finished + retention");
-        registry.create(record("b", 25), 1, 25).unwrap();
-        assert_eq!(registry.list(25).iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["b"]);
+        assert_eq!(registry.lines("a", 1, 24).await.unwrap().map(|(_, lines)| lines.len()), Some(0));
+        assert_eq!(registry.record("a", 25).await.unwrap(), None, "forgotten at finished + retention");
+        assert!(!registry.push("a", failed(0)).await.unwrap(), "an expired job takes no results");
+        registry.create(record("b", 25), &[], 1, 25).await.unwrap();
+        assert_eq!(registry.list(25).await.unwrap().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["b"]);
     }
 
     #[test]
@@ -272,14 +324,14 @@ mod tests {
     #[tokio::test]
     async fn a_follower_wakes_for_a_new_line_and_for_the_end() {
         let registry = Arc::new(Registry::Memory(MemoryRegistry::default()));
-        registry.create(record("a", 0), 10, 0).unwrap();
+        registry.create(record("a", 0), &[], 10, 0).await.unwrap();
         let waiting = tokio::spawn({
             let registry = registry.clone();
             async move { registry.wait("a", 0).await }
         });
-        registry.push("a", failed(0));
+        registry.push("a", failed(0)).await.unwrap();
         waiting.await.unwrap();
-        registry.finish("a", JobPhase::Done, 1, Duration::from_secs(60));
+        registry.finish("a", JobPhase::Done, 1, Duration::from_secs(60)).await.unwrap();
         registry.wait("a", 1).await;
         registry.wait("unknown", 0).await;
     }

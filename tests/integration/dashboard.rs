@@ -112,7 +112,7 @@ async fn chromium_shows_a_connected_provider_and_a_running_job() {
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
     let spin = task("spin", &["spin"]);
-    let spinning = broker.submit_job(Job { parent: None, tasks: vec![spin; 3] }).expect("a detached job");
+    let spinning = broker.submit_job(Job { parent: None, tasks: vec![spin; 3] }).await.expect("a detached job");
 
     let provider = format!("#providers tr[data-provider=\"{id}\"]");
     let all_held =
@@ -144,5 +144,5 @@ async fn chromium_shows_a_connected_provider_and_a_running_job() {
     let screenshot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/dashboard.png");
     dashboard.screenshot(&screenshot).await;
     assert!(dashboard.console().iter().all(|line| !line.starts_with("exception")), "{:?}", dashboard.console());
-    spinning.cancel().await;
+    spinning.cancel().await.expect("the registry answers");
 }

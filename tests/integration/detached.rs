@@ -233,18 +233,19 @@ async fn a_waiting_detached_job_keeps_its_files_in_a_full_store() {
     let module = broker.store().put(echo.clone(), Upload::new().alias("echo.wasm")).await.unwrap().file.digest;
     let holding = broker.attach_provider("holds nothing", 0).unwrap();
     let tasks = (0..3).map(|i| Task::default().args(["echo".to_string(), i.to_string()])).collect();
-    let job = broker.submit_job(Job { parent: Some(Task::new(FileSource::reference("echo.wasm"))), tasks }).unwrap();
-    let status = job.status().unwrap();
+    let job = broker.submit_job(Job { parent: Some(Task::new(FileSource::reference("echo.wasm"))), tasks }).await.unwrap();
+    let status = job.status().await.unwrap().unwrap();
     assert_eq!((status.phase, status.tasks, status.queued, status.running, status.done), (JobPhase::Running, 3, 3, 0, 0));
 
     broker.store().delete_alias("echo.wasm").await.unwrap();
     let error = broker.store().put(bytes::Bytes::from(vec![b'.'; 2000]), Upload::new()).await.unwrap_err();
     assert!(matches!(error, StoreError::Full { size: 2000, available: 1000, .. }), "{error:?}");
     assert!(broker.store().resolve(&module.to_string()).is_ok(), "the waiting job's module stays");
-    assert_eq!(broker.detached_jobs().iter().map(|status| status.id.as_str()).collect::<Vec<_>>(), [job.id()]);
+    let listed = broker.detached_jobs().await.unwrap();
+    assert_eq!(listed.iter().map(|status| status.id.as_str()).collect::<Vec<_>>(), [job.id()]);
 
     drop(holding);
-    let mut results: Vec<_> = broker.job(job.id()).expect("kept").results().collect().await;
+    let mut results: Vec<_> = broker.job(job.id()).await.unwrap().expect("kept").results().collect().await;
     results.sort_by_key(|(index, _)| *index);
     let outputs: Vec<_> = results.into_iter().map(|(index, result)| (index, result.map(|output| output.stdout))).collect();
     let expected: Vec<_> = (0..3).map(|i| (i, Ok(format!("argc=2\nargv[0]=echo\nargv[1]={i}\n").into()))).collect();
@@ -259,17 +260,17 @@ async fn the_rust_handle_cancels_and_follows_a_job() {
     let broker = Wasimoff::builder().limits(support::test_limits()).fallback(FallbackPolicy::Never).build().unwrap();
     support::upload_fixtures(&broker).await;
     let mut provider = broker.attach_provider("executor", 1).unwrap();
-    let job = broker.submit_job(Job { parent: None, tasks: vec![support::task("echo", &["echo", "a"]); 2] }).unwrap();
+    let job = broker.submit_job(Job { parent: None, tasks: vec![support::task("echo", &["echo", "a"]); 2] }).await.unwrap();
     let (first, _) = next_run(&mut provider).await;
     let mut follow = job.results();
     provider.answer(first, support::exited("a"));
     let (index, result) = tokio::time::timeout(WAIT, follow.next()).await.expect("in time").expect("a result");
     assert_eq!((index, result.map(|output| output.stdout)), (0, Ok("a".into())));
     let (_second, _) = next_run(&mut provider).await;
-    let ended = job.cancel().await.expect("kept");
+    let ended = job.cancel().await.unwrap().expect("kept");
     assert_eq!((ended.phase, ended.done, ended.failed, ended.queued, ended.running), (JobPhase::Cancelled, 1, 1, 0, 0));
     let (index, result) = follow.next().await.expect("the cancelled task's line");
     assert_eq!((index, result.map_err(|error| error.kind)), (1, Err(wasimoff::TaskErrorKind::Cancelled)));
     assert!(follow.next().await.is_none());
-    assert_eq!(job.status(), Some(ended));
+    assert_eq!(job.status().await.unwrap(), Some(ended));
 }

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 /// How long a replica may take to see what another one did (a provider joining, a task
 /// taken over) in these tests.
-const SETTLE: Duration = Duration::from_secs(20);
+pub(crate) const SETTLE: Duration = Duration::from_secs(20);
 
 /// An axum-host replica on `redis`, with extra settings.
-fn replica(redis: &RedisServer, env: &[(&str, &str)]) -> Example {
+pub(crate) fn replica(redis: &RedisServer, env: &[(&str, &str)]) -> Example {
     let url = redis.url();
     let mut settings = vec![("WASIMOFF_REDIS", url.as_str()), ("WASIMOFF_WEBTRANSPORT", "off")];
     settings.extend_from_slice(env);
@@ -23,10 +23,10 @@ fn replica(redis: &RedisServer, env: &[(&str, &str)]) -> Example {
 }
 
 /// A `wasimoff-provider` process joined to `replica`, killed when dropped.
-struct Provider(Child);
+pub(crate) struct Provider(Child);
 
 impl Provider {
-    fn join(replica: &Example, name: &str) -> Provider {
+    pub(crate) fn join(replica: &Example, name: &str) -> Provider {
         let url = format!("{}/wasimoff/provider/ws", replica.base.replace("http://", "ws://"));
         let child = Command::new(env!("CARGO_BIN_EXE_wasimoff-provider"))
             .args([url.as_str(), "--workers", "2", "--name", name, "--transport", "websocket"])
@@ -51,7 +51,7 @@ async fn provider_named(replica: &Example, name: &str) -> Value {
     state["providers"].as_array().and_then(|all| all.iter().find(|p| p["name"] == name)).cloned().unwrap_or(Value::Null)
 }
 
-async fn post(url: String, body: Value) -> (StatusCode, Value) {
+pub(crate) async fn post(url: String, body: Value) -> (StatusCode, Value) {
     let response = client().post(url).json(&body).send().await.expect("the replica answers");
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
@@ -62,11 +62,11 @@ async fn upload(replica: &Example, alias: &str, bytes: bytes::Bytes) -> StatusCo
     client().post(url).body(bytes).send().await.expect("the replica answers").status()
 }
 
-fn echo(args: &[&str]) -> Value {
+pub(crate) fn echo(args: &[&str]) -> Value {
     json!({"binary": {"blob": to_b64(&fixture("echo"))}, "args": args})
 }
 
-fn echoed(args: &[&str]) -> String {
+pub(crate) fn echoed(args: &[&str]) -> String {
     let mut text = format!("argc={}\n", args.len());
     for (index, arg) in args.iter().enumerate() {
         text.push_str(&format!("argv[{index}]={arg}\n"));
@@ -180,6 +180,8 @@ async fn without_redis_the_client_api_answers_503_and_recovers() {
     let url = format!("{}/wasimoff/api/v1/files?alias=echo.wasm", host.base);
     let refused: Value = client().post(url).body(fixture("echo")).send().await.unwrap().json().await.unwrap();
     assert_eq!(refused["error"]["kind"], "backend_unavailable", "{refused}");
+    let jobs = client().get(format!("{}/wasimoff/api/v1/jobs", host.base)).send().await.unwrap();
+    assert_eq!(jobs.status(), StatusCode::SERVICE_UNAVAILABLE, "detached jobs live in Redis too");
     let home = client().get(format!("{}/", host.base)).send().await.unwrap();
     assert_eq!(home.status(), StatusCode::OK, "the host's own pages keep serving");
     assert_eq!(client().get(format!("{}/api/hello", host.base)).send().await.unwrap().status(), StatusCode::OK);
