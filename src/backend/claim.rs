@@ -235,14 +235,16 @@ impl RedisBackend {
             return;
         }
         let job = self.claims.job(&record.replica, record.job, || scheduler.new_job());
-        let (_, receiver) = scheduler.submit(record.task, job);
+        let (id, receiver) = scheduler.submit(record.task, job);
+        self.running.insert(&record.id, id);
         let backend = self.clone();
         let (task, submitter) = (record.id, record.replica);
         self.runtime.spawn(async move {
             let result = match receiver.await {
                 Ok(delivered) => delivered.result,
-                Err(_) => TaskResult::failed(LOCAL, TaskErrorKind::Internal, "the scheduler dropped the task"),
+                Err(_) => TaskResult::failed(LOCAL, TaskErrorKind::Cancelled, "its submitter stopped waiting for it"),
             };
+            backend.running.remove(&task);
             backend.deliver(&entry.id, task, &submitter, result).await;
             backend.claims.release(&entry.id, &submitter, record.job);
         });

@@ -26,6 +26,9 @@
 //!   from a replica presumed dead that was still alive) is ignored, so every task has exactly
 //!   one result. A stream rather than pub/sub: a result written while the submitter's
 //!   connection is down waits for it.
+//! - **Cancels** (`cancels.rs`): a submitter that stops waiting for a task deletes its entry
+//!   and names the task on the stream `wasimoff:cancels`; the replica that claimed it (if
+//!   any) cancels it in its scheduler, so the worker stops and the claim is released.
 //! - **Replica death**: a replica refreshes its claimed entries (`XCLAIM … JUSTID`) every
 //!   third of [`Limits::claim_timeout`](crate::Limits::claim_timeout); the entries of a
 //!   replica that stopped doing so are taken over by another replica's `XAUTOCLAIM` once they
@@ -53,6 +56,7 @@
 //! commands (`XREADGROUP`, `XAUTOCLAIM`, `XCLAIM`) and a `ConnectionManager` that reconnects
 //! by itself; `fred` would do as well but brings more than this needs.
 
+mod cancels;
 mod claim;
 mod files;
 mod queue;

@@ -1,6 +1,7 @@
 //! The Redis backend's handle and its submitting side: tasks go to the shared stream, results
 //! come back on this replica's results stream to the waiting submitter.
 
+use super::cancels::{self, Running};
 use super::claim::{self, Capacity, Claims};
 use super::replicas::{self, Peers};
 use super::{BLOCK_MILLISECONDS, PREFIX, SharedFiles, connect, unavailable};
@@ -73,8 +74,11 @@ pub(crate) struct RedisBackend {
     pub(super) peers: Peers,
     next_task: AtomicU64,
     waiters: Mutex<HashMap<String, oneshot::Sender<TaskResult>>>,
-    /// Connections for the blocking reads, handed to the loops by [`RedisBackend::start`].
-    blocking: Mutex<Option<(ConnectionManager, ConnectionManager)>>,
+    /// The claimed tasks running here, for cancels from their submitters.
+    pub(super) running: Running,
+    /// Connections for the blocking reads (claims, results, cancels), handed to the loops by
+    /// [`RedisBackend::start`].
+    blocking: Mutex<Option<(ConnectionManager, ConnectionManager, ConnectionManager)>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -104,11 +108,11 @@ impl RedisBackend {
             let connected = async {
                 let mut commands = connect(&client).await?;
                 ensure_group(&mut commands).await?;
-                Ok::<_, redis::RedisError>((commands, connect(&client).await?, connect(&client).await?))
+                Ok::<_, redis::RedisError>((commands, connect(&client).await?, connect(&client).await?, connect(&client).await?))
             };
             let _ = sender.send(connected.await);
         });
-        let (commands, claims, results) = receiver
+        let (commands, claims, results, cancels) = receiver
             .recv()
             .map_err(|_| "the connection attempt was dropped".to_string())?
             .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
@@ -121,7 +125,8 @@ impl RedisBackend {
             peers: Peers::default(),
             next_task: AtomicU64::new(0),
             waiters: Mutex::default(),
-            blocking: Mutex::new(Some((claims, results))),
+            running: Running::default(),
+            blocking: Mutex::new(Some((claims, results, cancels))),
         };
         Ok((Arc::new(backend), SharedFiles::new(commands)))
     }
@@ -135,11 +140,12 @@ impl RedisBackend {
         capacity: Capacity,
         providers: impl Fn() -> Vec<ProviderState> + Send + 'static,
     ) {
-        let Some((claims, results)) = lock(&self.blocking).take() else { return };
+        let Some((claims, results, cancels)) = lock(&self.blocking).take() else { return };
         let backend = Arc::downgrade(self);
         self.runtime.spawn(read_results(backend.clone(), results, results_key(&self.replica)));
         self.runtime.spawn(claim::claim_loop(backend.clone(), Arc::downgrade(scheduler), capacity, claims));
         self.runtime.spawn(claim::maintain(backend.clone(), Arc::downgrade(scheduler), capacity));
+        self.runtime.spawn(cancels::follow(backend.clone(), Arc::downgrade(scheduler), cancels));
         self.runtime.spawn(replicas::publish(backend, providers));
     }
 
@@ -187,8 +193,8 @@ impl RedisBackend {
     }
 }
 
-/// Forgets a task whose submitter stopped waiting, and deletes its entry from the stream (a
-/// replica that claimed it already finishes it; its result is then dropped).
+/// Forgets a task whose submitter stopped waiting, deletes its entry from the stream, and tells
+/// a replica that claimed it already to stop it (`cancels.rs`).
 struct Withdraw<'a> {
     backend: &'a RedisBackend,
     id: String,
@@ -200,10 +206,8 @@ impl Drop for Withdraw<'_> {
     fn drop(&mut self) {
         lock(&self.backend.waiters).remove(&self.id);
         if let (true, Some(entry)) = (self.armed, self.entry.take()) {
-            let mut connection = self.backend.commands.clone();
-            self.backend.runtime.spawn(async move {
-                let _: redis::RedisResult<usize> = connection.xdel(tasks_key(), &[entry]).await;
-            });
+            let connection = self.backend.commands.clone();
+            self.backend.runtime.spawn(cancels::withdraw(connection, entry, self.id.clone()));
         }
     }
 }

@@ -1,11 +1,12 @@
 //! Detached jobs on the Redis backend with real processes: axum-host replicas sharing one real
 //! `redis-server`. Any replica answers for any job, also after the submitting replica was
 //! killed; a job whose replica died mid-way is taken over and completed once by another; a
-//! cancel reaches a job from any replica.
+//! cancel reaches a job from any replica, and stops its tasks on the replica that runs them.
 
+use crate::providers::wait_for_within;
 use crate::redis_backend::{Provider, SETTLE, echo, echoed, post, replica};
 use crate::redis_support::RedisServer;
-use crate::support::client;
+use crate::support::{client, fixture, to_b64};
 use reqwest::StatusCode;
 use reqwest::header::ACCEPT;
 use serde_json::{Value, json};
@@ -106,4 +107,21 @@ async fn a_detached_job_is_cancelled_from_another_replica() {
     assert_eq!(kinds, [&json!("cancelled"); 3], "{ended}");
     let (_, on_a) = get(format!("{}/wasimoff/api/v1/jobs/{id}", a.base)).await;
     assert_eq!(on_a["status"], "cancelled", "A sees the same job: {on_a}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_job_stops_its_tasks_on_the_replica_that_claimed_them() {
+    let redis = RedisServer::start(false);
+    let a = replica(&redis, &[NO_LOCAL_RUNS]);
+    let b = replica(&redis, &[("WASIMOFF_FALLBACK", "always")]);
+    // Each task would spin for its whole minute unless stopped.
+    let spin = json!({"binary": {"blob": to_b64(&fixture("spin"))}, "limits": {"timeout_ms": 60_000}});
+    let id = submit(&a.base, json!({"parent": spin, "tasks": vec![json!({}); 2]})).await;
+    let busy = |count: u64| move |state: &Value| state["local"]["busy"].as_u64() == Some(count);
+    wait_for_within(&b.base, busy(2), SETTLE).await;
+
+    let response = client().delete(format!("{}/wasimoff/api/v1/jobs/{id}", a.base)).send().await.expect("A answers");
+    let ended: Value = response.json().await.expect("the final status");
+    assert_eq!((&ended["status"], &ended["failed"]), (&json!("cancelled"), &json!(2)), "{ended}");
+    wait_for_within(&b.base, busy(0), SETTLE).await;
 }
