@@ -215,7 +215,7 @@ impl Drop for Withdraw<'_> {
         if let (true, Some(queued)) = (self.armed, self.queued.take()) {
             let mut connection = self.backend.commands.clone();
             let mut pipe = redis::pipe();
-            pipe.xdel(tasks_key(), &[queued.entry]).ignore();
+            pipe.atomic().xdel(tasks_key(), &[queued.entry]).ignore();
             turns::withdraw(&mut pipe, &queued.turn);
             self.backend.runtime.spawn(async move {
                 let _: redis::RedisResult<()> = pipe.query_async(&mut connection).await;

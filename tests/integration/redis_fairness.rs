@@ -3,7 +3,7 @@
 //! The only worker is an in-process provider on A (the executor; both local runners are off),
 //! so every task goes through the shared queue in Redis and A's claim loop to the executor,
 //! which records the order in which it was given tasks and holds them while the test sets the
-//! scene.
+//! scene. A dropped job leaves nothing behind in Redis.
 
 use crate::redis_support::RedisServer;
 use crate::support::{self, task};
@@ -189,5 +189,29 @@ async fn a_higher_priority_job_on_one_replica_goes_before_a_sweep_queued_on_anot
 
     assert_every_sweep_task_once(&sweep.await.expect("join"));
     assert_eq!(runs(&seen).len(), SWEEP + 3, "no task ran twice");
+    close(a, b, redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_sweep_leaves_the_shared_queue_and_its_turns() {
+    let redis = RedisServer::start(false);
+    let (open, gate) = watch::channel(false);
+    let (a, b, seen) = replicas(&redis, gate).await;
+
+    let sweep = sweep(&b, 0);
+    until("the executor to hold two sweep tasks", || runs(&seen).len() == WORKERS as usize).await;
+    until_in_stream(&redis, WINDOW).await;
+    sweep.abort();
+    until_in_stream(&redis, 0).await;
+    let client = redis::Client::open(redis.url()).expect("a Redis URL");
+    let turns: usize = redis::cmd("ZCARD").arg("wasimoff:turns").query(&mut client.get_connection().expect("connect")).expect("ZCARD");
+    assert_eq!(turns, 0, "no turn is left of the withdrawn tasks");
+
+    open.send_replace(true);
+    let single = a.run(task("echo", &["echo", "single"])).await.expect("the single task runs");
+    assert_eq!(single.stdout, "single".as_bytes());
+    let order = runs(&seen);
+    assert_eq!(order.len(), WORKERS as usize + 1, "only the tasks claimed before the drop ran: {order:?}");
+    assert_eq!(order.last().map(String::as_str), Some("single"));
     close(a, b, redis).await;
 }
