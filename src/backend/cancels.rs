@@ -1,10 +1,10 @@
 //! Cancels across replicas: a submitter that stops waiting for a task (a dropped request, a
-//! cancelled detached job) deletes its entry from the tasks stream and, in case a replica has
-//! claimed it already, names it on the stream `wasimoff:cancels`. Every replica follows that
+//! cancelled detached job) deletes its entry from the tasks stream and its turn and, in the
+//! same transaction, names it on the stream `wasimoff:cancels` in case a replica claimed it. Every replica follows that
 //! stream and cancels the task in its scheduler if it runs it, so its worker is told to stop
 //! and the claim is released at once instead of when the task ends.
 
-use super::queue::{RETRY_PAUSE, RedisBackend, tasks_key};
+use super::queue::{RETRY_PAUSE, RedisBackend};
 use super::{BLOCK_MILLISECONDS, PREFIX};
 use crate::scheduler::{Scheduler, TaskId};
 use redis::AsyncCommands;
@@ -45,15 +45,9 @@ impl Running {
     }
 }
 
-/// Withdraws shared task `task` (entry `entry` of the tasks stream): deletes the entry and
-/// tells whichever replica claimed it to stop it.
-pub(super) async fn withdraw(mut connection: ConnectionManager, entry: String, task: String) {
-    let mut pipe = redis::pipe();
-    pipe.xdel(tasks_key(), &[entry]).ignore().xadd_maxlen(cancels_key(), StreamMaxlen::Approx(KEPT), "*", &[("task", task)]).ignore();
-    let withdrawn: redis::RedisResult<()> = pipe.query_async(&mut connection).await;
-    if let Err(error) = withdrawn {
-        tracing::debug!(%error, "withdrawing a task through Redis failed");
-    }
+/// Adds to `pipe` the cancel of shared task `task`, for whichever replica claimed it.
+pub(super) fn announce(pipe: &mut redis::Pipeline, task: &str) {
+    pipe.xadd_maxlen(cancels_key(), StreamMaxlen::Approx(KEPT), "*", &[("task", task)]).ignore();
 }
 
 /// Follows the cancels stream from now on and cancels the named tasks that run here. Ends

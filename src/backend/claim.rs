@@ -1,9 +1,11 @@
-//! The claiming side of the Redis backend: take tasks from the shared stream while this
-//! replica's scheduler has room, run them there, send each result to its submitter, keep the
-//! claims fresh, and take over the claims of replicas that stopped refreshing theirs.
+//! The claiming side of the Redis backend: take tasks from the shared stream (in turn order,
+//! see `turns`) while this replica's scheduler has room, run them there, send each result to
+//! its submitter, keep the claims fresh, and take over the claims of replicas that stopped
+//! refreshing theirs.
 
 use super::BLOCK_MILLISECONDS;
 use super::queue::{GROUP, RETRY_PAUSE, RedisBackend, ResultRecord, TaskRecord, ensure_group, results_key, tasks_key};
+use super::turns::{self, CLAIM_BATCH};
 use crate::scheduler::{FallbackPolicy, JobId, Scheduler, TaskResult};
 use crate::task::{LOCAL, TaskErrorKind};
 use redis::AsyncCommands;
@@ -109,8 +111,9 @@ fn room(backend: &RedisBackend, scheduler: &Scheduler, capacity: Capacity) -> us
     capacity.total(scheduler).saturating_sub(backend.claims.count())
 }
 
-/// Reads new tasks from the shared stream, as many as the scheduler has room for, and runs
-/// them. Ends with the backend or the scheduler.
+/// Claims waiting tasks from the shared stream in turn order (see `turns`), as many as the
+/// scheduler has room for, and runs them; with room left, waits for the next task added to the
+/// stream. Ends with the backend or the scheduler.
 pub(super) async fn claim_loop(
     backend: Weak<RedisBackend>,
     scheduler: Weak<Scheduler>,
@@ -129,23 +132,40 @@ pub(super) async fn claim_loop(
             }
             continue;
         }
-        let options = StreamReadOptions::default().group(GROUP, &replica).count(room).block(BLOCK_MILLISECONDS);
-        let reply: redis::RedisResult<Option<StreamReadReply>> = connection.xread_options(&[tasks_key()], &[">"], &options).await;
-        let (Some(backend), Some(scheduler)) = (backend.upgrade(), scheduler.upgrade()) else { return };
-        match reply {
-            Ok(reply) => {
-                for entry in reply.into_iter().flat_map(|reply| reply.keys).flat_map(|key| key.ids) {
-                    backend.take(&scheduler, entry);
+        let claimed = turns::claim(&mut connection, &replica, room).await;
+        let since = {
+            let (Some(backend), Some(scheduler)) = (backend.upgrade(), scheduler.upgrade()) else { return };
+            match claimed {
+                Ok((since, entries)) => {
+                    let short = entries.len() < room.min(CLAIM_BATCH);
+                    for entry in entries {
+                        backend.take(&scheduler, entry);
+                    }
+                    short.then_some(since)
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "claiming tasks from Redis failed; retrying");
+                    if error.code() == Some("NOGROUP") {
+                        let _ = ensure_group(&mut connection).await;
+                    }
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    None
                 }
             }
-            Err(error) => {
-                tracing::debug!(%error, "claiming tasks from Redis failed; retrying");
-                if error.code() == Some("NOGROUP") {
-                    let _ = ensure_group(&mut connection).await;
-                }
-                tokio::time::sleep(RETRY_PAUSE).await;
-            }
+        };
+        if let Some(since) = since {
+            wait_for_tasks(&mut connection, &since).await;
         }
+    }
+}
+
+/// Waits until an entry after `since` is added to the tasks stream (or a while passes).
+async fn wait_for_tasks(connection: &mut ConnectionManager, since: &str) {
+    let options = StreamReadOptions::default().count(1).block(BLOCK_MILLISECONDS);
+    let added: redis::RedisResult<Option<StreamReadReply>> = connection.xread_options(&[tasks_key()], &[since], &options).await;
+    if let Err(error) = added {
+        tracing::debug!(%error, "waiting for tasks in Redis failed; retrying");
+        tokio::time::sleep(RETRY_PAUSE).await;
     }
 }
 

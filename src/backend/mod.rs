@@ -13,8 +13,8 @@
 //!   replica. A file uploaded on one replica runs on every other.
 //! - **Tasks** (`queue.rs`, `claim.rs`): a submitted task, prepared (references resolved to
 //!   digests, inputs loaded) and serialised as MessagePack with the submitting replica's id,
-//!   is `XADD`ed to the stream `wasimoff:tasks`, read by one consumer group in which every
-//!   replica is a consumer. A replica's claim loop `XREADGROUP`s only as many tasks as its
+//!   is `XADD`ed to the stream `wasimoff:tasks`, claimed through one consumer group in which
+//!   every replica is a consumer. A replica's claim loop claims only as many tasks as its
 //!   scheduler has room for — its providers' free slots (workers and prefetch), plus its local
 //!   runner's when the fallback policy lets it run tasks — so work flows to where the workers
 //!   are, and pushes them into its own scheduler. Task ids are `{replica}-{counter}`, unique
@@ -49,11 +49,13 @@
 //! - **Shutdown**: [`Wasimoff::shutdown`](crate::Wasimoff::shutdown) stops claiming once the
 //!   replica's own submissions are done and waits until the tasks it claimed have delivered.
 //!
-//! Fair sharing holds per replica (each replica's scheduler serves the jobs it claimed
-//! round-robin by priority); the shared stream itself is served in submission order.
+//! - **Fair sharing** (`turns.rs`): replicas claim waiting tasks not in stream order but by
+//!   priority, and within a priority jobs take turns across replicas (start-time fair
+//!   queueing over a shared sorted set); each replica's scheduler then serves the jobs it
+//!   claimed round-robin by priority, as without Redis.
 //!
 //! The client is the `redis` crate: the most used Redis client for Rust, with typed Streams
-//! commands (`XREADGROUP`, `XAUTOCLAIM`, `XCLAIM`) and a `ConnectionManager` that reconnects
+//! commands (`XAUTOCLAIM`, `XCLAIM`, `XPENDING`) plus Lua scripts and a `ConnectionManager` that reconnects
 //! by itself; `fred` would do as well but brings more than this needs.
 
 mod cancels;
@@ -61,6 +63,7 @@ mod claim;
 mod files;
 mod queue;
 mod replicas;
+mod turns;
 
 pub(crate) use claim::Capacity;
 pub(crate) use files::SharedFiles;

@@ -4,6 +4,7 @@
 use super::cancels::{self, Running};
 use super::claim::{self, Capacity, Claims};
 use super::replicas::{self, Peers};
+use super::turns::{self, JobTags, Queued};
 use super::{BLOCK_MILLISECONDS, PREFIX, SharedFiles, connect, unavailable};
 use crate::cluster::ProviderState;
 use crate::limits::Limits;
@@ -73,6 +74,8 @@ pub(crate) struct RedisBackend {
     /// The other replicas' providers, as last read.
     pub(super) peers: Peers,
     next_task: AtomicU64,
+    /// The tags of this replica's jobs in the shared turns.
+    tags: JobTags,
     waiters: Mutex<HashMap<String, oneshot::Sender<TaskResult>>>,
     /// The claimed tasks running here, for cancels from their submitters.
     pub(super) running: Running,
@@ -124,6 +127,7 @@ impl RedisBackend {
             claims: Claims::default(),
             peers: Peers::default(),
             next_task: AtomicU64::new(0),
+            tags: JobTags::default(),
             waiters: Mutex::default(),
             running: Running::default(),
             blocking: Mutex::new(Some((claims, results, cancels))),
@@ -164,18 +168,24 @@ impl RedisBackend {
         self.peers.providers().iter().map(|provider| provider.workers).sum()
     }
 
-    /// Queues `task` of `job` in the shared stream and waits for its one result, from whichever
-    /// replica ran it. Dropping the future withdraws the task if no replica has claimed it.
+    /// Queues `task` of `job` in the shared stream, with its turn (see `turns`), and waits for
+    /// its one result, from whichever replica ran it. Dropping the future withdraws the task if
+    /// no replica has claimed it.
     pub(crate) async fn run(&self, task: PreparedTask, job: JobId) -> Result<TaskOutput, TaskError> {
         let id = format!("{}-{}", self.replica, self.next_task.fetch_add(1, Ordering::Relaxed) + 1);
+        let priority = task.priority;
         let record = TaskRecord { id: id.clone(), replica: self.replica.clone(), job: job.0, task };
         let bytes = rmp_serde::to_vec_named(&record)
             .map_err(|e| TaskError::new(TaskErrorKind::Internal, format!("cannot encode the task: {e}")))?;
         let (sender, receiver) = oneshot::channel();
         lock(&self.waiters).insert(id.clone(), sender);
-        let mut withdraw = Withdraw { backend: self, id, entry: None, armed: true };
-        let added: redis::RedisResult<String> = self.commands.clone().xadd(tasks_key(), "*", &[("task", bytes)]).await;
-        withdraw.entry = Some(added.map_err(|e| TaskError::new(TaskErrorKind::BackendUnavailable, unavailable(&e)))?);
+        let tag = self.tags.next(job.0);
+        let mut withdraw = Withdraw { backend: self, id, job: job.0, queued: None, armed: true };
+        let queued = turns::queue(&mut self.commands.clone(), bytes, priority, tag)
+            .await
+            .map_err(|e| TaskError::new(TaskErrorKind::BackendUnavailable, unavailable(&e)))?;
+        self.tags.got(job.0, queued.tag);
+        withdraw.queued = Some(queued);
         let result = receiver.await;
         withdraw.armed = false;
         match result {
@@ -193,21 +203,30 @@ impl RedisBackend {
     }
 }
 
-/// Forgets a task whose submitter stopped waiting, deletes its entry from the stream, and tells
-/// a replica that claimed it already to stop it (`cancels.rs`).
+/// Forgets a task that is done or whose submitter stopped waiting; in the latter case also
+/// deletes its entry from the stream and its turn, and tells a replica that claimed it already
+/// to stop it (`cancels.rs`).
 struct Withdraw<'a> {
     backend: &'a RedisBackend,
     id: String,
-    entry: Option<String>,
+    job: u64,
+    queued: Option<Queued>,
     armed: bool,
 }
 
 impl Drop for Withdraw<'_> {
     fn drop(&mut self) {
         lock(&self.backend.waiters).remove(&self.id);
-        if let (true, Some(entry)) = (self.armed, self.entry.take()) {
-            let connection = self.backend.commands.clone();
-            self.backend.runtime.spawn(cancels::withdraw(connection, entry, self.id.clone()));
+        self.backend.tags.done(self.job);
+        if let (true, Some(queued)) = (self.armed, self.queued.take()) {
+            let mut connection = self.backend.commands.clone();
+            let mut pipe = redis::pipe();
+            pipe.atomic().xdel(tasks_key(), &[queued.entry]).ignore();
+            turns::withdraw(&mut pipe, &queued.turn);
+            cancels::announce(&mut pipe, &self.id);
+            self.backend.runtime.spawn(async move {
+                let _: redis::RedisResult<()> = pipe.query_async(&mut connection).await;
+            });
         }
     }
 }

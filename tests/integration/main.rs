@@ -20,6 +20,7 @@ mod prefetch;
 mod provider_assets;
 mod providers;
 mod redis_backend;
+mod redis_fairness;
 mod redis_jobs;
 mod redis_support;
 mod scheduler;
