@@ -19,7 +19,6 @@ mod redis_support;
 mod support;
 
 use futures_util::StreamExt;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use wasimoff::{Backend, FallbackPolicy, FileSource, Job, Task, Upload, Wasimoff};
 
@@ -67,33 +66,15 @@ const JOB_TASKS: usize = 400;
 /// Rounds of each configuration in the replicas case.
 const ROUNDS: usize = 5;
 
-/// A `wasimoff-provider` process, killed when dropped.
-struct Provider(Child);
-
-impl Provider {
-    fn join(url: &str, name: &str, workers: u32) -> Provider {
-        let child = Command::new(env!("CARGO_BIN_EXE_wasimoff-provider"))
-            .args([url, "--workers", &workers.to_string(), "--name", name, "--transport", "websocket"])
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start wasimoff-provider");
-        Provider(child)
-    }
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A replica on `redis` whose local runner never runs tasks, served on loopback, with one
-/// provider process named `name`.
-async fn replica(redis: &redis_support::RedisServer, tsp: &bytes::Bytes, name: &str, workers: u32) -> (Wasimoff, Provider) {
+async fn replica(
+    redis: &redis_support::RedisServer,
+    tsp: &bytes::Bytes,
+    name: &str,
+    workers: u32,
+) -> (Wasimoff, redis_support::NativeProvider) {
     let broker = Wasimoff::builder().backend(Backend::Redis(redis.url())).fallback(FallbackPolicy::Never).build().expect("build a replica");
     broker.store().put(tsp.clone(), Upload::new().alias("tsp.wasm")).await.expect("upload");
-    let provider = Provider::join(&support::serve(&broker).await, name, workers);
+    let provider = redis_support::NativeProvider::join(&support::serve(&broker).await, name, workers);
     (broker, provider)
 }
 

@@ -7,14 +7,14 @@
 //! it sees the order in which the broker dispatches, holds tasks while the test sets the scene,
 //! and answers every task with its own arguments. The local-runner test runs real modules.
 
+use crate::executor::{executor, runs};
 use crate::support::{self, client};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::PoisonError;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
-use wasimoff::protocol::ToProvider;
+use tokio::sync::watch;
 use wasimoff::{FallbackPolicy, Limits, Wasimoff};
 
 const SWEEP: usize = 5000;
@@ -23,46 +23,6 @@ const WAIT: Duration = Duration::from_secs(30);
 /// The tasks of one job admitted at once here: twice what the runners hold (a local
 /// concurrency of 2 and the executor's workers).
 const WINDOW: u64 = 2 * (2 + WORKERS as u64);
-
-/// What the executor saw: each run's arguments after argv[0], and the tasks it was told to stop.
-#[derive(Default)]
-struct Seen {
-    runs: Vec<String>,
-    cancelled: usize,
-}
-
-/// An in-process provider with [`WORKERS`] workers that holds every run while `open` is false
-/// and answers each with its arguments (after argv[0]) joined by spaces on stdout.
-fn executor(broker: &Wasimoff, open: watch::Receiver<bool>) -> Arc<Mutex<Seen>> {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let mut provider = broker.attach_provider("executor", WORKERS).expect("attach");
-    let record = seen.clone();
-    let (held_sender, mut held) = mpsc::unbounded_channel::<(u64, String)>();
-    tokio::spawn(async move {
-        let mut open = open;
-        loop {
-            tokio::select! {
-                message = provider.next() => match message {
-                    Some(ToProvider::Run { id, task }) => {
-                        let words = task.args[1..].join(" ");
-                        record.lock().unwrap_or_else(PoisonError::into_inner).runs.push(words.clone());
-                        let _ = held_sender.send((id, words));
-                    }
-                    Some(ToProvider::Cancel { .. }) => record.lock().unwrap_or_else(PoisonError::into_inner).cancelled += 1,
-                    Some(_) => {}
-                    None => return,
-                },
-                Ok(()) = open.changed(), if !*open.borrow() => {}
-            }
-            while *open.borrow()
-                && let Ok((id, words)) = held.try_recv()
-            {
-                provider.answer(id, support::exited(&words));
-            }
-        }
-    });
-    seen
-}
 
 async fn broker(policy: FallbackPolicy) -> (Wasimoff, String) {
     let limits = Limits { concurrency: 2, ..support::test_limits() };
@@ -116,10 +76,6 @@ async fn cluster_until(base: &str, what: &str, ready: impl Fn(&Value) -> bool) -
     }
 }
 
-fn runs(seen: &Mutex<Seen>) -> Vec<String> {
-    seen.lock().unwrap_or_else(PoisonError::into_inner).runs.clone()
-}
-
 /// Asserts that the sweep's lines hold every index once, each with its own output.
 fn assert_every_sweep_task_once(lines: &[Value], stdout: impl Fn(usize) -> String) {
     assert_eq!(lines.len(), SWEEP);
@@ -135,7 +91,7 @@ fn assert_every_sweep_task_once(lines: &[Value], stdout: impl Fn(usize) -> Strin
 async fn a_single_task_behind_a_sweep_goes_to_a_worker_within_a_turn() {
     let (broker, base) = broker(FallbackPolicy::Never).await;
     let (open, gate) = watch::channel(false);
-    let seen = executor(&broker, gate);
+    let seen = executor(&broker, WORKERS, gate);
 
     let sweep = post_streamed(&base, &sweep_job(None)).await;
     let view = cluster_until(&base, "the sweep's window", |view| {
@@ -183,7 +139,7 @@ async fn a_single_task_behind_a_sweep_goes_to_a_worker_within_a_turn() {
 async fn a_higher_priority_job_goes_before_a_queued_sweep() {
     let (broker, base) = broker(FallbackPolicy::Never).await;
     let (open, gate) = watch::channel(false);
-    let seen = executor(&broker, gate);
+    let seen = executor(&broker, WORKERS, gate);
 
     let sweep = post_streamed(&base, &sweep_job(Some(-1))).await;
     cluster_until(&base, "the sweep's window", |view| view["jobs"][0]["queued"] == WINDOW - u64::from(WORKERS)).await;
@@ -238,7 +194,7 @@ async fn a_malformed_priority_is_refused_with_its_reason() {
 async fn a_dropped_sweep_leaves_the_queue_and_its_running_tasks_are_stopped() {
     let (broker, base) = broker(FallbackPolicy::Never).await;
     let (_open, gate) = watch::channel(false);
-    let seen = executor(&broker, gate);
+    let seen = executor(&broker, WORKERS, gate);
     let sweep = post_streamed(&base, &sweep_job(None)).await;
     cluster_until(&base, "the sweep's window", |view| view["jobs"][0]["queued"] == WINDOW - u64::from(WORKERS)).await;
     drop(sweep);

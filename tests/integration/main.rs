@@ -8,6 +8,7 @@ mod dashboard;
 mod detached;
 mod docs_examples;
 mod examples;
+mod executor;
 mod fairness;
 mod handle;
 mod http_seed;

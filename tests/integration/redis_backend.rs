@@ -3,11 +3,10 @@
 
 use crate::examples::{AXUM_HOST_BANNER, Example, start};
 use crate::providers::wait_for_within;
-use crate::redis_support::RedisServer;
+use crate::redis_support::{NativeProvider, RedisServer};
 use crate::support::{client, fixture, to_b64};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// How long a replica may take to see what another one did (a provider joining, a task
@@ -22,26 +21,9 @@ pub(crate) fn replica(redis: &RedisServer, env: &[(&str, &str)]) -> Example {
     start("axum-host", AXUM_HOST_BANNER, &settings)
 }
 
-/// A `wasimoff-provider` process joined to `replica`, killed when dropped.
-pub(crate) struct Provider(Child);
-
-impl Provider {
-    pub(crate) fn join(replica: &Example, name: &str) -> Provider {
-        let url = format!("{}/wasimoff/provider/ws", replica.base.replace("http://", "ws://"));
-        let child = Command::new(env!("CARGO_BIN_EXE_wasimoff-provider"))
-            .args([url.as_str(), "--workers", "2", "--name", name, "--transport", "websocket"])
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start wasimoff-provider");
-        Provider(child)
-    }
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A `wasimoff-provider` process with 2 workers joined to `replica`, killed when dropped.
+pub(crate) fn join(replica: &Example, name: &str) -> NativeProvider {
+    NativeProvider::join(&format!("{}/wasimoff/provider/ws", replica.base.replace("http://", "ws://")), name, 2)
 }
 
 /// The cluster view of `replica` once it lists a provider named `name`; answers that entry.
@@ -97,7 +79,7 @@ async fn a_provider_on_one_replica_serves_a_job_submitted_on_another() {
     let redis = RedisServer::start(false);
     let never = [("WASIMOFF_FALLBACK", "never")];
     let (a, b) = (replica(&redis, &never), replica(&redis, &never));
-    let _provider = Provider::join(&a, "on-a");
+    let _provider = join(&a, "on-a");
     let on_a = provider_named(&a, "on-a").await;
     let on_b = provider_named(&b, "on-a").await;
     assert_eq!(on_b["id"], on_a["id"], "B's cluster view lists A's provider: {on_b}");
@@ -163,7 +145,7 @@ async fn queued_tasks_survive_a_redis_restart_with_aof() {
     redis.restart();
     assert_eq!(queued(), 1, "the task is still there after the restart");
 
-    let _provider = Provider::join(&a, "after-restart");
+    let _provider = join(&a, "after-restart");
     let (status, answer) = submitted.await.expect("the task's request");
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["result"]["stdout"], echoed(&["echo", "kept"]));

@@ -5,14 +5,14 @@
 //! which records the order in which it was given tasks and holds them while the test sets the
 //! scene. A dropped job leaves nothing behind in Redis.
 
+use crate::executor::{Seen, executor, runs};
 use crate::redis_support::RedisServer;
 use crate::support::{self, task};
 use futures_util::StreamExt;
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
-use wasimoff::protocol::ToProvider;
+use tokio::sync::watch;
 use wasimoff::{Backend, FallbackPolicy, Job, Limits, TaskError, TaskOutput, Wasimoff};
 
 const SWEEP: usize = 5000;
@@ -23,45 +23,6 @@ const WAIT: Duration = Duration::from_secs(30);
 /// workers on A, counted twice for prefetch).
 const WINDOW: usize = 2 * (2 + 2 * WORKERS as usize);
 
-/// The order in which the executor was given tasks: each run's arguments after argv[0].
-type Runs = Arc<Mutex<Vec<String>>>;
-
-/// An in-process provider on `broker` with [`WORKERS`] workers that holds every run while
-/// `open` is false and answers each with its arguments (after argv[0]) joined by spaces.
-fn executor(broker: &Wasimoff, open: watch::Receiver<bool>) -> Runs {
-    let runs = Runs::default();
-    let mut provider = broker.attach_provider("executor", WORKERS).expect("attach");
-    let record = runs.clone();
-    let (held_sender, mut held) = mpsc::unbounded_channel::<(u64, String)>();
-    tokio::spawn(async move {
-        let mut open = open;
-        loop {
-            tokio::select! {
-                message = provider.next() => match message {
-                    Some(ToProvider::Run { id, task }) => {
-                        let words = task.args[1..].join(" ");
-                        record.lock().unwrap_or_else(PoisonError::into_inner).push(words.clone());
-                        let _ = held_sender.send((id, words));
-                    }
-                    Some(_) => {}
-                    None => return,
-                },
-                Ok(()) = open.changed(), if !*open.borrow() => {}
-            }
-            while *open.borrow()
-                && let Ok((id, words)) = held.try_recv()
-            {
-                provider.answer(id, support::exited(&words));
-            }
-        }
-    });
-    runs
-}
-
-fn runs(runs: &Runs) -> Vec<String> {
-    runs.lock().unwrap_or_else(PoisonError::into_inner).clone()
-}
-
 /// A replica on `redis` whose local runner never runs tasks.
 fn replica(redis: &RedisServer) -> Wasimoff {
     let limits = Limits { concurrency: 2, ..support::test_limits() };
@@ -69,10 +30,10 @@ fn replica(redis: &RedisServer) -> Wasimoff {
 }
 
 /// Replica A with the executor and replica B without workers, once B counts A's executor.
-async fn replicas(redis: &RedisServer, gate: watch::Receiver<bool>) -> (Wasimoff, Wasimoff, Runs) {
+async fn replicas(redis: &RedisServer, gate: watch::Receiver<bool>) -> (Wasimoff, Wasimoff, Arc<Mutex<Seen>>) {
     let (a, b) = (replica(redis), replica(redis));
     support::upload_fixtures(&a).await;
-    let seen = executor(&a, gate);
+    let seen = executor(&a, WORKERS, gate);
     until("B to see A's executor", || b.cluster().providers.iter().any(|provider| provider.name == "executor")).await;
     (a, b, seen)
 }

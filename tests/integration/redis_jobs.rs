@@ -4,7 +4,7 @@
 //! cancel reaches a job from any replica, and stops its tasks on the replica that runs them.
 
 use crate::providers::wait_for_within;
-use crate::redis_backend::{Provider, SETTLE, echo, echoed, post, replica};
+use crate::redis_backend::{SETTLE, echo, echoed, join, post, replica};
 use crate::redis_support::RedisServer;
 use crate::support::{client, fixture, to_b64};
 use reqwest::StatusCode;
@@ -85,7 +85,7 @@ async fn a_detached_job_whose_replica_died_is_completed_by_another_once() {
     assert_eq!((&waiting["status"], &waiting["queued"], &waiting["done"]), (&json!("running"), &json!(5), &json!(0)), "{waiting}");
 
     a.signal("KILL");
-    let _provider = Provider::join(&b, "after-a");
+    let _provider = join(&b, "after-a");
     assert_eq!(streamed(&b.base, &id).await, expected_stdout(5), "B took the job over and ran every task once");
     let (_, job) = get(format!("{}/wasimoff/api/v1/jobs/{id}", b.base)).await;
     assert_eq!((&job["status"], &job["done"], &job["failed"]), (&json!("done"), &json!(5), &json!(0)), "{job}");

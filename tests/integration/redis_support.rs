@@ -83,3 +83,26 @@ impl Drop for RedisServer {
         }
     }
 }
+
+/// A `wasimoff-provider` process (WebSocket) joined to the broker at `url`, killed when dropped.
+pub struct NativeProvider(Child);
+
+impl NativeProvider {
+    /// Starts one with `workers` workers named `name`; `url` is the broker's provider
+    /// WebSocket URL (`ws://…/wasimoff/provider/ws`).
+    pub fn join(url: &str, name: &str, workers: u32) -> NativeProvider {
+        let child = Command::new(env!("CARGO_BIN_EXE_wasimoff-provider"))
+            .args([url, "--workers", &workers.to_string(), "--name", name, "--transport", "websocket"])
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start wasimoff-provider");
+        NativeProvider(child)
+    }
+}
+
+impl Drop for NativeProvider {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
