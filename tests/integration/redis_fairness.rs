@@ -63,9 +63,12 @@ async fn until_in_stream(redis: &RedisServer, count: usize) {
     }
 }
 
+/// A running sweep: its results, as they finished.
+type Sweep = tokio::task::JoinHandle<Vec<(usize, Result<TaskOutput, TaskError>)>>;
+
 /// Runs a sweep of [`SWEEP`] echo tasks on `broker` (task `i` echoes `sweep i`) and collects
 /// every result.
-fn sweep(broker: &Wasimoff, priority: i32) -> tokio::task::JoinHandle<Vec<(usize, Result<TaskOutput, TaskError>)>> {
+fn sweep(broker: &Wasimoff, priority: i32) -> Sweep {
     let tasks = (0..SWEEP).map(|i| task("echo", &["echo", "sweep", &i.to_string()])).collect();
     let job = Job { parent: Some(task("echo", &["echo"]).priority(priority)), tasks };
     tokio::spawn(broker.run_job_unordered(job).collect())
@@ -89,15 +92,22 @@ async fn close(a: Wasimoff, b: Wasimoff, redis: RedisServer) {
     drop(redis);
 }
 
+/// The scene of every test: replicas A (with the held executor) and B, a sweep of priority
+/// `priority` on B, two of its tasks held by the executor and a window of it in the stream.
+/// Answers the executor's gate, both replicas, what the executor saw, and the sweep.
+async fn scene(redis: &RedisServer, priority: i32) -> (watch::Sender<bool>, Wasimoff, Wasimoff, Arc<Mutex<Seen>>, Sweep) {
+    let (open, gate) = watch::channel(false);
+    let (a, b, seen) = replicas(redis, gate).await;
+    let sweep = sweep(&b, priority);
+    until("the executor to hold two sweep tasks", || runs(&seen).len() == WORKERS as usize).await;
+    until_in_stream(redis, WINDOW).await;
+    (open, a, b, seen, sweep)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_task_on_one_replica_behind_a_sweep_on_another_goes_to_a_worker_within_a_turn() {
     let redis = RedisServer::start(false);
-    let (open, gate) = watch::channel(false);
-    let (a, b, seen) = replicas(&redis, gate).await;
-
-    let sweep = sweep(&b, 0);
-    until("the executor to hold two sweep tasks", || runs(&seen).len() == WORKERS as usize).await;
-    until_in_stream(&redis, WINDOW).await;
+    let (open, a, b, seen, sweep) = scene(&redis, 0).await;
     let single = tokio::spawn({
         let a = a.clone();
         async move { a.run(task("echo", &["echo", "single"])).await }
@@ -126,12 +136,7 @@ async fn a_single_task_on_one_replica_behind_a_sweep_on_another_goes_to_a_worker
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_higher_priority_job_on_one_replica_goes_before_a_sweep_queued_on_another() {
     let redis = RedisServer::start(false);
-    let (open, gate) = watch::channel(false);
-    let (a, b, seen) = replicas(&redis, gate).await;
-
-    let sweep = sweep(&b, -1);
-    until("the executor to hold two sweep tasks", || runs(&seen).len() == WORKERS as usize).await;
-    until_in_stream(&redis, WINDOW).await;
+    let (open, a, b, seen, sweep) = scene(&redis, -1).await;
     let tasks = (0..3).map(|i| task("echo", &["echo", "urgent", &i.to_string()])).collect();
     let urgent = Job { parent: Some(task("echo", &["echo"]).priority(3)), tasks };
     let urgent = tokio::spawn(a.run_job_unordered(urgent).collect::<Vec<_>>());
@@ -156,12 +161,7 @@ async fn a_higher_priority_job_on_one_replica_goes_before_a_sweep_queued_on_anot
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_sweep_leaves_the_shared_queue_and_its_turns() {
     let redis = RedisServer::start(false);
-    let (open, gate) = watch::channel(false);
-    let (a, b, seen) = replicas(&redis, gate).await;
-
-    let sweep = sweep(&b, 0);
-    until("the executor to hold two sweep tasks", || runs(&seen).len() == WORKERS as usize).await;
-    until_in_stream(&redis, WINDOW).await;
+    let (open, a, b, seen, sweep) = scene(&redis, 0).await;
     sweep.abort();
     until_in_stream(&redis, 0).await;
     let client = redis::Client::open(redis.url()).expect("a Redis URL");
