@@ -25,10 +25,9 @@ pub const IMPORT_NAME: &str = "memory";
 /// The custom section holding the imported memory's type as JSON.
 pub const TYPE_SECTION: &str = "wasimoff.memory";
 
-/// The section ids around the import section.
+/// The ids of the sections that may precede the import section.
 const CUSTOM_ID: u8 = 0;
 const TYPE_ID: u8 = 1;
-const IMPORT_ID: u8 = 2;
 
 /// Why a module could not be rewritten: it does not parse.
 #[derive(Debug)]

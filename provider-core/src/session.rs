@@ -594,6 +594,8 @@ mod tests {
         assert_ne!(bytes, &module());
         let export = memory_limit::LIMIT_HIT_EXPORT.as_bytes();
         assert!(bytes.windows(export.len()).any(|window| window == export), "the limit globals are exported");
+        let section = memory_import::TYPE_SECTION.as_bytes();
+        assert!(bytes.windows(section.len()).any(|window| window == section), "the memory is imported");
         let actions = core.receive(&run(2, "sha256:b", Some(b"not wasm".to_vec()), None)).expect("frame");
         let ToBroker::Result { id: 2, outcome: Outcome::Failed { kind, .. } } = sent(&actions[0]) else { panic!("{actions:?}") };
         assert_eq!((kind, core.modules_cached()), (TaskErrorKind::InvalidModule, 1));

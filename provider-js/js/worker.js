@@ -6,6 +6,7 @@
 //      {type: "forget", digest}: the provider dropped that module.
 // Out: {type: "output", id, stream: 1|2, data: Uint8Array} per write, then exactly one
 //      {type: "result", id, result} with runTask's result. Buffers are transferred, not copied.
+// Each task gets its memory from memories.js, reused between tasks where it can be.
 // Timeouts are the main thread's job: it terminates this worker.
 
 import { runTask } from "./task_runner.js";
