@@ -1287,18 +1287,27 @@ function importedMemoryType(module) {
   }
   return types.get(module);
 }
-function memoryFor({ initial, maximum }) {
-  const key = `${initial}/${maximum}`;
-  let memory = kept.get(key);
-  kept.delete(key);
-  if (memory?.buffer.byteLength === initial * PAGE_BYTES) {
-    new Uint8Array(memory.buffer).fill(0);
+function prepare(entry) {
+  const { initial, maximum } = entry.type;
+  if (entry.memory?.buffer.byteLength === initial * PAGE_BYTES) {
+    new Uint8Array(entry.memory.buffer).fill(0);
   } else {
-    memory = new WebAssembly.Memory(maximum == null ? { initial } : { initial, maximum });
+    entry.memory = new WebAssembly.Memory(maximum == null ? { initial } : { initial, maximum });
   }
-  kept.set(key, memory);
+  entry.ready = true;
+}
+function memoryFor(type) {
+  const key = `${type.initial}/${type.maximum}`;
+  const entry = kept.get(key) ?? { type, memory: null, ready: false };
+  kept.delete(key);
+  kept.set(key, entry);
   if (kept.size > KEPT) kept.delete(kept.keys().next().value);
-  return memory;
+  if (!entry.ready) prepare(entry);
+  entry.ready = false;
+  return entry.memory;
+}
+function prepareMemories() {
+  for (const entry of kept.values()) if (!entry.ready) prepare(entry);
 }
 
 // js/task_runner.js
@@ -1382,6 +1391,7 @@ function run2({ id, digest, module, task }) {
   } catch (error) {
     postResult(id, { type: "failed", kind: kinds.Internal, message: error instanceof Error ? error.message : String(error) });
   }
+  prepareMemories();
 }
 self.onmessage = ({ data: message }) => {
   switch (message?.type) {

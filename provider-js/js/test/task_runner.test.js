@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runTask } from "../task_runner.js";
-import { importedMemoryType, memoryFor } from "../memories.js";
+import { importedMemoryType, memoryFor, prepareMemories } from "../memories.js";
 import { initSync, errorKinds } from "../../pkg/wasimoff_provider_core.js";
 
 const repo = new URL("../../../", import.meta.url);
@@ -253,8 +253,11 @@ function importingMemory(pages, grow) {
 test("an imported memory starts every task at its initial size, zeroed, even after a task grew it", () => {
   const task = { args: [], envs: [], stdin: new Uint8Array(), files: [], artifacts: [], limits: { memoryBytes: MIB, outputBytes: MIB } };
   const [growing, steady] = [importingMemory(1, true), importingMemory(1, false)];
-  const statuses = [growing, growing, steady, steady, steady, growing, steady].map((module) => run(module, task).result.status);
-  assert.deepEqual(statuses, [16, 16, 16, 16, 16, 16, 16], "one page and byte 100 zero every time");
+  const modules = [growing, growing, steady, steady, steady, growing, steady, steady];
+  // As a worker runs them (memories prepared after each result) and back to back (prepared by the next task).
+  const statuses = modules.map((module) => [run(module, task).result.status, prepareMemories()][0]);
+  assert.deepEqual(statuses, [16, 16, 16, 16, 16, 16, 16, 16], "one page and byte 100 zero every time");
+  assert.deepEqual(modules.map((module) => run(module, task).result.status), statuses);
   assert.deepEqual(run(importingMemory(17, false), task).result, {
     type: "failed",
     kind: "memory_limit",
@@ -269,12 +272,20 @@ test("a worker reuses a memory of the same type unless it grew", () => {
   const first = memoryFor(type);
   new Uint8Array(first.buffer)[5] = 1;
   assert.equal(memoryFor(type), first, "reused");
-  assert.equal(new Uint8Array(first.buffer)[5], 0, "zeroed");
+  assert.equal(new Uint8Array(first.buffer)[5], 0, "zeroed when taken");
+  new Uint8Array(first.buffer)[6] = 1;
+  prepareMemories();
+  assert.equal(new Uint8Array(first.buffer)[6], 0, "zeroed after the task");
+  assert.equal(memoryFor(type), first, "and handed out again");
   assert.notEqual(memoryFor({ initial: 3, maximum: 4 }), first, "another type");
   first.grow(1);
+  assert.notEqual(memoryFor(type), first, "a grown memory is not reused");
   const second = memoryFor(type);
-  assert.notEqual(second, first, "a grown memory is not reused");
-  assert.equal(second.buffer.byteLength, 3 * 65536);
+  second.grow(1);
+  prepareMemories();
+  const third = memoryFor(type);
+  assert.notEqual(third, second, "nor one that grew before it was prepared");
+  assert.equal(third.buffer.byteLength, 3 * 65536);
 });
 
 test("stderr has its own cap and the message names it", async () => {
