@@ -1159,10 +1159,10 @@ var CappedOutput = class {
   }
   /** Writes `data` (a view of guest memory); `onOutput` gets a copy of its own. */
   write(data) {
-    const kept = data.slice(0, this.room);
-    const truncated = kept.length < data.length;
-    this.room -= kept.length;
-    if (kept.length > 0) this.onOutput(this.stream, kept);
+    const kept2 = data.slice(0, this.room);
+    const truncated = kept2.length < data.length;
+    this.room -= kept2.length;
+    if (kept2.length > 0) this.onOutput(this.stream, kept2);
     if (truncated) {
       const name = this.stream === 1 ? "stdout" : "stderr";
       throw new OutputLimitExceeded(`${name} exceeded the output limit of ${this.limit} bytes; the output is truncated`);
@@ -1273,8 +1273,45 @@ var ChaCha20Words = class {
   }
 };
 
-// js/task_runner.js
+// js/memories.js
 var PAGE_BYTES = 65536;
+var TYPE_SECTION = "wasimoff.memory";
+var KEPT = 4;
+var decoder2 = new TextDecoder();
+var types = /* @__PURE__ */ new WeakMap();
+var kept = /* @__PURE__ */ new Map();
+function importedMemoryType(module) {
+  if (!types.has(module)) {
+    const [section] = WebAssembly.Module.customSections(module, TYPE_SECTION);
+    types.set(module, section ? JSON.parse(decoder2.decode(section)) : null);
+  }
+  return types.get(module);
+}
+function prepare(entry) {
+  const { initial, maximum } = entry.type;
+  if (entry.memory?.buffer.byteLength === initial * PAGE_BYTES) {
+    new Uint8Array(entry.memory.buffer).fill(0);
+  } else {
+    entry.memory = new WebAssembly.Memory(maximum == null ? { initial } : { initial, maximum });
+  }
+  entry.ready = true;
+}
+function memoryFor(type) {
+  const key = `${type.initial}/${type.maximum}`;
+  const entry = kept.get(key) ?? { type, memory: null, ready: false };
+  kept.delete(key);
+  kept.set(key, entry);
+  if (kept.size > KEPT) kept.delete(kept.keys().next().value);
+  if (!entry.ready) prepare(entry);
+  entry.ready = false;
+  return entry.memory;
+}
+function prepareMemories() {
+  for (const entry of kept.values()) if (!entry.ready) prepare(entry);
+}
+
+// js/task_runner.js
+var PAGE_BYTES2 = 65536;
 var MAX_PAGES = 65536;
 var failed = (kind, message) => ({ type: "failed", kind, message });
 var memoryLimit = (kinds2, bytes) => failed(kinds2.MemoryLimit, `the task tried to grow its memory past the limit of ${bytes} bytes`);
@@ -1315,11 +1352,17 @@ function run(module, task, kinds2, onOutput) {
   let limitHit = null;
   let status = 0;
   try {
-    const instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: wasi.imports });
+    const imports = { wasi_snapshot_preview1: wasi.imports };
+    const memoryType = importedMemoryType(module);
+    if (memoryType) {
+      if (memoryType.initial * PAGE_BYTES2 > limits.memoryBytes) return memoryLimit(kinds2, limits.memoryBytes);
+      imports.wasimoff = { memory: memoryFor(memoryType) };
+    }
+    const instance = new WebAssembly.Instance(module, imports);
     const { memory, wasimoff_memory_limit_pages: limitPages, wasimoff_memory_limit_hit: hit } = instance.exports;
     if (memory instanceof WebAssembly.Memory && memory.buffer.byteLength > limits.memoryBytes) return memoryLimit(kinds2, limits.memoryBytes);
     if (limitPages instanceof WebAssembly.Global && hit instanceof WebAssembly.Global) {
-      limitPages.value = Math.min(Math.floor(limits.memoryBytes / PAGE_BYTES), MAX_PAGES);
+      limitPages.value = Math.min(Math.floor(limits.memoryBytes / PAGE_BYTES2), MAX_PAGES);
       limitHit = hit;
     }
     wasi.bind(memory);
@@ -1348,6 +1391,7 @@ function run2({ id, digest, module, task }) {
   } catch (error) {
     postResult(id, { type: "failed", kind: kinds.Internal, message: error instanceof Error ? error.message : String(error) });
   }
+  prepareMemories();
 }
 self.onmessage = ({ data: message }) => {
   switch (message?.type) {

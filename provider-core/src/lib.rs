@@ -3,11 +3,12 @@
 //! same code: frames in, [`Action`]s out, results encoded as frames. It keeps the module cache
 //! (least recently used out, the broker told with `evicted`), honours the broker's frame limit,
 //! unpacks a task's rootfs and zips its artifacts where the executor cannot, and rewrites
-//! modules so a browser can enforce memory limits ([`memory_limit`]) and so wasmtime can
-//! interrupt them cheaply ([`interrupt`]).
+//! modules so a browser can enforce memory limits ([`memory_limit`]) and reuse memories
+//! between tasks ([`memory_import`]), and so wasmtime can interrupt them cheaply ([`interrupt`]).
 
 pub mod artifacts;
 pub mod interrupt;
+pub mod memory_import;
 pub mod memory_limit;
 pub mod module_cache;
 pub mod rootfs;

@@ -7,9 +7,9 @@
 //! [`Core::finished`] starts the next. A `cancel` of a task still queued drops it here, and no
 //! result is sent for it.
 
-use crate::memory_limit;
 use crate::module_cache::ModuleCache;
 use crate::rootfs::{self, Entry};
+use crate::{memory_import, memory_limit};
 use serde_bytes::ByteBuf;
 use std::collections::{HashSet, VecDeque};
 use wasimoff_archive::ArchiveLimits;
@@ -92,7 +92,8 @@ pub struct Config {
     /// Modules kept at most; the least recently used goes first.
     pub cached_modules: usize,
     /// Rewrite each module so its `memory.grow` checks the task's limit ([`memory_limit`]):
-    /// for browsers, which cannot cap a memory; wasmtime enforces limits itself.
+    /// for browsers, which cannot cap a memory; wasmtime enforces limits itself. Its memory is
+    /// then imported ([`memory_import`]) so a browser worker can reuse one between tasks.
     pub rewrite_memory: bool,
     /// Unpack the rootfs zip into [`RunTask::files`]; the wasmtime runner unpacks it itself.
     pub unpack_rootfs: bool,
@@ -148,6 +149,12 @@ pub struct Core {
     waiting: VecDeque<RunTask>,
     /// Tasks per worker the broker said it may send beyond the workers.
     prefetch: u32,
+}
+
+/// A module as a browser runs it: grows checked against the task's limit, memory imported.
+fn browser_module(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let instrumented = memory_limit::instrument(bytes).map_err(|e| e.to_string())?;
+    Ok(memory_import::import_memory(&instrumented).map_err(|e| e.to_string())?.unwrap_or(instrumented))
 }
 
 fn frame(message: &ToBroker) -> Vec<u8> {
@@ -296,9 +303,9 @@ impl Core {
         match task.module_bytes {
             Some(bytes) => {
                 let bytes = match self.config.rewrite_memory {
-                    true => match memory_limit::instrument(&bytes) {
-                        Ok(instrumented) => instrumented,
-                        Err(error) => return vec![self.refuse(id, TaskErrorKind::InvalidModule, error.to_string())],
+                    true => match browser_module(&bytes) {
+                        Ok(rewritten) => rewritten,
+                        Err(error) => return vec![self.refuse(id, TaskErrorKind::InvalidModule, error)],
                     },
                     false => bytes.into_vec(),
                 };
@@ -587,6 +594,8 @@ mod tests {
         assert_ne!(bytes, &module());
         let export = memory_limit::LIMIT_HIT_EXPORT.as_bytes();
         assert!(bytes.windows(export.len()).any(|window| window == export), "the limit globals are exported");
+        let section = memory_import::TYPE_SECTION.as_bytes();
+        assert!(bytes.windows(section.len()).any(|window| window == section), "the memory is imported");
         let actions = core.receive(&run(2, "sha256:b", Some(b"not wasm".to_vec()), None)).expect("frame");
         let ToBroker::Result { id: 2, outcome: Outcome::Failed { kind, .. } } = sent(&actions[0]) else { panic!("{actions:?}") };
         assert_eq!((kind, core.modules_cached()), (TaskErrorKind::InvalidModule, 1));

@@ -9,6 +9,7 @@ import { CappedOutput, InputStream, OutputLimitExceeded } from "./wasi/stdio.js"
 import { buildRoot, collectArtifacts } from "./wasi/sandbox.js";
 import { useVirtualTime } from "./wasi/clock.js";
 import { ChaCha20Words } from "./wasi/random.js";
+import { importedMemoryType, memoryFor } from "./memories.js";
 
 const PAGE_BYTES = 65536;
 const MAX_PAGES = 65536; // a wasm32 memory never has more
@@ -66,7 +67,13 @@ function run(module, task, kinds, onOutput) {
   let limitHit = null;
   let status = 0;
   try {
-    const instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: wasi.imports });
+    const imports = { wasi_snapshot_preview1: wasi.imports };
+    const memoryType = importedMemoryType(module);
+    if (memoryType) {
+      if (memoryType.initial * PAGE_BYTES > limits.memoryBytes) return memoryLimit(kinds, limits.memoryBytes);
+      imports.wasimoff = { memory: memoryFor(memoryType) };
+    }
+    const instance = new WebAssembly.Instance(module, imports);
     const { memory, wasimoff_memory_limit_pages: limitPages, wasimoff_memory_limit_hit: hit } = instance.exports;
     if (memory instanceof WebAssembly.Memory && memory.buffer.byteLength > limits.memoryBytes) return memoryLimit(kinds, limits.memoryBytes);
     // Instrumented by the Rust core: its memory.grow fails past `limitPages` and sets `hit`.

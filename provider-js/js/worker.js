@@ -6,9 +6,12 @@
 //      {type: "forget", digest}: the provider dropped that module.
 // Out: {type: "output", id, stream: 1|2, data: Uint8Array} per write, then exactly one
 //      {type: "result", id, result} with runTask's result. Buffers are transferred, not copied.
+// Each task gets its memory from memories.js, reused between tasks where it can be and made
+// ready for the next task after the result is posted.
 // Timeouts are the main thread's job: it terminates this worker.
 
 import { runTask } from "./task_runner.js";
+import { prepareMemories } from "./memories.js";
 
 let kinds = null;
 const modules = new Map();
@@ -27,6 +30,7 @@ function run({ id, digest, module, task }) {
   } catch (error) {
     postResult(id, { type: "failed", kind: kinds.Internal, message: error instanceof Error ? error.message : String(error) });
   }
+  prepareMemories();
 }
 
 self.onmessage = ({ data: message }) => {

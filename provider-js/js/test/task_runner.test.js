@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runTask } from "../task_runner.js";
+import { importedMemoryType, memoryFor, prepareMemories } from "../memories.js";
 import { initSync, errorKinds } from "../../pkg/wasimoff_provider_core.js";
 
 const repo = new URL("../../../", import.meta.url);
@@ -220,6 +221,71 @@ test("memory limit contract", () => {
   assert.deepEqual(run(instrumented(1), task(65536)).result, { type: "failed", kind: "memory_limit", message });
   assert.equal(run(instrumented(1), task(2 * 65536)).result.kind, "trap", "a limit of 2 pages is not `hit === 1`");
   assert.deepEqual(run(instrumented(2), task(65536)).result, { type: "failed", kind: "memory_limit", message }, "initial memory above the limit");
+});
+
+/**
+ * A module as the Rust core rewrites it (provider-core/src/memory_import.rs): it imports
+ * `wasimoff`.`memory` (`pages`, no maximum), exports it as `memory` and describes it in the
+ * custom section `wasimoff.memory`. Its `_start` exits with `16 × memory.size + byte 100`,
+ * then leaves 7 at byte 100 and, with `grow`, grows its memory by a page.
+ */
+function importingMemory(pages, grow) {
+  const name = (s) => [s.length, ...encoder.encode(s)];
+  const section = (id, bytes) => [id, bytes.length, ...bytes];
+  const imports = [[...name("wasi_snapshot_preview1"), ...name("proc_exit"), 0x00, 0], [...name("wasimoff"), ...name("memory"), 0x02, 0x00, pages]];
+  const exports = [[...name("_start"), 0x00, 1], [...name("memory"), 0x02, 0]];
+  const status = [0x3f, 0x00, 0x41, 16, 0x6c, 0x41, 0xe4, 0x00, 0x2d, 0x00, 0x00, 0x6a]; // memory.size × 16 + load8_u(100)
+  const mark = [0x41, 0xe4, 0x00, 0x41, 7, 0x3a, 0x00, 0x00]; // store8(100, 7)
+  const body = [0x00, ...status, ...mark, ...(grow ? [0x41, 1, 0x40, 0x00, 0x1a] : []), 0x10, 0x00, 0x0b]; // …; proc_exit
+  return new WebAssembly.Module(
+    new Uint8Array([
+      ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+      ...section(1, [2, 0x60, 1, 0x7f, 0, 0x60, 0, 0]),
+      ...section(2, [imports.length, ...imports.flat()]),
+      ...section(3, [1, 1]),
+      ...section(7, [exports.length, ...exports.flat()]),
+      ...section(10, [1, body.length, ...body]),
+      ...section(0, [...name("wasimoff.memory"), ...encoder.encode(`{"initial":${pages},"maximum":null}`)]),
+    ]),
+  );
+}
+
+test("an imported memory starts every task at its initial size, zeroed, even after a task grew it", () => {
+  const task = { args: [], envs: [], stdin: new Uint8Array(), files: [], artifacts: [], limits: { memoryBytes: MIB, outputBytes: MIB } };
+  const [growing, steady] = [importingMemory(1, true), importingMemory(1, false)];
+  const modules = [growing, growing, steady, steady, steady, growing, steady, steady];
+  // As a worker runs them (memories prepared after each result) and back to back (prepared by the next task).
+  const statuses = modules.map((module) => [run(module, task).result.status, prepareMemories()][0]);
+  assert.deepEqual(statuses, [16, 16, 16, 16, 16, 16, 16, 16], "one page and byte 100 zero every time");
+  assert.deepEqual(modules.map((module) => run(module, task).result.status), statuses);
+  assert.deepEqual(run(importingMemory(17, false), task).result, {
+    type: "failed",
+    kind: "memory_limit",
+    message: `the task tried to grow its memory past the limit of ${MIB} bytes`,
+  });
+});
+
+test("a worker reuses a memory of the same type unless it grew", () => {
+  const type = importedMemoryType(importingMemory(3, false));
+  assert.deepEqual(type, { initial: 3, maximum: null });
+  assert.equal(importedMemoryType(instrumented(1)), null, "a module that defines its memory");
+  const first = memoryFor(type);
+  new Uint8Array(first.buffer)[5] = 1;
+  assert.equal(memoryFor(type), first, "reused");
+  assert.equal(new Uint8Array(first.buffer)[5], 0, "zeroed when taken");
+  new Uint8Array(first.buffer)[6] = 1;
+  prepareMemories();
+  assert.equal(new Uint8Array(first.buffer)[6], 0, "zeroed after the task");
+  assert.equal(memoryFor(type), first, "and handed out again");
+  assert.notEqual(memoryFor({ initial: 3, maximum: 4 }), first, "another type");
+  first.grow(1);
+  assert.notEqual(memoryFor(type), first, "a grown memory is not reused");
+  const second = memoryFor(type);
+  second.grow(1);
+  prepareMemories();
+  const third = memoryFor(type);
+  assert.notEqual(third, second, "nor one that grew before it was prepared");
+  assert.equal(third.buffer.byteLength, 3 * 65536);
 });
 
 test("stderr has its own cap and the message names it", async () => {
