@@ -12,10 +12,11 @@ pub struct ClusterState {
     pub providers: Vec<ProviderState>,
     /// The broker's own wasmtime runner.
     pub local: LocalState,
-    /// Tasks admitted but not yet running.
+    /// Tasks admitted but not yet running; with a shared backend also every replica's tasks
+    /// waiting in the shared queue, claimed by no replica yet (read every 2 s).
     pub queued: usize,
     /// The jobs with tasks queued or running, in the order the queue serves them (see
-    /// [`JobState`]).
+    /// [`JobState`]); with a shared backend, the tasks this replica claimed, by job.
     pub jobs: Vec<JobState>,
     /// How many tasks may wait before submissions are refused.
     pub queue_capacity: usize,

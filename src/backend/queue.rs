@@ -163,6 +163,11 @@ impl RedisBackend {
         self.peers.providers()
     }
 
+    /// Tasks waiting in the shared queue, claimed by no replica yet (as last read).
+    pub(crate) fn shared_waiting(&self) -> usize {
+        self.peers.waiting()
+    }
+
     /// Workers of the other live replicas' providers.
     pub(crate) fn peer_workers(&self) -> usize {
         self.peers.providers().iter().map(|provider| provider.workers).sum()

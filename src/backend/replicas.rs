@@ -1,11 +1,14 @@
 //! The cluster view across replicas: each replica writes its providers under
 //! `wasimoff:replica:{replica}` with a time to live, lists itself in the set
-//! `wasimoff:replicas`, and reads every other listed replica's.
+//! `wasimoff:replicas`, and reads every other listed replica's, and how many tasks wait in the
+//! shared queue (the turns of `turns.rs`).
 
 use super::PREFIX;
 use super::queue::RedisBackend;
+use super::turns::turns_key;
 use crate::cluster::ProviderState;
 use redis::AsyncCommands;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -24,18 +27,26 @@ fn replicas_key() -> String {
     format!("{PREFIX}:replicas")
 }
 
-/// The other replicas' providers, as last read.
+/// The other replicas' providers and the tasks waiting in the shared queue, as last read.
 #[derive(Default)]
-pub(crate) struct Peers(Mutex<Vec<ProviderState>>);
+pub(crate) struct Peers {
+    providers: Mutex<Vec<ProviderState>>,
+    waiting: AtomicUsize,
+}
 
 impl Peers {
     /// The providers, each marked with its replica.
     pub(crate) fn providers(&self) -> Vec<ProviderState> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.providers.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Tasks waiting in the shared queue, claimed by no replica yet.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     fn set(&self, providers: Vec<ProviderState>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = providers;
+        *self.providers.lock().unwrap_or_else(PoisonError::into_inner) = providers;
     }
 }
 
@@ -52,14 +63,17 @@ pub(super) async fn publish(backend: Weak<RedisBackend>, providers: impl Fn() ->
     }
 }
 
-/// Writes `mine` under this replica's key, lists it in the set of replicas, and reads the
-/// others' (dropping replicas whose key expired from the set).
+/// Writes `mine` under this replica's key, lists it in the set of replicas, reads the depth of
+/// the shared queue and the others' providers (dropping replicas whose key expired from the
+/// set).
 async fn exchange(backend: &RedisBackend, mine: Vec<ProviderState>) -> redis::RedisResult<()> {
     let mut connection = backend.commands.clone();
     let mine = serde_json::to_vec(&mine).unwrap_or_default();
     let mut pipe = redis::pipe();
     pipe.set_ex(replica_key(&backend.replica), mine, REPLICA_TTL_SECONDS).ignore().sadd(replicas_key(), &backend.replica).ignore();
     pipe.query_async::<()>(&mut connection).await?;
+    let waiting: usize = connection.zcard(turns_key()).await?;
+    backend.peers.waiting.store(waiting, Ordering::Relaxed);
     let replicas: Vec<String> = connection.smembers(replicas_key()).await?;
     let others: Vec<String> = replicas.into_iter().filter(|replica| *replica != backend.replica).collect();
     if others.is_empty() {

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// The sorted set of the waiting tasks' turns.
-fn turns_key() -> String {
+pub(super) fn turns_key() -> String {
     format!("{PREFIX}:turns")
 }
 

@@ -54,6 +54,12 @@ fn in_stream(redis: &RedisServer) -> usize {
     redis::cmd("XLEN").arg("wasimoff:tasks").query(&mut connection).expect("XLEN")
 }
 
+/// Tasks waiting in the shared queue: their turns.
+fn waiting_turns(redis: &RedisServer) -> usize {
+    let client = redis::Client::open(redis.url()).expect("a Redis URL");
+    redis::cmd("ZCARD").arg("wasimoff:turns").query(&mut client.get_connection().expect("connect")).expect("ZCARD")
+}
+
 /// Waits until the shared stream holds `count` tasks.
 async fn until_in_stream(redis: &RedisServer, count: usize) {
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -108,6 +114,9 @@ async fn scene(redis: &RedisServer, priority: i32) -> (watch::Sender<bool>, Wasi
 async fn a_single_task_on_one_replica_behind_a_sweep_on_another_goes_to_a_worker_within_a_turn() {
     let redis = RedisServer::start(false);
     let (open, a, b, seen, sweep) = scene(&redis, 0).await;
+    let waiting = waiting_turns(&redis);
+    assert!(waiting > 0, "part of the sweep waits in the shared queue");
+    until("B's cluster view to count the shared queue's waiting tasks", || b.cluster().queued == waiting).await;
     let single = tokio::spawn({
         let a = a.clone();
         async move { a.run(task("echo", &["echo", "single"])).await }
@@ -164,9 +173,7 @@ async fn a_dropped_sweep_leaves_the_shared_queue_and_its_turns() {
     let (open, a, b, seen, sweep) = scene(&redis, 0).await;
     sweep.abort();
     until_in_stream(&redis, 0).await;
-    let client = redis::Client::open(redis.url()).expect("a Redis URL");
-    let turns: usize = redis::cmd("ZCARD").arg("wasimoff:turns").query(&mut client.get_connection().expect("connect")).expect("ZCARD");
-    assert_eq!(turns, 0, "no turn is left of the withdrawn tasks");
+    assert_eq!(waiting_turns(&redis), 0, "no turn is left of the withdrawn tasks");
 
     open.send_replace(true);
     let single = a.run(task("echo", &["echo", "single"])).await.expect("the single task runs");
