@@ -19,7 +19,6 @@ use http::{Request, Response};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-#[cfg(feature = "webtransport")]
 use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio_util::task::TaskTracker;
@@ -629,7 +628,6 @@ impl Wasimoff {
     }
 
     /// A handle that does not keep the broker alive.
-    #[cfg(feature = "webtransport")]
     pub(crate) fn downgrade(&self) -> WeakWasimoff {
         WeakWasimoff(Arc::downgrade(&self.inner))
     }
@@ -651,10 +649,8 @@ impl Wasimoff {
 }
 
 /// A broker handle that does not keep the broker alive, for its own background tasks.
-#[cfg(feature = "webtransport")]
 pub(crate) struct WeakWasimoff(Weak<Inner>);
 
-#[cfg(feature = "webtransport")]
 impl WeakWasimoff {
     /// The broker, unless every handle is gone.
     pub(crate) fn upgrade(&self) -> Option<Wasimoff> {
