@@ -5,7 +5,7 @@
 //! when another replica has taken the job over.
 
 use super::registry::{JobPhase, Lease, Registry, ResultLine};
-use super::{Driven, now_ms};
+use super::{Driven, RETRY_PAUSE, now_ms};
 use crate::Wasimoff;
 use crate::digest::Digest;
 use crate::scheduler::TaskResult;
@@ -13,11 +13,7 @@ use crate::store::{Store, StorePin};
 use crate::task::{FileSource, Job, Task, TaskError, TaskErrorKind, TaskOutput};
 use futures_util::StreamExt;
 use std::collections::HashMap;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// How long a driver waits before it retries a registry call that failed.
-const RETRY_PAUSE: Duration = Duration::from_millis(250);
 
 /// `job`'s tasks with their parent's defaults and stored files named by digest, and the pins
 /// that hold those files against eviction.

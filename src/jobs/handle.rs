@@ -1,16 +1,12 @@
 //! [`JobHandle`]: one detached job as seen from Rust.
 
 use super::registry::{JobPhase, ResultLine};
-use super::{JobStatus, now_ms};
+use super::{JobStatus, RETRY_PAUSE, now_ms};
 use crate::Wasimoff;
 use crate::task::{TaskError, TaskOutput};
 use futures_util::{Stream, StreamExt};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// How long a follower waits before it asks an unreachable shared backend again.
-const RETRY_PAUSE: Duration = Duration::from_millis(250);
 
 /// A detached job, from [`Wasimoff::submit_job`] or [`Wasimoff::job`]: its status, its
 /// results (finished ones replayed, the rest as they finish) and a way to cancel it. Cheap to

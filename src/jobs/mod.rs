@@ -36,6 +36,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
 
+/// How long a driver or a follower waits before it asks an unreachable registry again.
+const RETRY_PAUSE: Duration = Duration::from_millis(250);
+
 /// A detached job's progress at one moment.
 ///
 /// As JSON (`GET …/api/v1/jobs/{id}`, without its `results`): `{"id", "status":
