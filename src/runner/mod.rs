@@ -35,7 +35,7 @@ use interrupt::Interrupts;
 use modules::{Engines, Linked, ModuleCache};
 use sandbox::{Sandbox, TaskDirs};
 use std::sync::Arc;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio_util::task::AbortOnDropHandle;
 use wasmtime::{Engine, Linker};
 
@@ -66,18 +66,7 @@ pub(crate) struct LocalRunner {
     shared: Arc<Shared>,
     guests: tokio::runtime::Handle,
     control: tokio::runtime::Handle,
-    starts: mpsc::UnboundedSender<Start>,
     _runtimes: Arc<[OwnedRuntime; 2]>,
-}
-
-/// What receives the result of a task started with [`LocalRunner::start_task`].
-type Done = Box<dyn FnOnce(Result<TaskOutput, TaskError>) + Send>;
-
-/// A task for the loop on the guest pool to spawn.
-struct Start {
-    task: Arc<PreparedTask>,
-    stop: interrupt::Stop,
-    done: Done,
 }
 
 /// A task started with [`LocalRunner::start_task`].
@@ -126,13 +115,10 @@ impl LocalRunner {
             rootfs_limits: ArchiveLimits { unpacked_bytes: limits.rootfs_bytes, entries: limits.rootfs_entries },
         };
         let shared = Arc::new(shared);
-        let (starts, receiver) = mpsc::unbounded_channel();
-        guests.spawn(start_tasks(shared.clone(), receiver));
         Ok(LocalRunner {
             shared,
             guests: guests.handle().clone(),
             control: control.handle().clone(),
-            starts,
             _runtimes: Arc::new([OwnedRuntime(Some(guests)), OwnedRuntime(Some(control))]),
         })
     }
@@ -169,20 +155,15 @@ impl LocalRunner {
 
     /// Starts `task` on the runner's threads once one of its slots is free and hands its result
     /// to `done` there, without a waiter: [`Running::stop`] stops it.
+    ///
+    /// Spawned straight onto the guest pool: from outside it, that wakes one parked guest
+    /// thread, which then runs the task; from a guest thread (the next task taken right after a
+    /// result) it queues the task on that thread.
     pub(crate) fn start_task(&self, task: Arc<PreparedTask>, done: impl FnOnce(Result<TaskOutput, TaskError>) + Send + 'static) -> Running {
         let stop = self.shared.interrupts.stop();
-        let _ = self.starts.send(Start { task, stop: stop.clone(), done: Box::new(done) });
-        Running(stop)
-    }
-}
-
-/// Spawns the started tasks on the guest pool. Running there, it takes every start that
-/// arrived while it waited in one wake-up and spawns them onto its own thread's queue (the
-/// other threads steal from it), which spawning each from the sender's thread would not.
-async fn start_tasks(shared: Arc<Shared>, mut starts: mpsc::UnboundedReceiver<Start>) {
-    while let Some(Start { task, stop, done }) = starts.recv().await {
-        let shared = shared.clone();
-        tokio::spawn(async move {
+        let shared = self.shared.clone();
+        let running = stop.clone();
+        self.guests.spawn(async move {
             let result = shared.run(&task, &stop).await;
             // The task's hold on its stored files ends before its result is reported, so a
             // submitter that saw the result may count on the files being evictable.
@@ -191,6 +172,7 @@ async fn start_tasks(shared: Arc<Shared>, mut starts: mpsc::UnboundedReceiver<St
                 done(result);
             }
         });
+        Running(running)
     }
 }
 
