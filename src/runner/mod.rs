@@ -6,8 +6,7 @@
 //! runtime; a semaphore bounds the tasks running at once.
 //!
 //! A rewritten guest never yields: it keeps its thread until it ends or its flag is raised.
-//! So the guest pool has exactly one thread per slot and runs guests only (and the loop that
-//! spawns the tasks of [`LocalRunner::start_task`] there, in batches), and a second runtime of
+//! So the guest pool has exactly one thread per slot and runs guests only, and a second runtime of
 //! one thread (the runner's [`LocalRunner::handle`]) takes the runner's other work, such as
 //! the scheduler's timer. Every task runs as its own spawned task on the guest pool; whoever
 //! waits for it, or started it, raises its flag (with [`interrupt::Stop`]) to stop it, from
