@@ -475,7 +475,7 @@ fn print_cpu(paths: &[Path]) {
             if let Some(browser) = &path.browser {
                 rows.extend(split.rows(Some(browser.pid)));
             }
-            rows.sort_by(|a, b| b.2.cmp(&a.2));
+            rows.sort_by_key(|row| std::cmp::Reverse(row.2));
             let shown: Vec<String> = rows
                 .iter()
                 .filter(|(_, _, time)| us(*time, tasks) >= 1.0)

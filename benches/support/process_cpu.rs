@@ -128,7 +128,7 @@ impl Split {
     pub fn rows(&self, root: Option<u32>) -> Vec<(String, String, Duration)> {
         let mut rows: Vec<_> =
             self.spent.iter().filter(|(place, _)| place.root == root).map(|(p, t)| (p.process.clone(), p.thread.clone(), *t)).collect();
-        rows.sort_by(|a, b| b.2.cmp(&a.2));
+        rows.sort_by_key(|row| std::cmp::Reverse(row.2));
         rows
     }
 
