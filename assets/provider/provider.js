@@ -796,6 +796,7 @@ async function readFrames(readable, onframe) {
 // js/pool.js
 var workerUrl = new URL("./provider-worker.js", import.meta.url);
 var DEPTH = 2;
+var REARM_AFTER_MS = 1e3;
 var Slot = class {
   constructor(pool, index) {
     this.pool = pool;
@@ -846,7 +847,7 @@ var Slot = class {
   /** `entry` runs now: its timeout counts from here. */
   started(entry) {
     entry.deadline = performance.now() + entry.limits.timeoutMs;
-    if (this.timer === null || this.timerAt > entry.deadline) this.arm(entry.deadline);
+    if (this.timer === null || this.timerAt > entry.deadline || entry.deadline - this.timerAt > REARM_AFTER_MS) this.arm(entry.deadline);
   }
   /** (Re-)arms the timer to fire at `deadline`. */
   arm(deadline) {

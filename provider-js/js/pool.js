@@ -2,14 +2,22 @@
 // hold the next task, posted while the current one runs (`DEPTH`): it starts the moment the
 // current one ends, without waiting for the page's main thread. Enforces the wall-clock
 // timeout by terminating the worker and starting a fresh one (the task behind is posted again
-// to the fresh one), with one timer per worker that is re-armed only when it fires (not set and
-// cleared per task); collects streamed output. Each worker keeps the error kinds and the
+// to the fresh one), with one timer per worker re-armed at most about once a second while tasks
+// keep coming (not set and cleared per task); collects streamed output. Each worker keeps the error kinds and the
 // modules it was sent, so a task's message carries the task alone.
 
 const workerUrl = new URL("./provider-worker.js", import.meta.url);
 
 /** Tasks a worker holds at once: the one it runs and the next. */
 export const DEPTH = 2;
+
+/**
+ * A task that starts re-arms its worker's deadline timer when the armed time is this much
+ * earlier than its own deadline (at most once per this many ms while tasks keep coming), so
+ * that the timer is nearly always set from a message handler: timers set from timer callbacks
+ * form chains, which Chrome throttles to one wake-up a minute in pages hidden for 5 minutes.
+ */
+const REARM_AFTER_MS = 1000;
 
 /**
  * One worker slot: its Worker and the tasks posted to it, in order; the first runs. A task
@@ -75,7 +83,7 @@ class Slot {
   /** `entry` runs now: its timeout counts from here. */
   started(entry) {
     entry.deadline = performance.now() + entry.limits.timeoutMs;
-    if (this.timer === null || this.timerAt > entry.deadline) this.arm(entry.deadline);
+    if (this.timer === null || this.timerAt > entry.deadline || entry.deadline - this.timerAt > REARM_AFTER_MS) this.arm(entry.deadline);
   }
 
   /** (Re-)arms the timer to fire at `deadline`. */
