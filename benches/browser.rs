@@ -11,15 +11,18 @@
 //! 1. Per-task overhead broker → browser → broker: fixture `echo` submitted one at a time
 //!    through `Wasimoff::run`, 1 worker, with stamps in the page (frame in → handed to the
 //!    worker → result back → result frame out) to split the time into page and outside.
-//! 2. Throughput: jobs of `BENCH_TASKS` × `tsp rand 8` after `setWorkers(2)` against the local
+//! 2. Guest time alone: `TSP_ALONE` × `tsp rand 8` per path and round, one at a time on 1
+//!    worker, so that V8's guest time (instantiate → exit) compares with wasmtime's without the
+//!    page's other threads competing for the cores.
+//! 3. Throughput: jobs of `BENCH_TASKS` × `tsp rand 8` after `setWorkers(2)` against the local
 //!    runner with concurrency 2, `ROUNDS` interleaved rounds, best counts. The brokers use the
 //!    default bounded prefetch (one task per worker queued in the page).
-//! 3. Sharing: `PAGES` pages (each its own Chromium, 1 worker) on one broker take a job of
+//! 4. Sharing: `PAGES` pages (each its own Chromium, 1 worker) on one broker take a job of
 //!    `BENCH_SHARED` × `tsp rand 8`, once per transport: tasks/s, tasks per page, and each
 //!    page's busy share between its first and its last task (its worker idle the rest; stamps
 //!    in the page).
 //!
-//! 4. CPU split: every measured echo block and TSP job is bracketed by snapshots of the run time
+//! 5. CPU split: every measured echo block and TSP job is bracketed by snapshots of the run time
 //!    of every thread of the bench process (broker, local runner) and of each Chromium's
 //!    processes (`process_cpu.rs`); printed as CPU µs per task by process and thread, which a
 //!    loaded machine distorts far less than the wall-clock figures.
@@ -47,6 +50,8 @@ const ECHO_WARM_UP: usize = 50;
 const TSP_WARM_UP: usize = 20;
 const ECHO_STDOUT: &[u8] = b"argc=1\nargv[0]=echo\n";
 const PAGES: usize = 4;
+/// TSP tasks run one at a time per path and round, for the guest time without competition.
+const TSP_ALONE: usize = 40;
 
 /// The limits of the brokers with browser providers: the default, but `BENCH_PREFETCH`.
 fn remote_limits() -> Limits {
@@ -144,6 +149,8 @@ struct Path {
     tsp_tasks: usize,
     /// Guest time (instantiate → exit) summed over the measured TSP tasks.
     tsp_guest: Duration,
+    /// Guest time of each TSP task run one at a time on 1 worker (no other task competing).
+    tsp_alone: Vec<Duration>,
 }
 
 impl Path {
@@ -161,6 +168,15 @@ impl Path {
         }
         if measure {
             self.cpu_echo.add(&before, &Snapshot::take());
+        }
+    }
+
+    /// Runs `task` `count` times one after another, recording each guest time.
+    async fn guest_alone(&mut self, task: &Task, count: usize, stdout: &[u8]) {
+        for _ in 0..count {
+            let output = self.broker.run(task.clone()).await.expect("task");
+            assert_eq!((output.ran_on.as_str(), &output.stdout[..]), (self.ran_on.as_str(), stdout));
+            self.tsp_alone.push(output.elapsed);
         }
     }
 
@@ -220,6 +236,7 @@ fn local_path(broker: Wasimoff) -> Path {
         cpu_tsp: Split::default(),
         tsp_tasks: 0,
         tsp_guest: Duration::ZERO,
+        tsp_alone: vec![],
     }
 }
 
@@ -356,6 +373,15 @@ async fn main() {
     }
 
     for path in &mut paths {
+        path.guest_alone(&tsp, TSP_WARM_UP, &tsp_stdout).await;
+        path.tsp_alone.clear();
+    }
+    for round in 0..ROUNDS {
+        for i in 0..paths.len() {
+            paths[(round + i) % paths.len()].guest_alone(&tsp, TSP_ALONE, &tsp_stdout).await;
+        }
+    }
+    for path in &mut paths {
         set_workers(path, 2).await;
         path.job_rate(&tsp, TSP_WARM_UP, &tsp_stdout).await;
         (path.cpu_tsp, path.tsp_tasks, path.tsp_guest) = (Split::default(), 0, Duration::ZERO);
@@ -413,6 +439,19 @@ async fn main() {
         ratio(&|p| p.p(0.99)),
         ratio(&|p| mean_us(&p.echo))
     );
+    // The page's clock is coarsened to 100 µs with jitter: a mean, not a median, and without the
+    // slowest tenth (tasks preempted by other load).
+    let trimmed_mean = |samples: &[Duration]| {
+        let mut sorted = samples.to_vec();
+        sorted.sort();
+        mean_us(&sorted[..sorted.len() * 9 / 10])
+    };
+    let local_alone = trimmed_mean(&paths[0].tsp_alone);
+    let alone: Vec<String> = paths
+        .iter()
+        .map(|p| format!("{} {:.0} µs ({:.2}x)", p.name, trimmed_mean(&p.tsp_alone), trimmed_mean(&p.tsp_alone) / local_alone))
+        .collect();
+    println!("tsp rand 8 one at a time, 1 worker, guest time (instantiate → exit), mean of the fastest 90 %: {}", alone.join(", "));
     println!("tsp rand 8: jobs of {tasks}, 2 workers / concurrency 2, {ROUNDS} interleaved rounds, best counts");
     println!("| path | tasks/s | rounds | / local | / WebSocket | guest mean | guest / local |");
     println!("|---|---|---|---|---|---|---|");
