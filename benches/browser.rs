@@ -11,22 +11,33 @@
 //! 1. Per-task overhead broker → browser → broker: fixture `echo` submitted one at a time
 //!    through `Wasimoff::run`, 1 worker, with stamps in the page (frame in → handed to the
 //!    worker → result back → result frame out) to split the time into page and outside.
-//! 2. Throughput: jobs of `BENCH_TASKS` × `tsp rand 8` after `setWorkers(2)` against the local
+//! 2. Guest time alone: `TSP_ALONE` × `tsp rand 8` per path and round, one at a time on 1
+//!    worker, so that V8's guest time (instantiate → exit) compares with wasmtime's without the
+//!    page's other threads competing for the cores.
+//! 3. Throughput: jobs of `BENCH_TASKS` × `tsp rand 8` after `setWorkers(2)` against the local
 //!    runner with concurrency 2, `ROUNDS` interleaved rounds, best counts. The brokers use the
 //!    default bounded prefetch (one task per worker queued in the page).
-//! 3. Sharing: `PAGES` pages (each its own Chromium, 1 worker) on one broker take a job of
+//! 4. Sharing: `PAGES` pages (each its own Chromium, 1 worker) on one broker take a job of
 //!    `BENCH_SHARED` × `tsp rand 8`, once per transport: tasks/s, tasks per page, and each
 //!    page's busy share between its first and its last task (its worker idle the rest; stamps
 //!    in the page).
+//!
+//! 5. CPU split: every measured echo block and TSP job is bracketed by snapshots of the run time
+//!    of every thread of the bench process (broker, local runner) and of each Chromium's
+//!    processes (`process_cpu.rs`); printed as CPU µs per task by process and thread, which a
+//!    loaded machine distorts far less than the wall-clock figures.
 //!
 //! Env: `BENCH_RUNS` (echo tasks measured per path, default 600), `BENCH_TASKS` (tasks per
 //! job, default 400), `BENCH_SHARED` (tasks of the shared job, default 2000), `BENCH_PREFETCH`
 //! (the brokers' `Limits::provider_prefetch`, default 1; 0 measures without prefetch).
 
+#[path = "support/process_cpu.rs"]
+mod process_cpu;
 #[path = "../tests/integration/support.rs"]
 #[allow(dead_code)]
 mod support;
 
+use process_cpu::{Snapshot, Split};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use wasimoff::{FallbackPolicy, Job, Limits, Task, Wasimoff, WebTransport};
@@ -39,6 +50,8 @@ const ECHO_WARM_UP: usize = 50;
 const TSP_WARM_UP: usize = 20;
 const ECHO_STDOUT: &[u8] = b"argc=1\nargv[0]=echo\n";
 const PAGES: usize = 4;
+/// TSP tasks run one at a time per path and round, for the guest time without competition.
+const TSP_ALONE: usize = 40;
 
 /// The limits of the brokers with browser providers: the default, but `BENCH_PREFETCH`.
 fn remote_limits() -> Limits {
@@ -112,6 +125,8 @@ const BUSY_OFF: &str = r#"(() => {
 /// A browser provider: its Chromium (killed when dropped), page and transport.
 struct Browser {
     _chromium: Chromium,
+    /// The pid of its browser process, a child of this one.
+    pid: u32,
     page: Page,
     transport: &'static str,
 }
@@ -128,11 +143,20 @@ struct Path {
     /// In the page, mean µs: frame in → worker, worker → result back, result → frame out.
     spans: Option<[f64; 3]>,
     rates: Vec<f64>,
+    /// CPU time during the measured echo blocks and TSP jobs, and the TSP tasks measured.
+    cpu_echo: Split,
+    cpu_tsp: Split,
+    tsp_tasks: usize,
+    /// Guest time (instantiate → exit) summed over the measured TSP tasks.
+    tsp_guest: Duration,
+    /// Guest time of each TSP task run one at a time on 1 worker (no other task competing).
+    tsp_alone: Vec<Duration>,
 }
 
 impl Path {
     /// Runs `task` `count` times one after another, checking where it ran and what it printed.
     async fn one_at_a_time(&mut self, task: &Task, count: usize, measure: bool) {
+        let before = Snapshot::take();
         for _ in 0..count {
             let started = Instant::now();
             let output = self.broker.run(task.clone()).await.expect("task");
@@ -142,15 +166,31 @@ impl Path {
             }
             assert_eq!((output.ran_on.as_str(), &output.stdout[..]), (self.ran_on.as_str(), ECHO_STDOUT));
         }
+        if measure {
+            self.cpu_echo.add(&before, &Snapshot::take());
+        }
+    }
+
+    /// Runs `task` `count` times one after another, recording each guest time.
+    async fn guest_alone(&mut self, task: &Task, count: usize, stdout: &[u8]) {
+        for _ in 0..count {
+            let output = self.broker.run(task.clone()).await.expect("task");
+            assert_eq!((output.ran_on.as_str(), &output.stdout[..]), (self.ran_on.as_str(), stdout));
+            self.tsp_alone.push(output.elapsed);
+        }
     }
 
     /// Tasks per second of a job of `count` copies of `task`, checking every result.
-    async fn job_rate(&self, task: &Task, count: usize, stdout: &[u8]) -> f64 {
+    async fn job_rate(&mut self, task: &Task, count: usize, stdout: &[u8]) -> f64 {
+        let before = Snapshot::take();
         let started = Instant::now();
         let results = self.broker.run_job(Job { parent: None, tasks: vec![task.clone(); count] }).await;
         let rate = count as f64 / started.elapsed().as_secs_f64();
+        self.cpu_tsp.add(&before, &Snapshot::take());
+        self.tsp_tasks += count;
         for result in results {
             let output = result.expect("every task of the job succeeds");
+            self.tsp_guest += output.elapsed;
             assert_eq!((output.ran_on.as_str(), &output.stdout[..]), (self.ran_on.as_str(), stdout));
         }
         rate
@@ -192,6 +232,11 @@ fn local_path(broker: Wasimoff) -> Path {
         guest: vec![],
         spans: None,
         rates: vec![],
+        cpu_echo: Split::default(),
+        cpu_tsp: Split::default(),
+        tsp_tasks: 0,
+        tsp_guest: Duration::ZERO,
+        tsp_alone: vec![],
     }
 }
 
@@ -215,13 +260,15 @@ async fn remote_broker() -> (Wasimoff, String) {
 /// on `transport` (`websocket` forced by the page's query, `webtransport` offered and taken).
 async fn browser_path(name: &'static str, transport: &'static str) -> Path {
     let (broker, base) = remote_broker().await;
+    let earlier = process_cpu::children();
     let chromium = Chromium::launch().await;
+    let pid = *process_cpu::children().difference(&earlier).next().expect("Chromium is a child process");
     let query = if transport == "websocket" { "&transport=websocket" } else { "" };
     let page = chromium.open(&format!("{base}/wasimoff/?workers=1{query}")).await;
     let id = page.wait_for("window.wasimoffProvider?.state().providerId", JOIN_TIMEOUT).await;
     let ran_on = id.as_str().expect("provider id").to_string();
-    let browser = Some(Browser { _chromium: chromium, page, transport });
-    let path = Path { name, broker, ran_on, browser, echo: vec![], guest: vec![], spans: None, rates: vec![] };
+    let browser = Some(Browser { _chromium: chromium, pid, page, transport });
+    let path = Path { name, ran_on, browser, ..local_path(broker) };
     path.check_transport().await;
     path
 }
@@ -325,9 +372,19 @@ async fn main() {
         path.spans = Some([0, 1, 2].map(|i| spans[i].as_f64().expect("a mean")));
     }
 
-    for path in &paths {
+    for path in &mut paths {
+        path.guest_alone(&tsp, TSP_WARM_UP, &tsp_stdout).await;
+        path.tsp_alone.clear();
+    }
+    for round in 0..ROUNDS {
+        for i in 0..paths.len() {
+            paths[(round + i) % paths.len()].guest_alone(&tsp, TSP_ALONE, &tsp_stdout).await;
+        }
+    }
+    for path in &mut paths {
         set_workers(path, 2).await;
         path.job_rate(&tsp, TSP_WARM_UP, &tsp_stdout).await;
+        (path.cpu_tsp, path.tsp_tasks, path.tsp_guest) = (Split::default(), 0, Duration::ZERO);
     }
     for round in 0..ROUNDS {
         for i in 0..paths.len() {
@@ -382,14 +439,35 @@ async fn main() {
         ratio(&|p| p.p(0.99)),
         ratio(&|p| mean_us(&p.echo))
     );
+    // The page's clock is coarsened to 100 µs with jitter: a mean, not a median, and without the
+    // slowest tenth (tasks preempted by other load).
+    let trimmed_mean = |samples: &[Duration]| {
+        let mut sorted = samples.to_vec();
+        sorted.sort();
+        mean_us(&sorted[..sorted.len() * 9 / 10])
+    };
+    let local_alone = trimmed_mean(&paths[0].tsp_alone);
+    let alone: Vec<String> = paths
+        .iter()
+        .map(|p| format!("{} {:.0} µs ({:.2}x)", p.name, trimmed_mean(&p.tsp_alone), trimmed_mean(&p.tsp_alone) / local_alone))
+        .collect();
+    println!("tsp rand 8 one at a time, 1 worker, guest time (instantiate → exit), mean of the fastest 90 %: {}", alone.join(", "));
     println!("tsp rand 8: jobs of {tasks}, 2 workers / concurrency 2, {ROUNDS} interleaved rounds, best counts");
-    println!("| path | tasks/s | rounds | / local | / WebSocket |");
-    println!("|---|---|---|---|---|");
+    println!("| path | tasks/s | rounds | / local | / WebSocket | guest mean | guest / local |");
+    println!("|---|---|---|---|---|---|---|");
     let (local_best, ws_best) = (paths[0].best(), paths[1].best());
     for path in &paths {
         let rounds = path.rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ");
         let vs_ws = if path.browser.is_some() { format!("{:.2}x", path.best() / ws_best) } else { "".into() };
-        println!("| {} | {:.0} | {rounds} | {:.2}x | {vs_ws} |", path.name, path.best(), path.best() / local_best);
+        let guest = path.tsp_guest.as_secs_f64() * 1e6 / path.tsp_tasks as f64;
+        let local_guest = paths[0].tsp_guest.as_secs_f64() * 1e6 / paths[0].tsp_tasks as f64;
+        println!(
+            "| {} | {:.0} | {rounds} | {:.2}x | {vs_ws} | {guest:.0} µs | {:.2}x |",
+            path.name,
+            path.best(),
+            path.best() / local_best,
+            guest / local_guest
+        );
     }
     println!("tsp rand 8 shared: a job of {shared_tasks} on {PAGES} pages of 1 worker each (one Chromium each), one broker");
     println!("| transport | tasks/s | / local | tasks per page | busy share per page, first to last task |");
@@ -399,8 +477,50 @@ async fn main() {
         let busy = run.pages.iter().map(|(_, share)| format!("{:.0} %", share * 100.0)).collect::<Vec<_>>().join(", ");
         println!("| {} | {:.0} | {:.2}x | {tasks} | {busy} |", run.transport, run.rate, run.rate / local_best);
     }
+    print_cpu(&paths);
     for path in paths {
         drop(path.browser);
         path.broker.shutdown().await;
+    }
+}
+
+/// Prints, per path, the CPU µs per task of the echo blocks and of the TSP jobs: the bench
+/// process (broker and local runner), the path's Chromium by process and thread (the larger
+/// ones), and every other Chromium.
+fn print_cpu(paths: &[Path]) {
+    let roots: Vec<u32> = paths.iter().filter_map(|p| p.browser.as_ref().map(|b| b.pid)).collect();
+    let us = |time: Duration, tasks: usize| time.as_secs_f64() * 1e6 / tasks.max(1) as f64;
+    println!("CPU per task (µs, run time of every thread from /proc, summed over the measured echo blocks / TSP jobs)");
+    println!("| path | phase | total | bench process (broker, local runner) | its Chromium | other Chromiums |");
+    println!("|---|---|---|---|---|---|");
+    for path in paths {
+        let root = path.browser.as_ref().map(|b| b.pid);
+        for (phase, split, tasks) in [("echo", &path.cpu_echo, path.echo.len()), ("tsp", &path.cpu_tsp, path.tsp_tasks)] {
+            let (bench, chromium, others) =
+                (split.total(None), root.map_or(Duration::ZERO, |r| split.total(Some(r))), split.others(&roots));
+            println!(
+                "| {} | {phase} | {:.0} | {:.0} | {:.0} | {:.0} |",
+                path.name,
+                us(bench + chromium + others, tasks),
+                us(bench, tasks),
+                us(chromium, tasks),
+                us(others, tasks)
+            );
+        }
+    }
+    for path in paths {
+        for (phase, split, tasks) in [("echo", &path.cpu_echo, path.echo.len()), ("tsp", &path.cpu_tsp, path.tsp_tasks)] {
+            let mut rows = split.rows(None);
+            if let Some(browser) = &path.browser {
+                rows.extend(split.rows(Some(browser.pid)));
+            }
+            rows.sort_by_key(|row| std::cmp::Reverse(row.2));
+            let shown: Vec<String> = rows
+                .iter()
+                .filter(|(_, _, time)| us(*time, tasks) >= 1.0)
+                .map(|(process, thread, time)| format!("{process}/{thread} {:.0}", us(*time, tasks)))
+                .collect();
+            println!("{}, {phase}, µs per task: {}", path.name, shown.join(", "));
+        }
     }
 }

@@ -1313,6 +1313,11 @@ function prepareMemories() {
 // js/task_runner.js
 var PAGE_BYTES2 = 65536;
 var MAX_PAGES = 65536;
+var starts = /* @__PURE__ */ new WeakMap();
+function hasStart(module) {
+  if (!starts.has(module)) starts.set(module, WebAssembly.Module.exports(module).some((e) => e.name === "_start" && e.kind === "function"));
+  return starts.get(module);
+}
 var failed = (kind, message) => ({ type: "failed", kind, message });
 var memoryLimit = (kinds2, bytes) => failed(kinds2.MemoryLimit, `the task tried to grow its memory past the limit of ${bytes} bytes`);
 function failure(kinds2, error, limitHit, memoryBytes) {
@@ -1332,7 +1337,7 @@ function runTask(module, task, kinds2, onOutput) {
 }
 function run(module, task, kinds2, onOutput) {
   const { args, envs, stdin, files, artifacts, limits, seed } = task;
-  if (!WebAssembly.Module.exports(module).some((e) => e.name === "_start" && e.kind === "function")) {
+  if (!hasStart(module)) {
     return failed(kinds2.MissingStart, "the module exports no `_start` function: it is not a WASI command");
   }
   let root;

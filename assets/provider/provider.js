@@ -796,12 +796,15 @@ async function readFrames(readable, onframe) {
 // js/pool.js
 var workerUrl = new URL("./provider-worker.js", import.meta.url);
 var DEPTH = 2;
+var REARM_AFTER_MS = 1e3;
 var Slot = class {
   constructor(pool, index) {
     this.pool = pool;
     this.index = index;
     this.queue = [];
     this.retire = false;
+    this.timer = null;
+    this.timerAt = 0;
     this.spawn();
   }
   spawn() {
@@ -820,7 +823,7 @@ var Slot = class {
     return this.queue.filter((entry) => !entry.cancelled).length;
   }
   run(task, module) {
-    const entry = { id: task.id, artifacts: task.artifacts, limits: task.limits, stdout: [], stderr: [], timer: null, cancelled: false };
+    const entry = { id: task.id, artifacts: task.artifacts, limits: task.limits, stdout: [], stderr: [], deadline: 0, cancelled: false };
     entry.post = { task, module };
     const first = this.queue.length === 0;
     this.queue.push(entry);
@@ -843,7 +846,28 @@ var Slot = class {
   }
   /** `entry` runs now: its timeout counts from here. */
   started(entry) {
-    entry.timer = setTimeout(() => this.timeout(), entry.limits.timeoutMs);
+    entry.deadline = performance.now() + entry.limits.timeoutMs;
+    if (this.timer === null || this.timerAt > entry.deadline || entry.deadline - this.timerAt > REARM_AFTER_MS) this.arm(entry.deadline);
+  }
+  /** (Re-)arms the timer to fire at `deadline`. */
+  arm(deadline) {
+    clearTimeout(this.timer);
+    this.timerAt = deadline;
+    this.timer = setTimeout(() => this.check(), Math.max(0, deadline - performance.now()));
+  }
+  /** The timer fired: the running task is stopped if it passed its deadline, else checked again at it. */
+  check() {
+    this.timer = null;
+    const task = this.task;
+    if (!task) return;
+    const left = task.deadline - performance.now();
+    if (left <= 0) this.timeout();
+    else this.arm(task.deadline);
+  }
+  /** Stops the deadline checks (the worker is gone). */
+  stopTimer() {
+    clearTimeout(this.timer);
+    this.timer = null;
   }
   /** Tells the worker to drop a module the provider no longer holds. */
   forget(digest) {
@@ -880,7 +904,6 @@ var Slot = class {
     if (!entry) return;
     entry.cancelled = true;
     if (entry === this.task) {
-      clearTimeout(entry.timer);
       this.queue.shift();
       this.restart(`task ${id} was cancelled`);
     }
@@ -890,7 +913,6 @@ var Slot = class {
   finish(result) {
     const task = this.queue.shift();
     if (!task) return;
-    clearTimeout(task.timer);
     if (this.task?.cancelled) this.restart(`task ${this.task.id} was cancelled`);
     else if (this.task) this.started(this.task);
     this.report(task, result);
@@ -936,7 +958,10 @@ var WorkerPool = class {
     return this.slots.filter((slot) => !slot.retire);
   }
   sweep() {
-    for (const slot of this.slots.filter((s) => s.retire && !s.task)) slot.worker.terminate();
+    for (const slot of this.slots.filter((s) => s.retire && !s.task)) {
+      slot.stopTimer();
+      slot.worker.terminate();
+    }
     this.slots = this.slots.filter((s) => !s.retire || s.task);
     this.slots.forEach((slot, i) => slot.index = i + 1);
     this.changed();
@@ -972,7 +997,10 @@ var WorkerPool = class {
   }
   /** Stops every running task and every worker. */
   terminate() {
-    for (const slot of this.slots) slot.worker.terminate();
+    for (const slot of this.slots) {
+      slot.stopTimer();
+      slot.worker.terminate();
+    }
     this.slots = [];
     this.changed();
   }
@@ -1068,7 +1096,7 @@ var LOG_LINES = 200;
 var WEBTRANSPORT_TIMEOUT_MS = 3e3;
 var SILENT_HEARTBEATS = 2.5;
 var NO_OUTPUT = new Uint8Array();
-var CHANGE_EVERY_MS = 100;
+var CHANGE_EVERY_MS = 500;
 var coreReady = null;
 function loadCore() {
   coreReady ??= __wbg_init({ module_or_path: new URL("./provider-core.wasm", import.meta.url) });

@@ -2,13 +2,22 @@
 // hold the next task, posted while the current one runs (`DEPTH`): it starts the moment the
 // current one ends, without waiting for the page's main thread. Enforces the wall-clock
 // timeout by terminating the worker and starting a fresh one (the task behind is posted again
-// to the fresh one); collects streamed output. Each worker keeps the error kinds and the
+// to the fresh one), with one timer per worker re-armed at most about once a second while tasks
+// keep coming (not set and cleared per task); collects streamed output. Each worker keeps the error kinds and the
 // modules it was sent, so a task's message carries the task alone.
 
 const workerUrl = new URL("./provider-worker.js", import.meta.url);
 
 /** Tasks a worker holds at once: the one it runs and the next. */
 export const DEPTH = 2;
+
+/**
+ * A task that starts re-arms its worker's deadline timer when the armed time is this much
+ * earlier than its own deadline (at most once per this many ms while tasks keep coming), so
+ * that the timer is nearly always set from a message handler: timers set from timer callbacks
+ * form chains, which Chrome throttles to one wake-up a minute in pages hidden for 5 minutes.
+ */
+const REARM_AFTER_MS = 1000;
 
 /**
  * One worker slot: its Worker and the tasks posted to it, in order; the first runs. A task
@@ -20,6 +29,9 @@ class Slot {
     this.index = index;
     this.queue = [];
     this.retire = false;
+    /** The timer that checks the running task's deadline, or null. */
+    this.timer = null;
+    this.timerAt = 0;
     this.spawn();
   }
 
@@ -43,7 +55,7 @@ class Slot {
   }
 
   run(task, module) {
-    const entry = { id: task.id, artifacts: task.artifacts, limits: task.limits, stdout: [], stderr: [], timer: null, cancelled: false };
+    const entry = { id: task.id, artifacts: task.artifacts, limits: task.limits, stdout: [], stderr: [], deadline: 0, cancelled: false };
     entry.post = { task, module };
     const first = this.queue.length === 0;
     this.queue.push(entry);
@@ -70,7 +82,31 @@ class Slot {
 
   /** `entry` runs now: its timeout counts from here. */
   started(entry) {
-    entry.timer = setTimeout(() => this.timeout(), entry.limits.timeoutMs);
+    entry.deadline = performance.now() + entry.limits.timeoutMs;
+    if (this.timer === null || this.timerAt > entry.deadline || entry.deadline - this.timerAt > REARM_AFTER_MS) this.arm(entry.deadline);
+  }
+
+  /** (Re-)arms the timer to fire at `deadline`. */
+  arm(deadline) {
+    clearTimeout(this.timer);
+    this.timerAt = deadline;
+    this.timer = setTimeout(() => this.check(), Math.max(0, deadline - performance.now()));
+  }
+
+  /** The timer fired: the running task is stopped if it passed its deadline, else checked again at it. */
+  check() {
+    this.timer = null;
+    const task = this.task;
+    if (!task) return;
+    const left = task.deadline - performance.now();
+    if (left <= 0) this.timeout();
+    else this.arm(task.deadline);
+  }
+
+  /** Stops the deadline checks (the worker is gone). */
+  stopTimer() {
+    clearTimeout(this.timer);
+    this.timer = null;
   }
 
   /** Tells the worker to drop a module the provider no longer holds. */
@@ -112,7 +148,6 @@ class Slot {
     if (!entry) return;
     entry.cancelled = true;
     if (entry === this.task) {
-      clearTimeout(entry.timer);
       this.queue.shift();
       this.restart(`task ${id} was cancelled`);
     }
@@ -123,7 +158,6 @@ class Slot {
   finish(result) {
     const task = this.queue.shift();
     if (!task) return;
-    clearTimeout(task.timer);
     if (this.task?.cancelled) this.restart(`task ${this.task.id} was cancelled`);
     else if (this.task) this.started(this.task);
     this.report(task, result);
@@ -181,7 +215,10 @@ export class WorkerPool {
   }
 
   sweep() {
-    for (const slot of this.slots.filter((s) => s.retire && !s.task)) slot.worker.terminate();
+    for (const slot of this.slots.filter((s) => s.retire && !s.task)) {
+      slot.stopTimer();
+      slot.worker.terminate();
+    }
     this.slots = this.slots.filter((s) => !s.retire || s.task);
     this.slots.forEach((slot, i) => (slot.index = i + 1));
     this.changed();
@@ -224,7 +261,10 @@ export class WorkerPool {
 
   /** Stops every running task and every worker. */
   terminate() {
-    for (const slot of this.slots) slot.worker.terminate();
+    for (const slot of this.slots) {
+      slot.stopTimer();
+      slot.worker.terminate();
+    }
     this.slots = [];
     this.changed();
   }

@@ -17,8 +17,12 @@ const WEBTRANSPORT_TIMEOUT_MS = 3000;
 /** Heartbeat periods without any frame after which the broker is taken for gone. */
 const SILENT_HEARTBEATS = 2.5;
 const NO_OUTPUT = new Uint8Array();
-/** `change` events are coalesced: at most one per this many ms, so a busy provider does not redraw its panel per task. */
-const CHANGE_EVERY_MS = 100;
+/**
+ * `change` events are coalesced: at most one per this many ms, so that a busy provider does not
+ * redraw its panel per task (each redraw costs the page's main thread, its compositor and the GPU
+ * process CPU that the workers could use).
+ */
+const CHANGE_EVERY_MS = 500;
 
 let coreReady = null;
 function loadCore() {
@@ -33,7 +37,7 @@ function defaultBroker() {
 
 /**
  * A browser provider. Emits `change` events when its state (see `state()`) changes, at most
- * one per 100 ms.
+ * one per 500 ms.
  * Options: `broker` (mount URL, default: where provider.js came from), `workers` (default:
  * navigator.hardwareConcurrency), `paused` (connect with no workers), `consent` (ask first),
  * `transport` (`auto`: WebTransport when both sides have it, else WebSocket; or `websocket`).

@@ -14,6 +14,13 @@ import { importedMemoryType, memoryFor } from "./memories.js";
 const PAGE_BYTES = 65536;
 const MAX_PAGES = 65536; // a wasm32 memory never has more
 
+/** Whether each module seen exports a `_start` function, asked once per module. */
+const starts = new WeakMap();
+function hasStart(module) {
+  if (!starts.has(module)) starts.set(module, WebAssembly.Module.exports(module).some((e) => e.name === "_start" && e.kind === "function"));
+  return starts.get(module);
+}
+
 const failed = (kind, message) => ({ type: "failed", kind, message });
 const memoryLimit = (kinds, bytes) => failed(kinds.MemoryLimit, `the task tried to grow its memory past the limit of ${bytes} bytes`);
 
@@ -47,7 +54,7 @@ export function runTask(module, task, kinds, onOutput) {
 
 function run(module, task, kinds, onOutput) {
   const { args, envs, stdin, files, artifacts, limits, seed } = task;
-  if (!WebAssembly.Module.exports(module).some((e) => e.name === "_start" && e.kind === "function")) {
+  if (!hasStart(module)) {
     return failed(kinds.MissingStart, "the module exports no `_start` function: it is not a WASI command");
   }
   let root;
