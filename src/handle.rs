@@ -491,7 +491,10 @@ impl Wasimoff {
             providers,
             local: LocalState { workers: inner.runner.slots(), busy: inner.runner.busy(), tasks_done: inner.scheduler.local_done() },
             queued: inner.scheduler.queued() + inner.shared.as_ref().map_or(0, |shared| shared.shared_waiting()),
-            jobs: inner.scheduler.jobs(),
+            jobs: match &inner.shared {
+                Some(shared) => shared.jobs(inner.scheduler.jobs()),
+                None => inner.scheduler.jobs(),
+            },
             queue_capacity: inner.limits.queue_length,
             tasks_per_second: inner.throughput.per_second(),
             throughput: inner.throughput.history(),

@@ -86,6 +86,11 @@ impl Claims {
         entry.0
     }
 
+    /// The submitter's job (replica, job id there) of each local job with tasks held, by local job id.
+    pub(super) fn submitters(&self) -> HashMap<u64, (String, u64)> {
+        lock(&self.jobs).iter().map(|((submitter, job), (local, _))| (local.0, (submitter.clone(), *job))).collect()
+    }
+
     /// Lets go of a done entry of a submitter's job.
     fn release(&self, entry: &str, submitter: &str, job: u64) {
         lock(&self.held).remove(entry);

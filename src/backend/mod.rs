@@ -37,7 +37,11 @@
 //!   again.
 //! - **Cluster view** (`replicas.rs`): every replica writes its providers under
 //!   `wasimoff:replica:{replica}` with a time to live, refreshed; the cluster view lists the
-//!   providers of every live replica, each marked with its replica.
+//!   providers of every live replica, each marked with its replica. Each job's depth in the
+//!   shared queue is counted in the hash `wasimoff:depths` by the same scripts that queue,
+//!   claim and withdraw its turns (`turns.rs`), and read with the total every 2 s, so every
+//!   replica lists every job of the cluster (named by its submitting replica and its job id
+//!   there) with its waiting tasks, plus what it claimed of it.
 //! - **Failure**: Redis unreachable at [`Builder::build`](crate::Builder::build) is
 //!   [`BuildError::Backend`](crate::BuildError::Backend). Lost while running, client calls
 //!   that need it (uploads, file lookups, submissions) fail with `503 backend_unavailable`;

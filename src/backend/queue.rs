@@ -186,7 +186,7 @@ impl RedisBackend {
         lock(&self.waiters).insert(id.clone(), sender);
         let tag = self.tags.next(job.0);
         let mut withdraw = Withdraw { backend: self, id, job: job.0, queued: None, armed: true };
-        let queued = turns::queue(&mut self.commands.clone(), bytes, priority, tag)
+        let queued = turns::queue(&mut self.commands.clone(), bytes, (&self.replica, job.0), priority, tag)
             .await
             .map_err(|e| TaskError::new(TaskErrorKind::BackendUnavailable, unavailable(&e)))?;
         self.tags.got(job.0, queued.tag);

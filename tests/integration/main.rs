@@ -21,6 +21,7 @@ mod prefetch;
 mod provider_assets;
 mod providers;
 mod redis_backend;
+mod redis_depths;
 mod redis_fairness;
 mod redis_jobs;
 mod redis_support;
