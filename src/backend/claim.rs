@@ -4,6 +4,7 @@
 //! refreshing theirs.
 
 use super::BLOCK_MILLISECONDS;
+use super::pins;
 use super::queue::{GROUP, RETRY_PAUSE, RedisBackend, ResultRecord, TaskRecord, ensure_group, results_key, tasks_key};
 use super::turns::{self, CLAIM_BATCH};
 use crate::scheduler::{FallbackPolicy, JobId, Scheduler, TaskResult};
@@ -174,8 +175,8 @@ async fn wait_for_tasks(connection: &mut ConnectionManager, since: &str) {
     }
 }
 
-/// Every third of the claim timeout: refreshes this replica's claims (so no other replica
-/// takes them over) and, with room to spare, takes over entries idle longer than the timeout
+/// Every third of the claim timeout: renews the pins of the modules its tasks need
+/// (`pins.rs`), refreshes this replica's claims (so no other replica takes them over) and, with room to spare, takes over entries idle longer than the timeout
 /// (their replica died). Ends with the backend or the scheduler.
 pub(super) async fn maintain(backend: Weak<RedisBackend>, scheduler: Weak<Scheduler>, capacity: Capacity) {
     let mut cursor = "0-0".to_string();
@@ -187,6 +188,9 @@ pub(super) async fn maintain(backend: Weak<RedisBackend>, scheduler: Weak<Schedu
         tokio::time::sleep(period).await;
         let (Some(backend), Some(scheduler)) = (backend.upgrade(), scheduler.upgrade()) else { return };
         let mut connection = backend.commands.clone();
+        if let Err(error) = pins::renew(&mut connection, &backend.needed, backend.claim_timeout).await {
+            tracing::debug!(%error, "renewing pins in Redis failed");
+        }
         let held: Vec<String> = lock(&backend.claims.held).iter().cloned().collect();
         if !held.is_empty() {
             let options = StreamClaimOptions::default().with_justid();
@@ -260,6 +264,10 @@ impl RedisBackend {
             return;
         }
         let job = self.claims.job(&record.replica, record.job, || scheduler.new_job());
+        let module = record.task.module.inline.is_none().then_some(record.task.module.digest);
+        if let Some(module) = module {
+            self.needed.add(module);
+        }
         let (id, receiver) = scheduler.submit(record.task, job);
         self.running.insert(&record.id, id);
         let backend = self.clone();
@@ -271,6 +279,9 @@ impl RedisBackend {
             };
             backend.running.remove(&task);
             backend.deliver(&entry.id, task, &submitter, result).await;
+            if let Some(module) = &module {
+                backend.needed.remove(module);
+            }
             backend.claims.release(&entry.id, &submitter, record.job);
         });
     }

@@ -21,12 +21,15 @@
 //! same step; a field that drops to zero is deleted.
 
 use super::PREFIX;
+use super::pins::{PIN_LUA, lease_millis, pins_key};
 use super::queue::{GROUP, tasks_key};
+use crate::digest::Digest;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamRangeReply};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 /// The sorted set of the waiting tasks' turns.
 pub(super) fn turns_key() -> String {
@@ -46,10 +49,12 @@ fn clock_key() -> String {
 /// Most tasks one claim takes (Lua passes them as arguments to one `XCLAIM`).
 pub(super) const CLAIM_BATCH: usize = 256;
 
-/// Adds a task to the stream and its turn, and counts it in its job's depth. KEYS: the stream,
-/// the turns, the clock, the depths. ARGV: the task record, the priority key, the job's next
-/// tag, the job's depth field. Answers the entry id, the turn and the tag.
+/// Adds a task to the stream and its turn, counts it in its job's depth, and pins its stored
+/// module (`pins.rs`). KEYS: the stream, the turns, the clock, the depths, the pins. ARGV: the
+/// task record, the priority key, the job's next tag, the job's depth field, the pin's lease,
+/// the module's digest (none for an inline module). Answers the entry id, the turn and the tag.
 const QUEUE_SCRIPT: &str = r"
+if ARGV[6] then pin(KEYS[5], ARGV[5], ARGV[6]) end
 local tag = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), tonumber(ARGV[3]))
 local entry = redis.call('XADD', KEYS[1], '*', 'task', ARGV[1])
 local turn = ARGV[2] .. string.format('%016x', tag) .. entry .. '|' .. ARGV[4]
@@ -160,27 +165,20 @@ pub(super) async fn depths(connection: &mut ConnectionManager) -> redis::RedisRe
 }
 
 /// Queues `record` (a serialised task) of `job` of `replica` at `priority` with the job's next
-/// `tag` (or the clock, if later).
+/// `tag` (or the clock, if later), pinning its stored `module` for `lease`.
 pub(super) async fn queue(
     connection: &mut ConnectionManager,
     record: Vec<u8>,
     (replica, job): (&str, u64),
-    priority: i32,
-    tag: u64,
+    (priority, tag): (i32, u64),
+    module: Option<&Digest>,
+    lease: Duration,
 ) -> redis::RedisResult<Queued> {
-    let (entry, turn, tag) = redis::cmd("EVAL")
-        .arg(QUEUE_SCRIPT)
-        .arg(4)
-        .arg(tasks_key())
-        .arg(turns_key())
-        .arg(clock_key())
-        .arg(depths_key())
-        .arg(record)
-        .arg(priority_key(priority))
-        .arg(tag)
-        .arg(depth_field(priority, replica, job))
-        .query_async::<(String, String, u64)>(connection)
-        .await?;
+    let mut script = redis::cmd("EVAL");
+    script.arg(format!("{PIN_LUA}{QUEUE_SCRIPT}")).arg(5).arg(tasks_key()).arg(turns_key()).arg(clock_key()).arg(depths_key());
+    script.arg(pins_key()).arg(record).arg(priority_key(priority)).arg(tag).arg(depth_field(priority, replica, job));
+    script.arg(lease_millis(lease)).arg(module.map(Digest::to_string));
+    let (entry, turn, tag) = script.query_async::<(String, String, u64)>(connection).await?;
     Ok(Queued { entry, turn, tag })
 }
 

@@ -24,6 +24,7 @@ mod redis_backend;
 mod redis_depths;
 mod redis_fairness;
 mod redis_jobs;
+mod redis_store;
 mod redis_support;
 mod scheduler;
 mod store;
