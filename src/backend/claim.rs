@@ -43,12 +43,17 @@ impl Capacity {
     /// Tasks `scheduler`'s runners hold at most now: its providers' workers and prefetch, and
     /// the local runner's slots while the fallback policy lets it run tasks.
     fn total(&self, scheduler: &Scheduler) -> usize {
-        let local = match self.policy {
+        scheduler.provider_capacity() + self.local(scheduler)
+    }
+
+    /// The local runner's slots while the fallback policy lets it run `scheduler`'s tasks now
+    /// (with no providers connected, for [`FallbackPolicy::WhenNoProviders`]); otherwise none.
+    pub(crate) fn local(&self, scheduler: &Scheduler) -> usize {
+        match self.policy {
             FallbackPolicy::Always => self.local_slots,
             FallbackPolicy::WhenNoProviders if scheduler.provider_count() == 0 => self.local_slots,
             FallbackPolicy::WhenNoProviders | FallbackPolicy::Never => 0,
-        };
-        scheduler.provider_capacity() + local
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod fairness;
 mod handle;
 mod http_seed;
 mod http_v1;
+mod job_window;
 mod layering;
 mod many_providers;
 mod native_provider;
