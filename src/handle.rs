@@ -471,11 +471,12 @@ impl Wasimoff {
     /// full; but never more than every worker plus half the queue, so one job neither has its
     /// own tasks refused with `queue_full` nor takes every admission slot from the jobs
     /// submitted after it. With a shared backend the other replicas' providers count as well
-    /// (their workers, twice over for their prefetch).
+    /// (their workers, twice over for their prefetch), and their local runners' slots that
+    /// their fallback policies let run tasks.
     fn job_window(&self) -> usize {
         let inner = &self.inner;
-        let peers = inner.shared.as_ref().map_or(0, |shared| shared.peer_workers());
-        let local = inner.capacity.local(&inner.scheduler);
+        let (peers, peer_local) = inner.shared.as_ref().map_or((0, 0), |shared| (shared.peer_workers(), shared.peer_local_slots()));
+        let local = inner.capacity.local(&inner.scheduler) + peer_local;
         let runners = local + inner.scheduler.provider_capacity() + 2 * peers;
         let share = local + inner.scheduler.provider_workers() + peers + inner.limits.queue_length / 2;
         (runners * 2).min(share).max(1)

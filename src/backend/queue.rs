@@ -141,8 +141,8 @@ impl RedisBackend {
     }
 
     /// Starts the loops: reading this replica's results, claiming tasks while `scheduler` has
-    /// room (`capacity`), refreshing and taking over claims, and publishing `providers()` for
-    /// the cluster view.
+    /// room (`capacity`), refreshing and taking over claims, and publishing `providers()` (and
+    /// the local runner's usable slots) for the cluster view.
     pub(crate) fn start(
         self: &Arc<Self>,
         scheduler: &Arc<Scheduler>,
@@ -155,7 +155,9 @@ impl RedisBackend {
         self.runtime.spawn(claim::claim_loop(backend.clone(), Arc::downgrade(scheduler), capacity, claims));
         self.runtime.spawn(claim::maintain(backend.clone(), Arc::downgrade(scheduler), capacity));
         self.runtime.spawn(cancels::follow(backend.clone(), Arc::downgrade(scheduler), cancels));
-        self.runtime.spawn(replicas::publish(backend, providers));
+        let weak = Arc::downgrade(scheduler);
+        let local = move || weak.upgrade().map_or(0, |scheduler| capacity.local(&scheduler));
+        self.runtime.spawn(replicas::publish(backend, move || (providers(), local())));
     }
 
     /// This replica's id.
@@ -176,6 +178,12 @@ impl RedisBackend {
     /// Workers of the other live replicas' providers.
     pub(crate) fn peer_workers(&self) -> usize {
         self.peers.providers().iter().map(|provider| provider.workers).sum()
+    }
+
+    /// Slots of the other live replicas' local runners that their fallback policies let run
+    /// tasks (as they last published).
+    pub(crate) fn peer_local_slots(&self) -> usize {
+        self.peers.local_slots()
     }
 
     /// Queues `task` of `job` in the shared stream, with its turn (see `turns`), and waits for

@@ -1,5 +1,5 @@
-//! The cluster view across replicas: each replica writes its providers under
-//! `wasimoff:replica:{replica}` with a time to live, lists itself in the set
+//! The cluster view across replicas: each replica writes its providers (and its local
+//! runner's usable slots, for the job window) under `wasimoff:replica:{replica}` with a time to live, lists itself in the set
 //! `wasimoff:replicas`, and reads every other listed replica's, how many tasks wait in the
 //! shared queue (the turns of `turns.rs`) and how many of them each job has (its depth).
 
@@ -8,6 +8,7 @@ use super::queue::RedisBackend;
 use super::turns::{self, SharedDepth, turns_key};
 use crate::cluster::{JobState, ProviderState};
 use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError, Weak};
@@ -32,6 +33,7 @@ fn replicas_key() -> String {
 #[derive(Default)]
 pub(crate) struct Peers {
     providers: Mutex<Vec<ProviderState>>,
+    local_slots: AtomicUsize,
     waiting: AtomicUsize,
     depths: Mutex<Vec<SharedDepth>>,
 }
@@ -40,6 +42,11 @@ impl Peers {
     /// The providers, each marked with its replica.
     pub(crate) fn providers(&self) -> Vec<ProviderState> {
         self.providers.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Usable slots of the other replicas' local runners.
+    pub(crate) fn local_slots(&self) -> usize {
+        self.local_slots.load(Ordering::Relaxed)
     }
 
     /// Tasks waiting in the shared queue, claimed by no replica yet.
@@ -57,12 +64,22 @@ impl Peers {
     }
 }
 
-/// Writes `providers()` under this replica's key and reads the other replicas', every
-/// [`PUBLISH_PERIOD`]. Ends with the backend.
-pub(super) async fn publish(backend: Weak<RedisBackend>, providers: impl Fn() -> Vec<ProviderState> + Send + 'static) {
+/// What a replica publishes under its key: its providers and its local runner's usable slots
+/// (replicas before the slots were published wrote the providers alone).
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Published {
+    Replica { providers: Vec<ProviderState>, local_slots: usize },
+    Providers(Vec<ProviderState>),
+}
+
+/// Writes `mine()` (providers, usable local slots) under this replica's key and reads the
+/// other replicas', every [`PUBLISH_PERIOD`]. Ends with the backend.
+pub(super) async fn publish(backend: Weak<RedisBackend>, mine: impl Fn() -> (Vec<ProviderState>, usize) + Send + 'static) {
     loop {
         let Some(backend) = backend.upgrade() else { return };
-        if let Err(error) = exchange(&backend, providers()).await {
+        let (providers, local_slots) = mine();
+        if let Err(error) = exchange(&backend, Published::Replica { providers, local_slots }).await {
             tracing::debug!(%error, "exchanging the replicas' providers through Redis failed");
         }
         drop(backend);
@@ -73,7 +90,7 @@ pub(super) async fn publish(backend: Weak<RedisBackend>, providers: impl Fn() ->
 /// Writes `mine` under this replica's key, lists it in the set of replicas, reads the depth of
 /// the shared queue (in all and by job) and the others' providers (dropping replicas whose key expired from the
 /// set).
-async fn exchange(backend: &RedisBackend, mine: Vec<ProviderState>) -> redis::RedisResult<()> {
+async fn exchange(backend: &RedisBackend, mine: Published) -> redis::RedisResult<()> {
     let mut connection = backend.commands.clone();
     let mine = serde_json::to_vec(&mine).unwrap_or_default();
     let mut pipe = redis::pipe();
@@ -87,15 +104,23 @@ async fn exchange(backend: &RedisBackend, mine: Vec<ProviderState>) -> redis::Re
     let others: Vec<String> = replicas.into_iter().filter(|replica| *replica != backend.replica).collect();
     if others.is_empty() {
         backend.peers.set(Vec::new());
+        backend.peers.local_slots.store(0, Ordering::Relaxed);
         return Ok(());
     }
     let keys: Vec<String> = others.iter().map(|replica| replica_key(replica)).collect();
     let values: Vec<Option<Vec<u8>>> = connection.mget(&keys).await?;
-    let mut peers = Vec::new();
+    let (mut peers, mut local_slots) = (Vec::new(), 0);
     for (replica, value) in others.into_iter().zip(values) {
         match value {
             Some(value) => {
-                let listed: Vec<ProviderState> = serde_json::from_slice(&value).unwrap_or_default();
+                let listed = match serde_json::from_slice(&value) {
+                    Ok(Published::Replica { providers, local_slots: slots }) => {
+                        local_slots += slots;
+                        providers
+                    }
+                    Ok(Published::Providers(providers)) => providers,
+                    Err(_) => Vec::new(),
+                };
                 peers.extend(listed.into_iter().map(|provider| ProviderState { replica: Some(replica.clone()), ..provider }));
             }
             None => {
@@ -104,6 +129,7 @@ async fn exchange(backend: &RedisBackend, mine: Vec<ProviderState>) -> redis::Re
         }
     }
     backend.peers.set(peers);
+    backend.peers.local_slots.store(local_slots, Ordering::Relaxed);
     Ok(())
 }
 
