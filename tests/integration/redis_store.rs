@@ -1,7 +1,8 @@
 //! The store quota on the Redis backend's shared tier: brokers in this process on one real
 //! `redis-server`. The blobs in Redis stay within `Limits::store_bytes` over a long upload
 //! loop, a module that a queued task needs is not evicted (and the task runs with it on
-//! another replica), and an upload that cannot fit is refused with `507 store_full`.
+//! another replica), an upload that cannot fit is refused with `507 store_full`, and the pins
+//! of a replica killed with tasks queued lapse within its claim timeout.
 
 use crate::redis_backend::echoed;
 use crate::redis_support::RedisServer;
@@ -118,4 +119,38 @@ async fn an_upload_that_does_not_fit_in_the_shared_tier_is_refused_with_store_fu
     assert_eq!(blob_bytes(&redis), (150_000, 150_000));
     b.shutdown().await;
     a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pins_of_a_killed_replica_lapse_within_its_claim_timeout() {
+    const LIMIT: u64 = 200_000;
+    let redis = RedisServer::start(false);
+    let settings = [("WASIMOFF_FALLBACK", "never"), ("WASIMOFF_CLAIM_TIMEOUT_MS", "1000"), ("WASIMOFF_STORE_BYTES", "200000")];
+    let a = crate::redis_backend::replica(&redis, &settings);
+    let upload = client().post(format!("{}/wasimoff/api/v1/files", a.base)).body(fixture("echo")).send().await.expect("A answers");
+    assert_eq!(upload.status(), 201);
+    let module = wasimoff::Digest::of(&fixture("echo"));
+    let task = serde_json::json!({"binary": {"ref": module.to_string()}, "args": ["echo", "orphan"]});
+    let request = client().post(format!("{}/wasimoff/api/v1/tasks", a.base)).json(&task).send();
+    let waiting = tokio::spawn(request);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while redis::cmd("XLEN").arg("wasimoff:tasks").query::<usize>(&mut connection(&redis)).expect("XLEN") == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the task is queued in Redis");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    a.signal("KILL");
+    let _ = waiting.await;
+
+    let b = replica(&redis, LIMIT, FallbackPolicy::Never);
+    let mut seed = 0;
+    while holds(&redis, &module) {
+        assert!(tokio::time::Instant::now() < deadline, "the dead replica's pin lapses and its module is evicted");
+        b.store().put(data(seed, 16_000), Upload::new()).await.expect("an upload fits");
+        seed += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (real, counted) = blob_bytes(&redis);
+    eprintln!("the module was evicted after {seed} uploads; {real} blob bytes in Redis");
+    assert!(real == counted && real <= LIMIT, "{real} bytes, {counted} counted");
+    b.shutdown().await;
 }
