@@ -16,7 +16,8 @@ pub struct ClusterState {
     /// waiting in the shared queue, claimed by no replica yet (read every 2 s).
     pub queued: usize,
     /// The jobs with tasks queued or running, in the order the queue serves them (see
-    /// [`JobState`]); with a shared backend, the tasks this replica claimed, by job.
+    /// [`JobState`]); with a shared backend, every replica's jobs with tasks in the shared
+    /// queue or claimed by this replica, highest priority first.
     pub jobs: Vec<JobState>,
     /// How many tasks may wait before submissions are refused.
     pub queue_capacity: usize,
@@ -80,16 +81,25 @@ pub struct VerificationStats {
 
 /// One job's share of the queue and the workers. A task submitted alone is a job of one; a
 /// job whose tasks carry different priorities has one entry per priority.
+///
+/// With a shared backend ([`Backend::Redis`](crate::Backend::Redis)) every replica lists every
+/// job of the cluster: `queued` counts the job's tasks waiting in the shared queue (claimed by
+/// no replica yet, as read every 2 s) plus those this replica claimed and still queues;
+/// `running` counts those this replica gave to a worker.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct JobState {
-    /// The job's id, unique per broker.
+    /// The job's id, unique per broker; with a shared backend, its id on the replica that
+    /// submitted it ([`JobState::replica`]).
     pub job: u64,
     /// The priority of these tasks.
     pub priority: i32,
-    /// Its tasks waiting in the broker's queue.
+    /// Its tasks waiting in the broker's queue (and, with a shared backend, in the shared one).
     pub queued: usize,
     /// Its tasks given to a worker: running, or queued in a provider's own queue (prefetch).
     pub running: usize,
+    /// With a shared backend: the id of the replica that submitted the job. Absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 /// The local runner's share.

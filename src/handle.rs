@@ -230,8 +230,8 @@ impl Builder {
         let strikes = StrikePolicy { limit: self.limits.strikes, window: self.limits.strike_window };
         let scheduler = Scheduler::new(self.fallback, strikes, runner.handle());
         crate::providers::local::attach(&scheduler, runner.clone());
+        let capacity = Capacity { policy: self.fallback, local_slots: runner.slots() };
         if let Some(shared) = &shared {
-            let capacity = Capacity { policy: self.fallback, local_slots: runner.slots() };
             let (weak, replica) = (Arc::downgrade(&scheduler), shared.replica().to_string());
             shared.start(&scheduler, capacity, move || {
                 weak.upgrade().map(|scheduler| mark(scheduler.providers(), &replica)).unwrap_or_default()
@@ -248,6 +248,7 @@ impl Builder {
                 admission: self.admission,
                 quarantine: Quarantine::default(),
                 scheduler,
+                capacity,
                 tracker: TaskTracker::new(),
                 sessions: Sessions::default(),
                 admitted: AtomicUsize::new(0),
@@ -278,6 +279,8 @@ struct Inner {
     admission: AdmissionHook,
     quarantine: Quarantine,
     scheduler: Arc<Scheduler>,
+    /// The runners' share of the scheduler's room: the local runner's as the fallback allows.
+    capacity: Capacity,
     tracker: TaskTracker,
     sessions: Sessions,
     admitted: AtomicUsize,
@@ -463,16 +466,19 @@ impl Wasimoff {
     }
 
     /// How many of a job's tasks are admitted at once: twice what the runners hold now (the
-    /// local concurrency, the providers' workers and prefetch), so a job alone keeps every
-    /// worker and provider queue full; but never more than every worker plus half the queue,
-    /// so one job neither has its own tasks refused with `queue_full` nor takes every
-    /// admission slot from the jobs submitted after it. With a shared backend the other
-    /// replicas' providers count as well (their workers, twice over for their prefetch).
+    /// local concurrency while the fallback policy lets the local runner run tasks, the
+    /// providers' workers and prefetch), so a job alone keeps every worker and provider queue
+    /// full; but never more than every worker plus half the queue, so one job neither has its
+    /// own tasks refused with `queue_full` nor takes every admission slot from the jobs
+    /// submitted after it. With a shared backend the other replicas' providers count as well
+    /// (their workers, twice over for their prefetch), and their local runners' slots that
+    /// their fallback policies let run tasks.
     fn job_window(&self) -> usize {
         let inner = &self.inner;
-        let peers = inner.shared.as_ref().map_or(0, |shared| shared.peer_workers());
-        let runners = inner.limits.concurrency + inner.scheduler.provider_capacity() + 2 * peers;
-        let share = inner.limits.concurrency + inner.scheduler.provider_workers() + peers + inner.limits.queue_length / 2;
+        let (peers, peer_local) = inner.shared.as_ref().map_or((0, 0), |shared| (shared.peer_workers(), shared.peer_local_slots()));
+        let local = inner.capacity.local(&inner.scheduler) + peer_local;
+        let runners = local + inner.scheduler.provider_capacity() + 2 * peers;
+        let share = local + inner.scheduler.provider_workers() + peers + inner.limits.queue_length / 2;
         (runners * 2).min(share).max(1)
     }
 
@@ -491,7 +497,10 @@ impl Wasimoff {
             providers,
             local: LocalState { workers: inner.runner.slots(), busy: inner.runner.busy(), tasks_done: inner.scheduler.local_done() },
             queued: inner.scheduler.queued() + inner.shared.as_ref().map_or(0, |shared| shared.shared_waiting()),
-            jobs: inner.scheduler.jobs(),
+            jobs: match &inner.shared {
+                Some(shared) => shared.jobs(inner.scheduler.jobs()),
+                None => inner.scheduler.jobs(),
+            },
             queue_capacity: inner.limits.queue_length,
             tasks_per_second: inner.throughput.per_second(),
             throughput: inner.throughput.history(),

@@ -542,6 +542,9 @@ pub struct JobView {
     pub queued: usize,
     /// Its tasks given to a worker.
     pub running: usize,
+    /// The replica that submitted it, with a shared backend (`job` is its number there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 /// What verification did since the broker started.

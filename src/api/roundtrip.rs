@@ -86,7 +86,10 @@ fn the_cluster_view() {
         providers: vec![provider, provider_of()],
         local: LocalState { workers: 2, busy: 1, tasks_done: 9 },
         queued: 5,
-        jobs: vec![JobState { job: 1, priority: -2, queued: 5, running: 1 }],
+        jobs: vec![
+            JobState { job: 1, priority: -2, queued: 5, running: 1, replica: None },
+            JobState { job: 2, priority: 0, queued: 3, running: 0, replica: Some("a1".into()) },
+        ],
         queue_capacity: 1024,
         tasks_per_second: 12.5,
         throughput: ThroughputHistory { exited: vec![3, 0, 7], failed: vec![0, 1, 0] },

@@ -4,6 +4,7 @@
 //! refreshing theirs.
 
 use super::BLOCK_MILLISECONDS;
+use super::pins;
 use super::queue::{GROUP, RETRY_PAUSE, RedisBackend, ResultRecord, TaskRecord, ensure_group, results_key, tasks_key};
 use super::turns::{self, CLAIM_BATCH};
 use crate::scheduler::{FallbackPolicy, JobId, Scheduler, TaskResult};
@@ -42,12 +43,17 @@ impl Capacity {
     /// Tasks `scheduler`'s runners hold at most now: its providers' workers and prefetch, and
     /// the local runner's slots while the fallback policy lets it run tasks.
     fn total(&self, scheduler: &Scheduler) -> usize {
-        let local = match self.policy {
+        scheduler.provider_capacity() + self.local(scheduler)
+    }
+
+    /// The local runner's slots while the fallback policy lets it run `scheduler`'s tasks now
+    /// (with no providers connected, for [`FallbackPolicy::WhenNoProviders`]); otherwise none.
+    pub(crate) fn local(&self, scheduler: &Scheduler) -> usize {
+        match self.policy {
             FallbackPolicy::Always => self.local_slots,
             FallbackPolicy::WhenNoProviders if scheduler.provider_count() == 0 => self.local_slots,
             FallbackPolicy::WhenNoProviders | FallbackPolicy::Never => 0,
-        };
-        scheduler.provider_capacity() + local
+        }
     }
 }
 
@@ -84,6 +90,11 @@ impl Claims {
         let entry = jobs.entry((submitter.to_string(), job)).or_insert_with(|| (new_job(), 0));
         entry.1 += 1;
         entry.0
+    }
+
+    /// The submitter's job (replica, job id there) of each local job with tasks held, by local job id.
+    pub(super) fn submitters(&self) -> HashMap<u64, (String, u64)> {
+        lock(&self.jobs).iter().map(|((submitter, job), (local, _))| (local.0, (submitter.clone(), *job))).collect()
     }
 
     /// Lets go of a done entry of a submitter's job.
@@ -169,8 +180,8 @@ async fn wait_for_tasks(connection: &mut ConnectionManager, since: &str) {
     }
 }
 
-/// Every third of the claim timeout: refreshes this replica's claims (so no other replica
-/// takes them over) and, with room to spare, takes over entries idle longer than the timeout
+/// Every third of the claim timeout: renews the pins of the modules its tasks need
+/// (`pins.rs`), refreshes this replica's claims (so no other replica takes them over) and, with room to spare, takes over entries idle longer than the timeout
 /// (their replica died). Ends with the backend or the scheduler.
 pub(super) async fn maintain(backend: Weak<RedisBackend>, scheduler: Weak<Scheduler>, capacity: Capacity) {
     let mut cursor = "0-0".to_string();
@@ -182,6 +193,9 @@ pub(super) async fn maintain(backend: Weak<RedisBackend>, scheduler: Weak<Schedu
         tokio::time::sleep(period).await;
         let (Some(backend), Some(scheduler)) = (backend.upgrade(), scheduler.upgrade()) else { return };
         let mut connection = backend.commands.clone();
+        if let Err(error) = pins::renew(&mut connection, &backend.needed, backend.claim_timeout).await {
+            tracing::debug!(%error, "renewing pins in Redis failed");
+        }
         let held: Vec<String> = lock(&backend.claims.held).iter().cloned().collect();
         if !held.is_empty() {
             let options = StreamClaimOptions::default().with_justid();
@@ -255,6 +269,10 @@ impl RedisBackend {
             return;
         }
         let job = self.claims.job(&record.replica, record.job, || scheduler.new_job());
+        let module = record.task.module.inline.is_none().then_some(record.task.module.digest);
+        if let Some(module) = module {
+            self.needed.add(module);
+        }
         let (id, receiver) = scheduler.submit(record.task, job);
         self.running.insert(&record.id, id);
         let backend = self.clone();
@@ -266,6 +284,9 @@ impl RedisBackend {
             };
             backend.running.remove(&task);
             backend.deliver(&entry.id, task, &submitter, result).await;
+            if let Some(module) = &module {
+                backend.needed.remove(module);
+            }
             backend.claims.release(&entry.id, &submitter, record.job);
         });
     }

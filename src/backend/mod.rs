@@ -10,7 +10,17 @@
 //!   before any alias names them), aliases in the hash `wasimoff:aliases`. The local store is a
 //!   cache in front of Redis: an alias is always looked up in Redis (aliases move), content
 //!   that is not cached locally is fetched once and cached; compiled modules stay cached per
-//!   replica. A file uploaded on one replica runs on every other.
+//!   replica. A file uploaded on one replica runs on every other. The blobs stay within
+//!   [`Limits::store_bytes`](crate::Limits::store_bytes), accounted in Redis (sizes, their
+//!   sum, last uses) and evicted least recently used first by the upload's Lua script; blobs
+//!   that an alias names or a pin holds are kept, and an upload that cannot fit is refused
+//!   with `store_full` as the local store refuses it.
+//! - **Pins** (`pins.rs`): a task's stored module is pinned in the sorted set `wasimoff:pins`
+//!   until a time (Redis's clock): pinned for [`Limits::claim_timeout`](crate::Limits::claim_timeout)
+//!   when the task is queued, and renewed every third of it by the replica that submitted
+//!   the task while it waits for the result and by the replica that claimed it while it runs.
+//!   Pins only expire, never get deleted: a replica that dies stops renewing, so it cannot pin
+//!   a blob for longer than one claim timeout.
 //! - **Tasks** (`queue.rs`, `claim.rs`): a submitted task, prepared (references resolved to
 //!   digests, inputs loaded) and serialised as MessagePack with the submitting replica's id,
 //!   is `XADD`ed to the stream `wasimoff:tasks`, claimed through one consumer group in which
@@ -37,7 +47,11 @@
 //!   again.
 //! - **Cluster view** (`replicas.rs`): every replica writes its providers under
 //!   `wasimoff:replica:{replica}` with a time to live, refreshed; the cluster view lists the
-//!   providers of every live replica, each marked with its replica.
+//!   providers of every live replica, each marked with its replica. Each job's depth in the
+//!   shared queue is counted in the hash `wasimoff:depths` by the same scripts that queue,
+//!   claim and withdraw its turns (`turns.rs`), and read with the total every 2 s, so every
+//!   replica lists every job of the cluster (named by its submitting replica and its job id
+//!   there) with its waiting tasks, plus what it claimed of it.
 //! - **Failure**: Redis unreachable at [`Builder::build`](crate::Builder::build) is
 //!   [`BuildError::Backend`](crate::BuildError::Backend). Lost while running, client calls
 //!   that need it (uploads, file lookups, submissions) fail with `503 backend_unavailable`;
@@ -61,6 +75,7 @@
 mod cancels;
 mod claim;
 mod files;
+mod pins;
 mod queue;
 mod replicas;
 mod turns;

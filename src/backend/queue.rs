@@ -3,10 +3,12 @@
 
 use super::cancels::{self, Running};
 use super::claim::{self, Capacity, Claims};
+use super::pins::Needed;
 use super::replicas::{self, Peers};
 use super::turns::{self, JobTags, Queued};
 use super::{BLOCK_MILLISECONDS, PREFIX, SharedFiles, connect, unavailable};
 use crate::cluster::ProviderState;
+use crate::digest::Digest;
 use crate::limits::Limits;
 use crate::prepare::PreparedTask;
 use crate::scheduler::{JobId, Scheduler, TaskResult};
@@ -79,6 +81,8 @@ pub(crate) struct RedisBackend {
     waiters: Mutex<HashMap<String, oneshot::Sender<TaskResult>>>,
     /// The claimed tasks running here, for cancels from their submitters.
     pub(super) running: Running,
+    /// The stored modules of the tasks this replica submitted or claimed, pinned in Redis.
+    pub(super) needed: Needed,
     /// Connections for the blocking reads (claims, results, cancels), handed to the loops by
     /// [`RedisBackend::start`].
     blocking: Mutex<Option<(ConnectionManager, ConnectionManager, ConnectionManager)>>,
@@ -130,14 +134,15 @@ impl RedisBackend {
             tags: JobTags::default(),
             waiters: Mutex::default(),
             running: Running::default(),
+            needed: Needed::default(),
             blocking: Mutex::new(Some((claims, results, cancels))),
         };
-        Ok((Arc::new(backend), SharedFiles::new(commands)))
+        Ok((Arc::new(backend), SharedFiles::new(commands, limits.store_bytes)))
     }
 
     /// Starts the loops: reading this replica's results, claiming tasks while `scheduler` has
-    /// room (`capacity`), refreshing and taking over claims, and publishing `providers()` for
-    /// the cluster view.
+    /// room (`capacity`), refreshing and taking over claims, and publishing `providers()` (and
+    /// the local runner's usable slots) for the cluster view.
     pub(crate) fn start(
         self: &Arc<Self>,
         scheduler: &Arc<Scheduler>,
@@ -150,7 +155,9 @@ impl RedisBackend {
         self.runtime.spawn(claim::claim_loop(backend.clone(), Arc::downgrade(scheduler), capacity, claims));
         self.runtime.spawn(claim::maintain(backend.clone(), Arc::downgrade(scheduler), capacity));
         self.runtime.spawn(cancels::follow(backend.clone(), Arc::downgrade(scheduler), cancels));
-        self.runtime.spawn(replicas::publish(backend, providers));
+        let weak = Arc::downgrade(scheduler);
+        let local = move || weak.upgrade().map_or(0, |scheduler| capacity.local(&scheduler));
+        self.runtime.spawn(replicas::publish(backend, move || (providers(), local())));
     }
 
     /// This replica's id.
@@ -173,20 +180,31 @@ impl RedisBackend {
         self.peers.providers().iter().map(|provider| provider.workers).sum()
     }
 
+    /// Slots of the other live replicas' local runners that their fallback policies let run
+    /// tasks (as they last published).
+    pub(crate) fn peer_local_slots(&self) -> usize {
+        self.peers.local_slots()
+    }
+
     /// Queues `task` of `job` in the shared stream, with its turn (see `turns`), and waits for
     /// its one result, from whichever replica ran it. Dropping the future withdraws the task if
     /// no replica has claimed it.
     pub(crate) async fn run(&self, task: PreparedTask, job: JobId) -> Result<TaskOutput, TaskError> {
         let id = format!("{}-{}", self.replica, self.next_task.fetch_add(1, Ordering::Relaxed) + 1);
         let priority = task.priority;
+        let module = task.module.inline.is_none().then_some(task.module.digest);
         let record = TaskRecord { id: id.clone(), replica: self.replica.clone(), job: job.0, task };
         let bytes = rmp_serde::to_vec_named(&record)
             .map_err(|e| TaskError::new(TaskErrorKind::Internal, format!("cannot encode the task: {e}")))?;
         let (sender, receiver) = oneshot::channel();
         lock(&self.waiters).insert(id.clone(), sender);
         let tag = self.tags.next(job.0);
-        let mut withdraw = Withdraw { backend: self, id, job: job.0, queued: None, armed: true };
-        let queued = turns::queue(&mut self.commands.clone(), bytes, priority, tag)
+        if let Some(module) = module {
+            self.needed.add(module);
+        }
+        let mut withdraw = Withdraw { backend: self, id, job: job.0, module, queued: None, armed: true };
+        let (commands, lease) = (&mut self.commands.clone(), self.claim_timeout);
+        let queued = turns::queue(commands, bytes, (&self.replica, job.0), (priority, tag), module.as_ref(), lease)
             .await
             .map_err(|e| TaskError::new(TaskErrorKind::BackendUnavailable, unavailable(&e)))?;
         self.tags.got(job.0, queued.tag);
@@ -215,6 +233,8 @@ struct Withdraw<'a> {
     backend: &'a RedisBackend,
     id: String,
     job: u64,
+    /// The stored module the task needs.
+    module: Option<Digest>,
     queued: Option<Queued>,
     armed: bool,
 }
@@ -223,6 +243,9 @@ impl Drop for Withdraw<'_> {
     fn drop(&mut self) {
         lock(&self.backend.waiters).remove(&self.id);
         self.backend.tags.done(self.job);
+        if let Some(module) = &self.module {
+            self.backend.needed.remove(module);
+        }
         if let (true, Some(queued)) = (self.armed, self.queued.take()) {
             let mut connection = self.backend.commands.clone();
             let mut pipe = redis::pipe();

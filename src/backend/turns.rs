@@ -13,17 +13,32 @@
 //! chosen entries in the consumer group's pending list as `XREADGROUP` would) are Lua scripts,
 //! so each is atomic. Replicas never `XREADGROUP` new entries: that reads in stream order
 //! and would deliver an entry claimed this way a second time.
+//!
+//! Each job's depth in the shared queue, for the cluster view, is counted in the hash
+//! `wasimoff:depths`: field `{priority}:{replica}:{job}` (the submitting replica and its job
+//! id), the number of the job's turns of that priority. The turn member ends with
+//! `|{field}`, so the scripts that queue, claim and withdraw a turn count it up or down in the
+//! same step; a field that drops to zero is deleted.
 
 use super::PREFIX;
+use super::pins::{PIN_LUA, lease_millis, pins_key};
 use super::queue::{GROUP, tasks_key};
+use crate::digest::Digest;
+use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamRangeReply};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 /// The sorted set of the waiting tasks' turns.
 pub(super) fn turns_key() -> String {
     format!("{PREFIX}:turns")
+}
+
+/// The hash of the waiting tasks per job (see the module documentation).
+pub(super) fn depths_key() -> String {
+    format!("{PREFIX}:depths")
 }
 
 /// The tag of the latest task claimed.
@@ -34,20 +49,45 @@ fn clock_key() -> String {
 /// Most tasks one claim takes (Lua passes them as arguments to one `XCLAIM`).
 pub(super) const CLAIM_BATCH: usize = 256;
 
-/// Adds a task to the stream and its turn. KEYS: the stream, the turns, the clock. ARGV: the
-/// task record, the priority key, the job's next tag. Answers the entry id, the turn and the tag.
+/// Adds a task to the stream and its turn, counts it in its job's depth, and pins its stored
+/// module (`pins.rs`). KEYS: the stream, the turns, the clock, the depths, the pins. ARGV: the
+/// task record, the priority key, the job's next tag, the job's depth field, the pin's lease,
+/// the module's digest (none for an inline module). Answers the entry id, the turn and the tag.
 const QUEUE_SCRIPT: &str = r"
+if ARGV[6] then pin(KEYS[5], ARGV[5], ARGV[6]) end
 local tag = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), tonumber(ARGV[3]))
 local entry = redis.call('XADD', KEYS[1], '*', 'task', ARGV[1])
-local turn = ARGV[2] .. string.format('%016x', tag) .. entry
+local turn = ARGV[2] .. string.format('%016x', tag) .. entry .. '|' .. ARGV[4]
 redis.call('ZADD', KEYS[2], 0, turn)
+redis.call('HINCRBY', KEYS[4], ARGV[4], 1)
 return {entry, turn, tag}
+";
+
+/// Lua: splits a turn's rest (after priority key and tag) into its entry id and its job's
+/// depth field (none in turns queued before depths were counted), and counts the depth down.
+const UNCOUNT_LUA: &str = r"
+local function uncount(depths, rest)
+  local bar = string.find(rest, '|', 1, true)
+  if not bar then return rest end
+  local field = string.sub(rest, bar + 1)
+  if redis.call('HINCRBY', depths, field, -1) <= 0 then redis.call('HDEL', depths, field) end
+  return string.sub(rest, 1, bar - 1)
+end
+";
+
+/// Withdraws a turn and counts its job's depth down, if the turn was still waiting. KEYS: the
+/// turns, the depths. ARGV: the turn.
+const WITHDRAW_SCRIPT: &str = r"
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  uncount(KEYS[2], string.sub(ARGV[1], 25))
+end
+return 0
 ";
 
 /// Claims the first waiting tasks in turn order (withdrawn ones are skipped: `XCLAIM` ignores
 /// ids no longer in the stream) and moves the clock. KEYS: the stream, the turns, the clock.
-/// ARGV: the group, the consumer, how many. Answers the stream's last entry id (to wait for
-/// entries after it) and the claimed entries.
+/// The depths: KEYS[4]. ARGV: the group, the consumer, how many. Answers the stream's last
+/// entry id (to wait for entries after it) and the claimed entries.
 const CLAIM_SCRIPT: &str = r"
 local wanted = tonumber(ARGV[3])
 local claimed = {}
@@ -60,7 +100,7 @@ while #claimed < wanted do
   for i = 1, #popped, 2 do
     local tag = tonumber(string.sub(popped[i], 9, 24), 16)
     if tag > clock then clock = tag; moved = true end
-    command[#command + 1] = string.sub(popped[i], 25)
+    command[#command + 1] = uncount(KEYS[4], string.sub(popped[i], 25))
   end
   for _, word in ipairs({'RETRYCOUNT', 1, 'FORCE'}) do command[#command + 1] = word end
   for _, entry in ipairs(redis.call(unpack(command))) do
@@ -89,37 +129,75 @@ fn priority_key(priority: i32) -> String {
     format!("{:08x}", i64::from(i32::MAX) - i64::from(priority))
 }
 
-/// Queues `record` (a serialised task) of `priority` with its job's next `tag` (or the clock,
-/// if later).
-pub(super) async fn queue(connection: &mut ConnectionManager, record: Vec<u8>, priority: i32, tag: u64) -> redis::RedisResult<Queued> {
-    let (entry, turn, tag) = redis::cmd("EVAL")
-        .arg(QUEUE_SCRIPT)
-        .arg(3)
-        .arg(tasks_key())
-        .arg(turns_key())
-        .arg(clock_key())
-        .arg(record)
-        .arg(priority_key(priority))
-        .arg(tag)
-        .query_async::<(String, String, u64)>(connection)
-        .await?;
+/// The depth field of `job` of `replica` at `priority`.
+fn depth_field(priority: i32, replica: &str, job: u64) -> String {
+    format!("{priority}:{replica}:{job}")
+}
+
+/// One job's tasks of one priority waiting in the shared queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SharedDepth {
+    /// The replica that submitted the job.
+    pub(crate) replica: String,
+    /// The job's id on that replica.
+    pub(crate) job: u64,
+    /// The priority of these tasks.
+    pub(crate) priority: i32,
+    /// How many wait.
+    pub(crate) waiting: usize,
+}
+
+/// Reads every job's depth in the shared queue, highest priority first.
+pub(super) async fn depths(connection: &mut ConnectionManager) -> redis::RedisResult<Vec<SharedDepth>> {
+    let fields: Vec<(String, i64)> = connection.hgetall(depths_key()).await?;
+    let mut depths: Vec<SharedDepth> = fields
+        .into_iter()
+        .filter_map(|(field, waiting)| {
+            let mut parts = field.splitn(3, ':');
+            let priority = parts.next()?.parse().ok()?;
+            let replica = parts.next()?.to_string();
+            let job = parts.next()?.parse().ok()?;
+            Some(SharedDepth { replica, job, priority, waiting: usize::try_from(waiting).ok().filter(|waiting| *waiting > 0)? })
+        })
+        .collect();
+    depths.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| (&a.replica, a.job).cmp(&(&b.replica, b.job))));
+    Ok(depths)
+}
+
+/// Queues `record` (a serialised task) of `job` of `replica` at `priority` with the job's next
+/// `tag` (or the clock, if later), pinning its stored `module` for `lease`.
+pub(super) async fn queue(
+    connection: &mut ConnectionManager,
+    record: Vec<u8>,
+    (replica, job): (&str, u64),
+    (priority, tag): (i32, u64),
+    module: Option<&Digest>,
+    lease: Duration,
+) -> redis::RedisResult<Queued> {
+    let mut script = redis::cmd("EVAL");
+    script.arg(format!("{PIN_LUA}{QUEUE_SCRIPT}")).arg(5).arg(tasks_key()).arg(turns_key()).arg(clock_key()).arg(depths_key());
+    script.arg(pins_key()).arg(record).arg(priority_key(priority)).arg(tag).arg(depth_field(priority, replica, job));
+    script.arg(lease_millis(lease)).arg(module.map(Digest::to_string));
+    let (entry, turn, tag) = script.query_async::<(String, String, u64)>(connection).await?;
     Ok(Queued { entry, turn, tag })
 }
 
-/// Withdraws a task's turn (once claimed, it has none: this does nothing).
+/// Withdraws a task's turn and counts it out of its job's depth (once claimed, it has no turn:
+/// this does nothing).
 pub(super) fn withdraw(pipe: &mut redis::Pipeline, turn: &str) {
-    pipe.zrem(turns_key(), turn).ignore();
+    pipe.cmd("EVAL").arg(format!("{UNCOUNT_LUA}{WITHDRAW_SCRIPT}")).arg(2).arg(turns_key()).arg(depths_key()).arg(turn).ignore();
 }
 
 /// Claims up to `count` waiting tasks in turn order for `consumer`; answers the stream's last
 /// entry id and the claimed entries.
 pub(super) async fn claim(connection: &mut ConnectionManager, consumer: &str, count: usize) -> redis::RedisResult<(String, Vec<StreamId>)> {
     let (since, claimed) = redis::cmd("EVAL")
-        .arg(CLAIM_SCRIPT)
-        .arg(3)
+        .arg(format!("{UNCOUNT_LUA}{CLAIM_SCRIPT}"))
+        .arg(4)
         .arg(tasks_key())
         .arg(turns_key())
         .arg(clock_key())
+        .arg(depths_key())
         .arg(GROUP)
         .arg(consumer)
         .arg(count.min(CLAIM_BATCH))

@@ -465,9 +465,16 @@ impl<Q: TaskQueue> State<Q> {
                 priority,
                 queued,
                 running: dispatched.remove(&(job, priority)).unwrap_or_default(),
+                replica: None,
             })
             .collect();
-        jobs.extend(dispatched.into_iter().map(|((job, priority), running)| JobState { job: job.0, priority, queued: 0, running }));
+        jobs.extend(dispatched.into_iter().map(|((job, priority), running)| JobState {
+            job: job.0,
+            priority,
+            queued: 0,
+            running,
+            replica: None,
+        }));
         jobs
     }
 

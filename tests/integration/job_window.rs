@@ -1,0 +1,50 @@
+//! A job's window (how many of its tasks are admitted at once) counts the local runner only
+//! when the fallback policy lets it run tasks: with `FallbackPolicy::Never` and one provider
+//! of one worker (the gated executor), a job has twice that provider's room admitted, whatever
+//! the local concurrency.
+
+use crate::executor::{executor, runs};
+use crate::support::{self, task};
+use futures_util::StreamExt;
+use std::time::Duration;
+use tokio::sync::watch;
+use wasimoff::{FallbackPolicy, Job, Limits, Wasimoff};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The job's tasks the broker holds: queued, or given to a worker.
+fn admitted(broker: &Wasimoff) -> usize {
+    broker.cluster().jobs.iter().map(|job| job.queued + job.running).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_window_under_the_never_policy_counts_the_providers_only() {
+    let limits = Limits { concurrency: 4, ..support::test_limits() };
+    let broker = Wasimoff::builder().limits(limits).fallback(FallbackPolicy::Never).build().expect("build broker");
+    support::upload_fixtures(&broker).await;
+    let (open, gate) = watch::channel(false);
+    let seen = executor(&broker, 1, gate);
+    let tasks = (0..50).map(|i| task("echo", &["echo", "job", &i.to_string()])).collect();
+    let job = tokio::spawn(broker.run_job_unordered(Job { parent: None, tasks }).collect::<Vec<_>>());
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while runs(&seen).is_empty() || admitted(&broker) < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the executor holds a task and another waits");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        admitted(&broker),
+        2,
+        "twice the executor's one worker; the local concurrency of 4 would make it 10: {:?}",
+        broker.cluster().jobs
+    );
+
+    open.send_replace(true);
+    let results = job.await.expect("join");
+    assert_eq!(results.len(), 50);
+    for (index, result) in results {
+        assert_eq!(result.expect("a task runs").stdout, format!("job {index}").as_bytes());
+    }
+    broker.shutdown().await;
+}
