@@ -454,18 +454,16 @@ impl Wasimoff {
     /// Runs `job`'s tasks as scheduler job `id`, like [`Wasimoff::run_job_unordered`].
     pub(crate) fn run_job_as(&self, job: Job, id: JobId) -> impl Stream<Item = (usize, Result<TaskOutput, TaskError>)> + Send + 'static {
         let parent = job.parent.unwrap_or_default();
-        let window = self.job_window();
-        let broker = self.clone();
-        futures_util::stream::iter(job.tasks.into_iter().enumerate())
-            .map(move |(index, task)| {
-                let broker = broker.clone();
-                let task = task.inherit(&parent);
-                async move { (index, broker.run_in(task, id).await) }
-            })
-            .buffer_unordered(window)
+        let (broker, window) = (self.clone(), self.clone());
+        let tasks = job.tasks.into_iter().enumerate().map(move |(index, task)| {
+            let broker = broker.clone();
+            let task = task.inherit(&parent);
+            async move { (index, broker.run_in(task, id).await) }
+        });
+        crate::window::windowed(tasks, move || window.job_window())
     }
 
-    /// How many of a job's tasks are admitted at once: twice what the runners hold now (the
+    /// How many of a job's tasks are admitted at once, asked again as the job runs: twice what the runners hold now (the
     /// local concurrency while the fallback policy lets the local runner run tasks, the
     /// providers' workers and prefetch), so a job alone keeps every worker and provider queue
     /// full; but never more than every worker plus half the queue, so one job neither has its

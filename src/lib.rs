@@ -41,6 +41,7 @@ mod task;
 mod throughput;
 mod trust;
 mod verify;
+mod window;
 
 pub use api::{ClientRoutes, PROVIDER_INFO, PROVIDER_WEBSOCKET, PROVIDER_WEBTRANSPORT, ROUTES};
 pub use backend::Backend;
