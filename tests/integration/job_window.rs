@@ -13,6 +13,14 @@ use wasimoff::{FallbackPolicy, Job, Limits, Wasimoff};
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Asserts that the job's 50 tasks each answered `WORD INDEX` (the executor echoes its arguments).
+fn assert_every_task_echoed(results: Vec<(usize, Result<wasimoff::TaskOutput, wasimoff::TaskError>)>, word: &str) {
+    assert_eq!(results.len(), 50);
+    for (index, result) in results {
+        assert_eq!(result.expect("a task runs").stdout, format!("{word} {index}").as_bytes());
+    }
+}
+
 /// The job's tasks the broker holds: queued, or given to a worker.
 fn admitted(broker: &Wasimoff) -> usize {
     broker.cluster().jobs.iter().map(|job| job.queued + job.running).sum()
@@ -42,11 +50,7 @@ async fn a_job_window_under_the_never_policy_counts_the_providers_only() {
     );
 
     open.send_replace(true);
-    let results = job.await.expect("join");
-    assert_eq!(results.len(), 50);
-    for (index, result) in results {
-        assert_eq!(result.expect("a task runs").stdout, format!("job {index}").as_bytes());
-    }
+    assert_every_task_echoed(job.await.expect("join"), "job");
     broker.shutdown().await;
 }
 
@@ -72,10 +76,6 @@ async fn a_job_submitted_before_its_workers_joined_fills_them_when_they_join() {
     }
 
     open.send_replace(true);
-    let results = job.await.expect("join");
-    assert_eq!(results.len(), 50);
-    for (index, result) in results {
-        assert_eq!(result.expect("a task runs").stdout, format!("early {index}").as_bytes());
-    }
+    assert_every_task_echoed(job.await.expect("join"), "early");
     broker.shutdown().await;
 }
