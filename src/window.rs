@@ -12,20 +12,22 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 const RECHECK: Duration = Duration::from_millis(200);
 
 /// Runs the futures an iterator yields, at most `window()` of them at once (at least one), and
-/// yields their outputs as they finish. `window` is asked again whenever a task finishes and
-/// every [`RECHECK`] while tasks wait, so a job submitted before its workers joined widens when
+/// yields their outputs as they finish. `window` is asked at the start and again every
+/// [`RECHECK`] while tasks wait (not per task: it reads the whole cluster), so a job submitted before its workers joined widens when
 /// they join instead of keeping the window it started with.
 pub(crate) struct Windowed<I: Iterator, W> {
     waiting: I,
     admitted: FuturesUnordered<I::Item>,
     window: W,
+    /// The window as last asked; `None` until asked, and again at each recheck.
+    room: Option<usize>,
     /// Made on the first poll, inside the runtime (the stream may be made outside one).
     recheck: Option<Interval>,
 }
 
 /// The tasks `tasks` yields, run a window of `window()` at a time.
 pub(crate) fn windowed<I: ExactSizeIterator, W: Fn() -> usize>(tasks: I, window: W) -> Windowed<I, W> {
-    Windowed { waiting: tasks, admitted: FuturesUnordered::new(), window, recheck: None }
+    Windowed { waiting: tasks, admitted: FuturesUnordered::new(), window, room: None, recheck: None }
 }
 
 impl<I, W> Stream for Windowed<I, W>
@@ -39,7 +41,8 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            let room = (this.window)().max(1);
+            let window = &this.window;
+            let room = *this.room.get_or_insert_with(|| window().max(1));
             while this.admitted.len() < room {
                 match this.waiting.next() {
                     Some(task) => this.admitted.push(task),
@@ -63,6 +66,7 @@ where
             if recheck.poll_tick(cx).is_pending() {
                 return Poll::Pending;
             }
+            this.room = None;
         }
     }
 }
