@@ -1,7 +1,7 @@
 //! Browser provider benchmark (not a test): `cargo bench --bench browser`. Needs /usr/bin/chromium.
 //!
 //! Three paths in one run, interleaved in blocks whose order rotates: the local runner of a
-//! broker with no provider (concurrency 2, the default on 2 cores), and a headless Chromium
+//! broker with no provider (concurrency `BENCH_WORKERS`, default 2), and a headless Chromium
 //! provider page connected over WebSocket and over WebTransport. Each page has its own Chromium
 //! and its own broker (`FallbackPolicy::Never`, WebTransport on the host's port, host app served
 //! with `TCP_NODELAY` by `support::serve`), so that every remote task runs on that page. The
@@ -14,8 +14,8 @@
 //! 2. Guest time alone: `TSP_ALONE` × `tsp rand 8` per path and round, one at a time on 1
 //!    worker, so that V8's guest time (instantiate → exit) compares with wasmtime's without the
 //!    page's other threads competing for the cores.
-//! 3. Throughput: jobs of `BENCH_TASKS` × `tsp rand 8` after `setWorkers(2)` against the local
-//!    runner with concurrency 2, `ROUNDS` interleaved rounds, best counts. The brokers use the
+//! 3. Throughput: jobs of `BENCH_TASKS` × `tsp rand 8` after `setWorkers(BENCH_WORKERS)` against
+//!    the local runner with that concurrency, `ROUNDS` interleaved rounds, best counts. The brokers use the
 //!    default bounded prefetch (one task per worker queued in the page).
 //! 4. Sharing: `PAGES` pages (each its own Chromium, 1 worker) on one broker take a job of
 //!    `BENCH_SHARED` × `tsp rand 8`, once per transport: tasks/s, tasks per page, and each
@@ -29,7 +29,9 @@
 //!
 //! Env: `BENCH_RUNS` (echo tasks measured per path, default 600), `BENCH_TASKS` (tasks per
 //! job, default 400), `BENCH_SHARED` (tasks of the shared job, default 2000), `BENCH_PREFETCH`
-//! (the brokers' `Limits::provider_prefetch`, default 1; 0 measures without prefetch).
+//! (the brokers' `Limits::provider_prefetch`, default 1; 0 measures without prefetch),
+//! `BENCH_WORKERS` (the page's workers and the local runner's concurrency in the TSP jobs,
+//! default 2; 1 leaves a core free for the browser's other threads).
 
 #[path = "support/process_cpu.rs"]
 mod process_cpu;
@@ -338,8 +340,9 @@ async fn main() {
     let runs = env_count("BENCH_RUNS", 600);
     let tasks = env_count("BENCH_TASKS", 400);
     let shared_tasks = env_count("BENCH_SHARED", 2000);
+    let workers = env_count("BENCH_WORKERS", 2);
     let started = Instant::now();
-    let local = Wasimoff::builder().limits(Limits { concurrency: 2, ..Limits::default() }).build().expect("local broker");
+    let local = Wasimoff::builder().limits(Limits { concurrency: workers, ..Limits::default() }).build().expect("local broker");
     support::upload_fixtures(&local).await;
     let tsp = support::task("tsp", &["tsp", "rand", "8"]);
     let tsp_stdout = local.run(tsp.clone()).await.expect("tsp runs locally").stdout;
@@ -382,7 +385,7 @@ async fn main() {
         }
     }
     for path in &mut paths {
-        set_workers(path, 2).await;
+        set_workers(path, workers).await;
         path.job_rate(&tsp, TSP_WARM_UP, &tsp_stdout).await;
         (path.cpu_tsp, path.tsp_tasks, path.tsp_guest) = (Split::default(), 0, Duration::ZERO);
     }
@@ -452,7 +455,7 @@ async fn main() {
         .map(|p| format!("{} {:.0} µs ({:.2}x)", p.name, trimmed_mean(&p.tsp_alone), trimmed_mean(&p.tsp_alone) / local_alone))
         .collect();
     println!("tsp rand 8 one at a time, 1 worker, guest time (instantiate → exit), mean of the fastest 90 %: {}", alone.join(", "));
-    println!("tsp rand 8: jobs of {tasks}, 2 workers / concurrency 2, {ROUNDS} interleaved rounds, best counts");
+    println!("tsp rand 8: jobs of {tasks}, {workers} workers / concurrency {workers}, {ROUNDS} interleaved rounds, best counts");
     println!("| path | tasks/s | rounds | / local | / WebSocket | guest mean | guest / local |");
     println!("|---|---|---|---|---|---|---|");
     let (local_best, ws_best) = (paths[0].best(), paths[1].best());
