@@ -13,8 +13,9 @@ const RECHECK: Duration = Duration::from_millis(200);
 
 /// Runs the futures an iterator yields, at most `window()` of them at once (at least one), and
 /// yields their outputs as they finish. `window` is asked at the start and again every
-/// [`RECHECK`] while tasks wait (not per task: it reads the whole cluster), so a job submitted before its workers joined widens when
-/// they join instead of keeping the window it started with.
+/// [`RECHECK`] while tasks wait (not per finished task: it reads the whole cluster), so a job
+/// submitted before its workers joined widens when they join instead of keeping the window it
+/// started with.
 pub(crate) struct Windowed<I: Iterator, W> {
     waiting: I,
     admitted: FuturesUnordered<I::Item>,
