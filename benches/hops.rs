@@ -56,17 +56,19 @@ fn script(name: &str, socket: &str) -> Option<(&'static str, String)> {
 }
 
 /// Round trips of one peer, and the CPU every thread spent while they were measured.
+#[derive(Default)]
 struct Run {
     trips: Vec<Duration>,
     cpu: Split,
 }
 
-/// Drives the next connection on `listener`: `WARM_UP` round trips, then `messages` measured.
-async fn measure(listener: &TcpListener, messages: usize) -> Run {
+/// Drives the next connection on `listener`: `WARM_UP` round trips, then `messages` measured
+/// and added to `run`.
+async fn measure(listener: &TcpListener, messages: usize, run: &mut Run) {
     let (stream, _) = listener.accept().await.expect("the peer connects");
     stream.set_nodelay(true).expect("TCP_NODELAY");
     let mut socket = tokio_tungstenite::accept_async(stream).await.expect("WebSocket handshake");
-    let (mut trips, mut before) = (Vec::with_capacity(messages), Snapshot::take());
+    let mut before = Snapshot::take();
     for count in 0..WARM_UP + messages {
         if count == WARM_UP {
             before = Snapshot::take();
@@ -84,20 +86,18 @@ async fn measure(listener: &TcpListener, messages: usize) -> Run {
             }
         }
         if count >= WARM_UP {
-            trips.push(sent.elapsed());
+            run.trips.push(sent.elapsed());
         }
         tokio::time::sleep(PAUSE).await;
     }
-    let mut cpu = Split::default();
-    cpu.add(&before, &Snapshot::take());
-    Run { trips, cpu }
+    run.cpu.add(&before, &Snapshot::take());
 }
 
-/// Opens `url` in a new tab of `chromium`, measures the peer it connects, and closes the tab.
-async fn in_page(chromium: &Chromium, listener: &TcpListener, url: &str, messages: usize) -> Run {
-    let (run, page) = tokio::join!(measure(listener, messages), chromium.open(url));
+/// Opens `url` in a new tab of `chromium`, measures the peer it connects into `run`, and
+/// closes the tab.
+async fn in_page(chromium: &Chromium, listener: &TcpListener, url: &str, messages: usize, run: &mut Run) {
+    let ((), page) = tokio::join!(measure(listener, messages, run), chromium.open(url));
     page.close().await;
-    run
 }
 
 /// A WebSocket client on its own thread and runtime that answers every message with itself.
@@ -140,52 +140,42 @@ async fn main() {
     tokio::spawn(async move { axum::serve(pages, app).await.expect("serve") });
     let chromium = Chromium::launch().await;
     // Chromium's first page pays for its start-up: one untimed run before the rounds.
-    in_page(&chromium, &sockets, &format!("{base}/main.html"), 1).await;
+    in_page(&chromium, &sockets, &format!("{base}/main.html"), 1, &mut Run::default()).await;
 
-    let mut runs: Vec<(&str, Vec<Run>)> = PEERS.iter().map(|peer| (*peer, Vec::new())).collect();
+    let mut runs: Vec<(&str, Run)> = PEERS.iter().map(|peer| (*peer, Run::default())).collect();
     for round in 0..rounds {
         for i in 0..PEERS.len() {
-            let (peer, done) = &mut runs[(round + i) % PEERS.len()];
-            let run = if *peer == "native" {
+            let (peer, run) = &mut runs[(round + i) % PEERS.len()];
+            if *peer == "native" {
                 native_peer(socket_url.clone());
-                measure(&sockets, messages).await
+                measure(&sockets, messages, run).await;
             } else {
-                in_page(&chromium, &sockets, &format!("{base}/{peer}.html"), messages).await
-            };
-            done.push(run);
+                in_page(&chromium, &sockets, &format!("{base}/{peer}.html"), messages, run).await;
+            }
         }
     }
 
     println!("round trips of a 16-byte WebSocket message, {messages} per peer and round, {rounds} rounds, 1 ms apart");
     println!("| peer | p50 | p90 | p99 | CPU per message | largest threads (µs per message) |");
     println!("|---|---|---|---|---|---|");
-    for (peer, done) in &runs {
-        let mut trips: Vec<Duration> = done.iter().flat_map(|run| run.trips.iter().copied()).collect();
+    for (peer, Run { trips, cpu }) in &mut runs {
         trips.sort();
-        let mut cpu = Split::default();
-        for run in done {
-            for (place, time) in &run.cpu.spent {
-                *cpu.spent.entry(place.clone()).or_default() += *time;
-            }
-        }
         let count = trips.len() as f64;
         let per = |time: Duration| time.as_secs_f64() * 1e6 / count;
-        let mut rows: Vec<(String, String, Duration)> = cpu.rows(None);
-        for root in cpu.spent.keys().filter_map(|place| place.root).collect::<std::collections::BTreeSet<_>>() {
-            rows.extend(cpu.rows(Some(root)));
-        }
-        rows.sort_by_key(|row| std::cmp::Reverse(row.2));
-        let total: Duration = rows.iter().map(|row| row.2).sum();
+        // One Chromium: its threads and the bench's, by process kind and thread name.
+        let mut rows: Vec<_> = cpu.spent.iter().collect();
+        rows.sort_by_key(|(_, time)| std::cmp::Reverse(**time));
+        let total: Duration = rows.iter().map(|(_, time)| **time).sum();
         let largest: Vec<String> = rows
             .iter()
-            .filter(|row| per(row.2) >= 5.0)
-            .map(|(process, thread, time)| format!("{process}/{thread} {:.0}", per(*time)))
+            .filter(|(_, time)| per(**time) >= 5.0)
+            .map(|(place, time)| format!("{}/{} {:.0}", place.process, place.thread, per(**time)))
             .collect();
         println!(
             "| {peer} | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {} |",
-            percentile(&trips, 0.5),
-            percentile(&trips, 0.9),
-            percentile(&trips, 0.99),
+            percentile(trips, 0.5),
+            percentile(trips, 0.9),
+            percentile(trips, 0.99),
             per(total),
             largest.join(", ")
         );

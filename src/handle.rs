@@ -463,12 +463,12 @@ impl Wasimoff {
         crate::window::windowed(tasks, move || window.job_window())
     }
 
-    /// How many of a job's tasks are admitted at once, asked again as the job runs: twice what the runners hold now (the
-    /// local concurrency while the fallback policy lets the local runner run tasks, the
-    /// providers' workers and prefetch), so a job alone keeps every worker and provider queue
-    /// full; but never more than every worker plus half the queue, so one job neither has its
-    /// own tasks refused with `queue_full` nor takes every admission slot from the jobs
-    /// submitted after it. With a shared backend the other replicas' providers count as well
+    /// How many of a job's tasks are admitted at once, asked again as the job runs: twice what
+    /// the runners hold now (the local concurrency while the fallback policy lets the local
+    /// runner run tasks, the providers' workers and prefetch), so a job alone keeps every
+    /// worker and provider queue full; but never more than every worker plus half the queue,
+    /// so one job neither has its own tasks refused with `queue_full` nor takes every
+    /// admission slot from the jobs submitted after it. With a shared backend the other replicas' providers count as well
     /// (their workers, twice over for their prefetch), and their local runners' slots that
     /// their fallback policies let run tasks.
     fn job_window(&self) -> usize {

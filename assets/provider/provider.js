@@ -860,8 +860,7 @@ var Slot = class {
     this.timer = null;
     const task = this.task;
     if (!task) return;
-    const left = task.deadline - performance.now();
-    if (left <= 0) this.timeout();
+    if (task.deadline <= performance.now()) this.timeout();
     else this.arm(task.deadline);
   }
   /** Stops the deadline checks (the worker is gone). */

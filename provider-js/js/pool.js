@@ -2,9 +2,10 @@
 // hold the next task, posted while the current one runs (`DEPTH`): it starts the moment the
 // current one ends, without waiting for the page's main thread. Enforces the wall-clock
 // timeout by terminating the worker and starting a fresh one (the task behind is posted again
-// to the fresh one), with one timer per worker re-armed at most about once a second while tasks
-// keep coming (not set and cleared per task); collects streamed output. Each worker keeps the error kinds and the
-// modules it was sent, so a task's message carries the task alone.
+// to the fresh one), with one timer per worker re-armed at most about once a second while
+// tasks keep coming (not set and cleared per task); collects streamed output. Each worker
+// keeps the error kinds and the modules it was sent, so a task's message carries the task
+// alone.
 
 const workerUrl = new URL("./provider-worker.js", import.meta.url);
 
@@ -98,8 +99,7 @@ class Slot {
     this.timer = null;
     const task = this.task;
     if (!task) return;
-    const left = task.deadline - performance.now();
-    if (left <= 0) this.timeout();
+    if (task.deadline <= performance.now()) this.timeout();
     else this.arm(task.deadline);
   }
 

@@ -181,8 +181,9 @@ async fn wait_for_tasks(connection: &mut ConnectionManager, since: &str) {
 }
 
 /// Every third of the claim timeout: renews the pins of the modules its tasks need
-/// (`pins.rs`), refreshes this replica's claims (so no other replica takes them over) and, with room to spare, takes over entries idle longer than the timeout
-/// (their replica died). Ends with the backend or the scheduler.
+/// (`pins.rs`), refreshes this replica's claims (so no other replica takes them over) and,
+/// with room to spare, takes over entries idle longer than the timeout (their replica died).
+/// Ends with the backend or the scheduler.
 pub(super) async fn maintain(backend: Weak<RedisBackend>, scheduler: Weak<Scheduler>, capacity: Capacity) {
     let mut cursor = "0-0".to_string();
     loop {

@@ -1,7 +1,8 @@
 //! The cluster view across replicas: each replica writes its providers (and its local
-//! runner's usable slots, for the job window) under `wasimoff:replica:{replica}` with a time to live, lists itself in the set
-//! `wasimoff:replicas`, and reads every other listed replica's, how many tasks wait in the
-//! shared queue (the turns of `turns.rs`) and how many of them each job has (its depth).
+//! runner's usable slots, for the job window) under `wasimoff:replica:{replica}` with a time
+//! to live, lists itself in the set `wasimoff:replicas`, and reads every other listed
+//! replica's, how many tasks wait in the shared queue (the turns of `turns.rs`) and how many
+//! of them each job has (its depth).
 
 use super::PREFIX;
 use super::queue::RedisBackend;
@@ -64,13 +65,11 @@ impl Peers {
     }
 }
 
-/// What a replica publishes under its key: its providers and its local runner's usable slots
-/// (replicas before the slots were published wrote the providers alone).
+/// What a replica publishes under its key: its providers and its local runner's usable slots.
 #[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum Published {
-    Replica { providers: Vec<ProviderState>, local_slots: usize },
-    Providers(Vec<ProviderState>),
+struct Published {
+    providers: Vec<ProviderState>,
+    local_slots: usize,
 }
 
 /// Writes `mine()` (providers, usable local slots) under this replica's key and reads the
@@ -79,7 +78,7 @@ pub(super) async fn publish(backend: Weak<RedisBackend>, mine: impl Fn() -> (Vec
     loop {
         let Some(backend) = backend.upgrade() else { return };
         let (providers, local_slots) = mine();
-        if let Err(error) = exchange(&backend, Published::Replica { providers, local_slots }).await {
+        if let Err(error) = exchange(&backend, Published { providers, local_slots }).await {
             tracing::debug!(%error, "exchanging the replicas' providers through Redis failed");
         }
         drop(backend);
@@ -88,8 +87,8 @@ pub(super) async fn publish(backend: Weak<RedisBackend>, mine: impl Fn() -> (Vec
 }
 
 /// Writes `mine` under this replica's key, lists it in the set of replicas, reads the depth of
-/// the shared queue (in all and by job) and the others' providers (dropping replicas whose key expired from the
-/// set).
+/// the shared queue (in all and by job) and the others' providers (dropping replicas whose key
+/// expired from the set).
 async fn exchange(backend: &RedisBackend, mine: Published) -> redis::RedisResult<()> {
     let mut connection = backend.commands.clone();
     let mine = serde_json::to_vec(&mine).unwrap_or_default();
@@ -113,15 +112,12 @@ async fn exchange(backend: &RedisBackend, mine: Published) -> redis::RedisResult
     for (replica, value) in others.into_iter().zip(values) {
         match value {
             Some(value) => {
-                let listed = match serde_json::from_slice(&value) {
-                    Ok(Published::Replica { providers, local_slots: slots }) => {
-                        local_slots += slots;
-                        providers
-                    }
-                    Ok(Published::Providers(providers)) => providers,
-                    Err(_) => Vec::new(),
+                let Ok(listed) = serde_json::from_slice::<Published>(&value) else {
+                    tracing::debug!(%replica, "a replica's published providers are not readable; skipped");
+                    continue;
                 };
-                peers.extend(listed.into_iter().map(|provider| ProviderState { replica: Some(replica.clone()), ..provider }));
+                local_slots += listed.local_slots;
+                peers.extend(listed.providers.into_iter().map(|provider| ProviderState { replica: Some(replica.clone()), ..provider }));
             }
             None => {
                 let _: redis::RedisResult<usize> = connection.srem(replicas_key(), &replica).await;
