@@ -11,8 +11,10 @@ var Session = class {
     wasm.__wbg_session_free(ptr, 0);
   }
   /**
-   * The result frame of a task that exited. `artifacts` is `null` when none were requested,
-   * else an array of `{path, data}` (`data` null for a folder).
+   * A task exited: the frames to send now (an array, empty while the result is held back
+   * with others, see [`Session::flush`]). `artifacts` is `null` when none were requested,
+   * else an array of `{path, data}` (`data` null for a folder). Call after
+   * [`Session::finished`] for the task.
    * @param {number} id
    * @param {number} status
    * @param {Uint8Array | number[]} stdout
@@ -21,7 +23,7 @@ var Session = class {
    * @param {string[]} missing
    * @param {number} artifact_limit
    * @param {number} elapsed_us
-   * @returns {Uint8Array}
+   * @returns {any}
    */
   exited(id, status, stdout, stderr, artifacts, missing, artifact_limit, elapsed_us) {
     const val4 = +id;
@@ -50,22 +52,20 @@ var Session = class {
       throw e;
     }
     const ret = wasm.session_exited(this.__wbg_ptr, val4, val5, ptr0, len0, ptr1, len1, artifacts, ptr2, len2, val6, val7);
-    if (ret[3]) {
-      throw takeFromExternrefTable0(ret[2]);
+    if (ret[2]) {
+      throw takeFromExternrefTable0(ret[1]);
     }
-    var v8 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
-    wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
-    return v8;
+    return takeFromExternrefTable0(ret[0]);
   }
   /**
-   * The result frame of a task that did not run to an exit status; `kind` is one of
-   * [`error_kinds`]' values, anything else is an error.
+   * A task did not run to an exit status: the frames to send now, as [`Session::exited`];
+   * `kind` is one of [`error_kinds`]' values, anything else is an error.
    * @param {number} id
    * @param {string} kind
    * @param {string} message
    * @param {Uint8Array | number[]} stdout
    * @param {Uint8Array | number[]} stderr
-   * @returns {Uint8Array}
+   * @returns {any}
    */
   failed(id, kind, message, stdout, stderr) {
     const val5 = +id;
@@ -95,12 +95,10 @@ var Session = class {
       throw e;
     }
     const ret = wasm.session_failed(this.__wbg_ptr, val5, ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3);
-    if (ret[3]) {
-      throw takeFromExternrefTable0(ret[2]);
+    if (ret[2]) {
+      throw takeFromExternrefTable0(ret[1]);
     }
-    var v6 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
-    wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
-    return v6;
+    return takeFromExternrefTable0(ret[0]);
   }
   /**
    * Task `id` ended or was stopped: the actions (`run`) of the next waiting task, if any.
@@ -113,6 +111,19 @@ var Session = class {
       throw takeFromExternrefTable0(ret[1]);
     }
     return takeFromExternrefTable0(ret[0]);
+  }
+  /**
+   * The results held back, as one frame to send, or `undefined`.
+   * @returns {Uint8Array | undefined}
+   */
+  flush() {
+    const ret = wasm.session_flush(this.__wbg_ptr);
+    let v1;
+    if (ret[0] !== 0) {
+      v1 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+      wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+    }
+    return v1;
   }
   /**
    * Forgets a module (it failed to compile) and returns the frame telling the broker.
@@ -141,6 +152,14 @@ var Session = class {
     var v3 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
     wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
     return v3;
+  }
+  /**
+   * Whether results are held back, to go out with the next or from [`Session::flush`].
+   * @returns {boolean}
+   */
+  get holding() {
+    const ret = wasm.session_holding(this.__wbg_ptr);
+    return ret !== 0;
   }
   /**
    * Whether task `id` was handed over as `run` and is neither finished nor cancelled.
@@ -187,6 +206,15 @@ var Session = class {
     return takeFromExternrefTable0(ret[0]);
   }
   /**
+   * The longest a result may be held back: call [`Session::flush`] this many ms after
+   * [`Session::exited`] or [`Session::failed`] sent nothing.
+   * @returns {number}
+   */
+  get resultHoldMs() {
+    const ret = wasm.session_result_hold_ms(this.__wbg_ptr);
+    return ret >>> 0;
+  }
+  /**
    * The pool now has `slots` workers: the actions (`run`) of waiting tasks that start now.
    * @param {number} slots
    * @returns {any}
@@ -199,12 +227,12 @@ var Session = class {
     return takeFromExternrefTable0(ret[0]);
   }
   /**
-   * The frame announcing `count` workers.
+   * The frame announcing `count` workers (0 while paused).
    * @param {number} count
    * @returns {Uint8Array}
    */
-  static workers(count) {
-    const ret = wasm.session_workers(count);
+  workers(count) {
+    const ret = wasm.session_workers(this.__wbg_ptr, count);
     var v1 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
     wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
     return v1;
@@ -1124,6 +1152,7 @@ var Provider = class extends EventTarget {
     this.pool = null;
     this.socket = null;
     this.attempt = 0;
+    this.flushTimer = null;
   }
   /** Connects and serves tasks until `stop()`; resolves once it is running. */
   async start() {
@@ -1139,7 +1168,10 @@ var Provider = class extends EventTarget {
       onchange: () => this.emit()
     });
     this.session = new Session(CACHED_MODULES, this.pool.capacity);
-    addEventListener("pagehide", () => this.socket?.close(1001, "page closed"));
+    addEventListener("pagehide", () => {
+      this.flushResults();
+      this.socket?.close(1001, "page closed");
+    });
     this.connect();
   }
   /** Holds the browser-wide lock for this broker until `stop()`: one provider per browser. */
@@ -1230,6 +1262,8 @@ var Provider = class extends EventTarget {
     this.modules.clear();
     this.compiled.clear();
     this.pool.terminate();
+    clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     this.session = new Session(CACHED_MODULES, 0);
     if (this.stopping) return this.set("stopped", `disconnected: ${reason}`);
     this.pool.resize(this.wanted);
@@ -1319,8 +1353,25 @@ var Provider = class extends EventTarget {
   }
   /** Answers a task that did not reach a worker, and gives its place to the next. */
   fail(id, kind, message) {
-    this.send(this.session.failed(id, kind, message, NO_OUTPUT, NO_OUTPUT));
     this.next(id);
+    this.sendResult(this.session.failed(id, kind, message, NO_OUTPUT, NO_OUTPUT));
+  }
+  /**
+   * Sends the frames the core gives for a result. While every worker still has a task to go on
+   * with, the core holds results back to send several in one frame (protocol version 2); what
+   * it holds goes out with the next result sent, or from a timer after `resultHoldMs`.
+   */
+  sendResult(frames) {
+    for (const frame of frames) this.send(frame);
+    if (!this.session.holding || this.flushTimer) return;
+    this.flushTimer = setTimeout(() => this.flushResults(), this.session.resultHoldMs);
+  }
+  /** Sends the results the core holds back, if any. */
+  flushResults() {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    const frame = this.session?.flush();
+    if (frame) this.send(frame);
   }
   /** Task `id` no longer holds a worker: the core hands over the next waiting task, if any. */
   next(id) {
@@ -1333,7 +1384,7 @@ var Provider = class extends EventTarget {
   }
   finished(task, result) {
     this.next(task.id);
-    const frame = result.type === "exited" ? this.session.exited(
+    const frames = result.type === "exited" ? this.session.exited(
       task.id,
       result.status,
       result.stdout,
@@ -1343,7 +1394,7 @@ var Provider = class extends EventTarget {
       task.limits.artifactBytes,
       result.elapsedUs
     ) : this.session.failed(task.id, result.kind, result.message, result.stdout, result.stderr);
-    this.send(frame);
+    this.sendResult(frames);
     this.log(`task ${task.id}: ${result.type === "exited" ? `exit ${result.status}` : result.kind}`);
     this.tasksDone += 1;
     this.finishedAt.push(performance.now());
@@ -1356,25 +1407,25 @@ var Provider = class extends EventTarget {
       this.pool.resize(this.wanted);
       for (const action of this.session.setSlots(this.pool.capacity)) this.act(action);
     }
-    this.send(Session.workers(this.announced()));
+    this.send(this.session.workers(this.announced()));
     this.log(`workers: ${this.wanted}`);
   }
   /** Stops taking tasks; running tasks finish. */
   pause() {
     this.paused = true;
-    this.send(Session.workers(0));
+    this.send(this.session.workers(0));
     this.set(this.connection, "paused");
   }
   /** Takes tasks again after `pause()`. */
   resume() {
     this.paused = false;
-    this.send(Session.workers(this.announced()));
+    this.send(this.session.workers(this.announced()));
     this.set(this.connection, "resumed");
   }
   /** Stops taking tasks, lets running and queued tasks finish, then disconnects. */
   async stop() {
     this.stopping = true;
-    this.send(Session.workers(0));
+    this.send(this.session.workers(0));
     if (this.session?.pending()) {
       this.log(`draining ${this.session.pending()} running or queued task(s)`);
       await new Promise((resolve) => this.drained = resolve);

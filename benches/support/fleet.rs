@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use wasimoff::protocol::{Hello, Outcome, ProviderKind, ToBroker, ToProvider, VERSION, decode, encode};
+use wasimoff::protocol::{Hello, Outcome, ProviderKind, ToBroker, ToProvider, decode, encode};
 
 /// Workers each fake provider announces.
 pub const WORKERS: u32 = 4;
@@ -113,7 +113,8 @@ fn frame(message: &ToBroker) -> Message {
 async fn connect(url: String, name: String, counts: Arc<Counts>) -> JoinHandle<()> {
     let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
     let (mut socket, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), true).await.expect("connect a provider");
-    let hello = Hello { versions: vec![VERSION], kind: ProviderKind::Native, name, workers: WORKERS, prefetch: PREFETCH, token: None };
+    // Version 1: one message per frame, as this fleet reads them.
+    let hello = Hello { versions: vec![1], kind: ProviderKind::Native, name, workers: WORKERS, prefetch: PREFETCH, token: None };
     socket.send(frame(&ToBroker::Hello(hello))).await.expect("send hello");
     match socket.next().await {
         Some(Ok(Message::Binary(bytes))) => match decode::<ToProvider>(&bytes, usize::MAX) {

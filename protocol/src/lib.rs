@@ -2,8 +2,9 @@
 //! native provider and — compiled to wasm — the browser provider. Documented in
 //! docs/PROTOCOL.md.
 //!
-//! Every frame is one MessagePack-encoded message: [`ToProvider`] from the broker,
-//! [`ToBroker`] from a provider. Binary fields (modules, stdin, files, output, artifacts) are
+//! Every frame holds MessagePack-encoded messages: [`ToProvider`] from the broker,
+//! [`ToBroker`] from a provider; one per frame in protocol version 1, one or more one after
+//! another in version 2 (several results or tasks carried by one WebSocket message). Binary fields (modules, stdin, files, output, artifacts) are
 //! MessagePack `bin`, never base64. Requests and responses carry a task `id`; events
 //! (worker count changes, evictions, heartbeats) stand alone.
 //!
@@ -23,8 +24,22 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-/// The protocol version this crate speaks.
-pub const VERSION: u32 = 1;
+/// The newest protocol version this crate speaks: a frame may hold several messages, one after
+/// another ([`encode_all`], [`decode_all`]).
+pub const VERSION: u32 = 2;
+
+/// Every protocol version this crate speaks, oldest first. Version 1: one message per frame.
+pub const VERSIONS: [u32; 2] = [1, VERSION];
+
+/// A frame of several messages (protocol version 2) takes no more once it is this long, so a
+/// batch never delays a message by much: a task's module bytes go out in a frame of their own,
+/// or nearly.
+pub const BATCH_BYTES: usize = 64 * 1024;
+
+/// Whether frames of protocol `version` may hold several messages.
+pub fn batches(version: u32) -> bool {
+    version >= 2
+}
 
 /// The largest frame either side accepts unless configured otherwise: room for a module of
 /// the default upload limit (64 MiB) plus the task around it.
@@ -51,25 +66,56 @@ pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, ProtocolError> {
     rmp_serde::to_vec_named(message).map_err(|e| ProtocolError::Malformed(e.to_string()))
 }
 
-/// Decodes one frame, refusing frames over `limit` bytes before parsing them.
+/// Decodes a frame of exactly one message, refusing frames over `limit` bytes before parsing
+/// them; bytes after the message are malformed.
 pub fn decode<T: DeserializeOwned>(frame: &[u8], limit: usize) -> Result<T, ProtocolError> {
+    let mut messages = decode_all(frame, limit)?;
+    match messages.len() {
+        1 => Ok(messages.remove(0)),
+        n => Err(ProtocolError::Malformed(format!("{n} messages in a frame that holds one"))),
+    }
+}
+
+/// Decodes a frame of one or more messages, one after another (protocol version 2), refusing
+/// frames over `limit` bytes before parsing them. An empty frame is malformed.
+///
+/// ```
+/// use wasimoff_protocol::{ToProvider, decode_all, encode, MAX_FRAME_BYTES};
+/// let mut frame = encode(&ToProvider::Ping { nonce: 1 }).unwrap();
+/// frame.extend(encode(&ToProvider::Cancel { id: 7 }).unwrap());
+/// let messages: Vec<ToProvider> = decode_all(&frame, MAX_FRAME_BYTES).unwrap();
+/// assert_eq!(messages, [ToProvider::Ping { nonce: 1 }, ToProvider::Cancel { id: 7 }]);
+/// ```
+pub fn decode_all<T: DeserializeOwned>(frame: &[u8], limit: usize) -> Result<Vec<T>, ProtocolError> {
     if frame.len() > limit {
         return Err(ProtocolError::TooLarge { size: frame.len(), limit });
     }
-    rmp_serde::from_slice(frame).map_err(|e| ProtocolError::Malformed(e.to_string()))
+    if frame.is_empty() {
+        return Err(ProtocolError::Malformed("an empty frame".into()));
+    }
+    let mut rest = frame;
+    let mut messages = Vec::new();
+    while !rest.is_empty() {
+        // Reading through `&mut &[u8]` advances `rest` past each message.
+        let mut deserializer = rmp_serde::Deserializer::new(&mut rest);
+        messages.push(T::deserialize(&mut deserializer).map_err(|e| ProtocolError::Malformed(e.to_string()))?);
+    }
+    Ok(messages)
 }
 
-/// Picks the version both sides speak, or says why there is none.
+/// Picks the newest version both sides speak, or says why there is none.
 ///
 /// ```
-/// assert_eq!(wasimoff_protocol::negotiate(&[1, 2]), Ok(1));
+/// assert_eq!(wasimoff_protocol::negotiate(&[1, 2, 3]), Ok(2));
+/// assert_eq!(wasimoff_protocol::negotiate(&[1]), Ok(1));
 /// assert!(wasimoff_protocol::negotiate(&[7]).is_err());
 /// ```
 pub fn negotiate(offered: &[u32]) -> Result<u32, String> {
-    if offered.contains(&VERSION) {
-        return Ok(VERSION);
-    }
-    Err(format!("incompatible protocol: the broker speaks version {VERSION}, the provider offered {offered:?}"))
+    VERSIONS
+        .into_iter()
+        .rev()
+        .find(|version| offered.contains(version))
+        .ok_or_else(|| format!("incompatible protocol: the broker speaks versions {VERSIONS:?}, the provider offered {offered:?}"))
 }
 
 /// What kind of machine a provider is.

@@ -109,7 +109,25 @@ fn malformed_frames_are_an_error() {
 fn versions_are_negotiated_or_refused_with_a_reason() {
     assert_eq!(negotiate(&[VERSION]), Ok(VERSION));
     assert_eq!(negotiate(&[0, VERSION, 99]), Ok(VERSION));
-    assert_eq!(negotiate(&[99]), Err(format!("incompatible protocol: the broker speaks version {VERSION}, the provider offered [99]")));
+    assert_eq!(negotiate(&[1, 2]), Ok(2), "the newest both speak");
+    assert_eq!(negotiate(&[1]), Ok(1), "a provider of version 1 gets one message per frame");
+    assert!(!batches(1) && batches(VERSION));
+    assert_eq!(negotiate(&[99]), Err("incompatible protocol: the broker speaks versions [1, 2], the provider offered [99]".to_string()));
+}
+
+#[test]
+fn a_frame_may_hold_several_messages_and_decode_takes_exactly_one() {
+    let results = [ToBroker::Pong { nonce: 1 }, ToBroker::Workers { count: 3 }, ToBroker::Evicted { digests: vec!["sha256:a".into()] }];
+    let frame: Vec<u8> = results.iter().flat_map(|message| encode(message).unwrap()).collect();
+    assert_eq!(decode_all::<ToBroker>(&frame, MAX_FRAME_BYTES).unwrap(), results);
+    let error = decode::<ToBroker>(&frame, MAX_FRAME_BYTES).unwrap_err();
+    assert_eq!(error.to_string(), "malformed frame: 3 messages in a frame that holds one");
+    assert!(
+        matches!(decode_all::<ToBroker>(&frame[..frame.len() - 1], MAX_FRAME_BYTES), Err(ProtocolError::Malformed(_))),
+        "a cut message"
+    );
+    assert_eq!(decode_all::<ToBroker>(&[], MAX_FRAME_BYTES).unwrap_err().to_string(), "malformed frame: an empty frame");
+    assert!(matches!(decode_all::<ToBroker>(&frame, frame.len() - 1), Err(ProtocolError::TooLarge { .. })));
 }
 
 #[test]

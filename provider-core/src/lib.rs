@@ -14,5 +14,5 @@ pub mod module_cache;
 pub mod rootfs;
 mod session;
 
-pub use session::{Action, Config, Core, RunTask};
+pub use session::{Action, Config, Core, RESULT_HOLD_MS, RunTask};
 pub use wasimoff_protocol::{ProviderKind, TaskErrorKind};

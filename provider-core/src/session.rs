@@ -6,6 +6,11 @@
 //! [`Action::Run`] only while a worker is free, the rest wait here in arrival order, and each
 //! [`Core::finished`] starts the next. A `cancel` of a task still queued drops it here, and no
 //! result is sent for it.
+//!
+//! In protocol version 2 a frame may hold several messages: the core reads every message of a
+//! frame, and holds results back while every worker still has a task to go on with
+//! ([`Core::queue_result`]), so that a busy provider answers with a batch of results, which the
+//! broker answers with a batch of tasks — one WebSocket message each way instead of one per task.
 
 use crate::module_cache::ModuleCache;
 use crate::rootfs::{self, Entry};
@@ -14,8 +19,8 @@ use serde_bytes::ByteBuf;
 use std::collections::{HashSet, VecDeque};
 use wasimoff_archive::ArchiveLimits;
 use wasimoff_protocol::{
-    Hello, MAX_FRAME_BYTES, Outcome, ProtocolError, ProviderId, ProviderKind, TaskErrorKind, ToBroker, ToProvider, VERSION, WireLimits,
-    WireTask, decode, encode,
+    BATCH_BYTES, Hello, MAX_FRAME_BYTES, Outcome, ProtocolError, ProviderId, ProviderKind, TaskErrorKind, ToBroker, ToProvider, VERSIONS,
+    WireLimits, WireTask, batches, decode_all, encode,
 };
 
 /// What the driver (the browser glue or the native provider) must do after a frame from the
@@ -104,6 +109,11 @@ pub struct Config {
     pub token: Option<String>,
 }
 
+/// The longest a driver may hold a result back ([`Core::queue_result`]): after this many ms
+/// it sends what [`Core::flush_results`] returns. Long against a round trip's per-message cost
+/// on a busy provider, short against any task's own time.
+pub const RESULT_HOLD_MS: u64 = 2;
+
 /// Tasks per worker both providers offer to queue: more than the broker's default (1), so the
 /// broker's setting decides.
 pub const PREFETCH_OFFERED: u32 = 4;
@@ -149,6 +159,12 @@ pub struct Core {
     waiting: VecDeque<RunTask>,
     /// Tasks per worker the broker said it may send beyond the workers.
     prefetch: u32,
+    /// The workers last announced (0 while paused).
+    workers: usize,
+    /// The protocol version the broker's `welcome` named (1 until then).
+    version: u32,
+    /// Result messages held back to go out in one frame (protocol version 2).
+    held: Vec<u8>,
 }
 
 /// A module as a browser runs it: grows checked against the task's limit, memory imported.
@@ -179,14 +195,18 @@ impl Core {
             running: HashSet::new(),
             waiting: VecDeque::new(),
             prefetch: 0,
+            workers: 0,
+            version: 1,
+            held: Vec::new(),
         }
     }
 
     /// The first frame: who this provider is, how many workers it announces (0 while paused)
     /// and how many tasks per worker it can queue.
-    pub fn hello(&self, name: &str, workers: u32) -> Vec<u8> {
+    pub fn hello(&mut self, name: &str, workers: u32) -> Vec<u8> {
+        self.workers = workers as usize;
         let hello = Hello {
-            versions: vec![VERSION],
+            versions: VERSIONS.to_vec(),
             kind: self.config.kind,
             name: name.into(),
             workers,
@@ -238,8 +258,9 @@ impl Core {
         actions
     }
 
-    /// The event frame announcing a new worker count.
-    pub fn workers(count: u32) -> Vec<u8> {
+    /// The event frame announcing a new worker count (0 while paused).
+    pub fn workers(&mut self, count: u32) -> Vec<u8> {
+        self.workers = count as usize;
         frame(&ToBroker::Workers { count })
     }
 
@@ -261,10 +282,19 @@ impl Core {
         self.receive_limit
     }
 
-    /// Handles one frame from the broker.
+    /// Handles one frame from the broker: the actions of its messages, in order.
     pub fn receive(&mut self, bytes: &[u8]) -> Result<Vec<Action>, ProtocolError> {
-        Ok(match decode::<ToProvider>(bytes, self.receive_limit)? {
-            ToProvider::Welcome { provider_id, heartbeat_ms, max_frame_bytes, prefetch, .. } => {
+        let mut actions = Vec::new();
+        for message in decode_all::<ToProvider>(bytes, self.receive_limit)? {
+            actions.extend(self.handle(message));
+        }
+        Ok(actions)
+    }
+
+    fn handle(&mut self, message: ToProvider) -> Vec<Action> {
+        match message {
+            ToProvider::Welcome { version, provider_id, heartbeat_ms, max_frame_bytes, prefetch } => {
+                self.version = version;
                 self.prefetch = prefetch;
                 self.send_limit = usize::try_from(max_frame_bytes).unwrap_or(usize::MAX);
                 self.receive_limit = self.send_limit.max(MAX_FRAME_BYTES);
@@ -281,7 +311,7 @@ impl Core {
                 }
                 actions
             }
-        })
+        }
     }
 
     /// A waiting task is dropped here; a running one is stopped by the driver, and its worker
@@ -353,6 +383,38 @@ impl Core {
         actions
     }
 
+    /// Takes a result frame ([`Core::result`], [`Core::exited`], [`Core::failed`]) and returns
+    /// the frames to send now. In protocol version 2 the result is held back while the tasks
+    /// the provider still holds outnumber its workers (each worker has a task to go on with,
+    /// so the broker's answer is not needed yet), up to [`BATCH_BYTES`] of results; held
+    /// results go out with the next result that is sent, or within [`RESULT_HOLD_MS`] from
+    /// [`Core::flush_results`], which the driver must then call. Call after
+    /// [`Core::finished`] for the task.
+    pub fn queue_result(&mut self, result: Vec<u8>) -> Vec<Vec<u8>> {
+        if !batches(self.version) {
+            return vec![result];
+        }
+        let mut now = Vec::new();
+        if self.held.len() + result.len() > self.send_limit {
+            now.extend(self.flush_results());
+        }
+        self.held.extend(result);
+        if self.pending() <= self.workers || self.held.len() >= BATCH_BYTES {
+            now.extend(self.flush_results());
+        }
+        now
+    }
+
+    /// Whether results are held back ([`Core::queue_result`]).
+    pub fn holding(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// The results held back, as one frame, if any.
+    pub fn flush_results(&mut self) -> Option<Vec<u8>> {
+        (!self.held.is_empty()).then(|| std::mem::take(&mut self.held))
+    }
+
     fn refuse(&self, id: u64, kind: TaskErrorKind, message: String) -> Action {
         Action::Send(self.failed(id, kind, message, Vec::new(), Vec::new()))
     }
@@ -409,6 +471,7 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasimoff_protocol::{VERSION, decode};
 
     const LIMITS: WireLimits = WireLimits {
         timeout_ms: 1000,
@@ -515,8 +578,72 @@ mod tests {
     }
 
     fn welcome(max_frame_bytes: u64) -> Vec<u8> {
-        encode(&ToProvider::Welcome { version: VERSION, provider_id: ProviderId(3), heartbeat_ms: 5000, max_frame_bytes, prefetch: 1 })
+        welcome_version(VERSION, max_frame_bytes)
+    }
+
+    fn welcome_version(version: u32, max_frame_bytes: u64) -> Vec<u8> {
+        encode(&ToProvider::Welcome { version, provider_id: ProviderId(3), heartbeat_ms: 5000, max_frame_bytes, prefetch: 1 })
             .expect("encode")
+    }
+
+    fn ids(frame: &[u8]) -> Vec<u64> {
+        let messages = decode_all::<ToBroker>(frame, usize::MAX).expect("a frame of results");
+        messages.iter().map(|message| if let ToBroker::Result { id, .. } = message { *id } else { panic!("{message:?}") }).collect()
+    }
+
+    /// A native core of 2 workers holding tasks 1 and 2 running and 3 and 4 queued, all sent
+    /// in one frame, after a `welcome` of protocol `version`.
+    fn busy_core(version: u32) -> Core {
+        let mut core = Core::new(Config::native(4), 2);
+        core.hello("n", 2);
+        core.receive(&welcome_version(version, 1 << 20)).expect("welcome");
+        let mut frame = run(1, "sha256:a", Some(module()), None);
+        for id in [2, 3, 4] {
+            frame.extend(run(id, "sha256:a", None, None));
+        }
+        assert_eq!(started(&core.receive(&frame).expect("a frame of four runs")), [1, 2]);
+        core
+    }
+
+    #[test]
+    fn a_busy_provider_holds_results_until_its_workers_need_more_tasks() {
+        let mut core = busy_core(VERSION);
+        assert_eq!(started(&core.finished(1)), [3]);
+        let result = core.exited(1, 0, Vec::new(), Vec::new(), None, vec![], 0, 1);
+        assert!(core.queue_result(result).is_empty(), "3 tasks held for 2 workers: the broker's answer can wait");
+        assert!(core.holding());
+        assert_eq!(started(&core.finished(2)), [4]);
+        let result = core.exited(2, 0, Vec::new(), Vec::new(), None, vec![], 0, 1);
+        let now = core.queue_result(result);
+        assert_eq!(now.iter().map(|frame| ids(frame)).collect::<Vec<_>>(), [vec![1, 2]], "one frame, both results");
+        assert!(!core.holding() && core.flush_results().is_none());
+
+        core.finished(3);
+        let result = core.failed(3, TaskErrorKind::Trap, "trap".into(), Vec::new(), Vec::new());
+        assert_eq!(core.queue_result(result).len(), 1, "a worker without a next task: sent at once");
+    }
+
+    #[test]
+    fn held_results_go_out_when_flushed() {
+        let mut core = busy_core(VERSION);
+        core.finished(1);
+        let result = core.exited(1, 0, Vec::new(), Vec::new(), None, vec![], 0, 1);
+        assert!(core.queue_result(result).is_empty());
+        let frame = core.flush_results().expect("the held result");
+        assert_eq!(ids(&frame), [1]);
+        assert!(core.flush_results().is_none());
+    }
+
+    #[test]
+    fn a_broker_of_version_1_gets_each_result_at_once() {
+        let mut core = busy_core(1);
+        core.finished(1);
+        let result = core.exited(1, 0, Vec::new(), Vec::new(), None, vec![], 0, 1);
+        let now = core.queue_result(result);
+        assert_eq!(now.iter().map(|frame| ids(frame)).collect::<Vec<_>>(), [vec![1]]);
+        assert!(!core.holding());
+        let hello = decode::<ToBroker>(&Core::new(Config::native(1), 1).hello("n", 1), usize::MAX).expect("hello");
+        assert!(matches!(hello, ToBroker::Hello(Hello { versions, .. }) if versions == VERSIONS), "both versions offered");
     }
 
     #[test]

@@ -64,6 +64,8 @@ export class Provider extends EventTarget {
     this.pool = null;
     this.socket = null;
     this.attempt = 0;
+    /** The timer that sends the results the core holds back, or null. */
+    this.flushTimer = null;
   }
 
   /** Connects and serves tasks until `stop()`; resolves once it is running. */
@@ -80,7 +82,10 @@ export class Provider extends EventTarget {
       onchange: () => this.emit(),
     });
     this.session = new Session(CACHED_MODULES, this.pool.capacity);
-    addEventListener("pagehide", () => this.socket?.close(1001, "page closed"));
+    addEventListener("pagehide", () => {
+      this.flushResults();
+      this.socket?.close(1001, "page closed");
+    });
     this.connect();
   }
 
@@ -178,6 +183,8 @@ export class Provider extends EventTarget {
     this.modules.clear();
     this.compiled.clear();
     this.pool.terminate();
+    clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     this.session = new Session(CACHED_MODULES, 0);
     if (this.stopping) return this.set("stopped", `disconnected: ${reason}`);
     this.pool.resize(this.wanted);
@@ -275,8 +282,27 @@ export class Provider extends EventTarget {
 
   /** Answers a task that did not reach a worker, and gives its place to the next. */
   fail(id, kind, message) {
-    this.send(this.session.failed(id, kind, message, NO_OUTPUT, NO_OUTPUT));
     this.next(id);
+    this.sendResult(this.session.failed(id, kind, message, NO_OUTPUT, NO_OUTPUT));
+  }
+
+  /**
+   * Sends the frames the core gives for a result. While every worker still has a task to go on
+   * with, the core holds results back to send several in one frame (protocol version 2); what
+   * it holds goes out with the next result sent, or from a timer after `resultHoldMs`.
+   */
+  sendResult(frames) {
+    for (const frame of frames) this.send(frame);
+    if (!this.session.holding || this.flushTimer) return;
+    this.flushTimer = setTimeout(() => this.flushResults(), this.session.resultHoldMs);
+  }
+
+  /** Sends the results the core holds back, if any. */
+  flushResults() {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    const frame = this.session?.flush();
+    if (frame) this.send(frame);
   }
 
   /** Task `id` no longer holds a worker: the core hands over the next waiting task, if any. */
@@ -292,12 +318,12 @@ export class Provider extends EventTarget {
 
   finished(task, result) {
     this.next(task.id);
-    const frame =
+    const frames =
       result.type === "exited"
         ? this.session.exited(task.id, result.status, result.stdout, result.stderr, task.artifacts.length ? result.artifacts : null,
             result.missing, task.limits.artifactBytes, result.elapsedUs)
         : this.session.failed(task.id, result.kind, result.message, result.stdout, result.stderr);
-    this.send(frame);
+    this.sendResult(frames);
     this.log(`task ${task.id}: ${result.type === "exited" ? `exit ${result.status}` : result.kind}`);
     this.tasksDone += 1;
     this.finishedAt.push(performance.now());
@@ -311,28 +337,28 @@ export class Provider extends EventTarget {
       this.pool.resize(this.wanted);
       for (const action of this.session.setSlots(this.pool.capacity)) this.act(action);
     }
-    this.send(Session.workers(this.announced()));
+    this.send(this.session.workers(this.announced()));
     this.log(`workers: ${this.wanted}`);
   }
 
   /** Stops taking tasks; running tasks finish. */
   pause() {
     this.paused = true;
-    this.send(Session.workers(0));
+    this.send(this.session.workers(0));
     this.set(this.connection, "paused");
   }
 
   /** Takes tasks again after `pause()`. */
   resume() {
     this.paused = false;
-    this.send(Session.workers(this.announced()));
+    this.send(this.session.workers(this.announced()));
     this.set(this.connection, "resumed");
   }
 
   /** Stops taking tasks, lets running and queued tasks finish, then disconnects. */
   async stop() {
     this.stopping = true;
-    this.send(Session.workers(0));
+    this.send(this.session.workers(0));
     if (this.session?.pending()) {
       this.log(`draining ${this.session.pending()} running or queued task(s)`);
       await new Promise((resolve) => (this.drained = resolve));

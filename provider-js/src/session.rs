@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use std::collections::BTreeMap;
-use wasimoff_provider_core::{Action, Config, Core, RunTask, TaskErrorKind};
+use wasimoff_provider_core::{Action, Config, Core, RESULT_HOLD_MS, RunTask, TaskErrorKind};
 use wasm_bindgen::prelude::*;
 
 /// An [`Action`] as `provider.js` reads it: `{type: "run", id, module, …}`.
@@ -154,13 +154,31 @@ impl Session {
     }
 
     /// The hello frame.
-    pub fn hello(&self, name: &str, workers: u32) -> Vec<u8> {
+    pub fn hello(&mut self, name: &str, workers: u32) -> Vec<u8> {
         self.core.hello(name, workers)
     }
 
-    /// The frame announcing `count` workers.
-    pub fn workers(count: u32) -> Vec<u8> {
-        Core::workers(count)
+    /// The frame announcing `count` workers (0 while paused).
+    pub fn workers(&mut self, count: u32) -> Vec<u8> {
+        self.core.workers(count)
+    }
+
+    /// The longest a result may be held back: call [`Session::flush`] this many ms after
+    /// [`Session::exited`] or [`Session::failed`] sent nothing.
+    #[wasm_bindgen(getter = resultHoldMs)]
+    pub fn result_hold_ms(&self) -> u32 {
+        RESULT_HOLD_MS as u32
+    }
+
+    /// Whether results are held back, to go out with the next or from [`Session::flush`].
+    #[wasm_bindgen(getter)]
+    pub fn holding(&self) -> bool {
+        self.core.holding()
+    }
+
+    /// The results held back, as one frame to send, or `undefined`.
+    pub fn flush(&mut self) -> Option<Vec<u8>> {
+        self.core.flush_results()
     }
 
     /// Handles a frame from the broker: an array of actions
@@ -174,11 +192,13 @@ impl Session {
         self.core.forget(digest)
     }
 
-    /// The result frame of a task that exited. `artifacts` is `null` when none were requested,
-    /// else an array of `{path, data}` (`data` null for a folder).
+    /// A task exited: the frames to send now (an array, empty while the result is held back
+    /// with others, see [`Session::flush`]). `artifacts` is `null` when none were requested,
+    /// else an array of `{path, data}` (`data` null for a folder). Call after
+    /// [`Session::finished`] for the task.
     #[allow(clippy::too_many_arguments)]
     pub fn exited(
-        &self,
+        &mut self,
         id: f64,
         status: i32,
         stdout: Vec<u8>,
@@ -187,16 +207,24 @@ impl Session {
         missing: Vec<String>,
         artifact_limit: f64,
         elapsed_us: f64,
-    ) -> Result<Vec<u8>, JsError> {
+    ) -> Result<JsValue, JsError> {
         let artifacts: Option<Vec<JsEntry>> = serde_wasm_bindgen::from_value(artifacts).map_err(|e| JsError::new(&e.to_string()))?;
         let artifacts = artifacts.map(|entries| entries.into_iter().map(|entry| (entry.path, entry.data.map(ByteBuf::into_vec))).collect());
-        Ok(self.core.exited(task_id(id), status, stdout, stderr, artifacts, missing, artifact_limit as u64, elapsed_us as u64))
+        let result = self.core.exited(task_id(id), status, stdout, stderr, artifacts, missing, artifact_limit as u64, elapsed_us as u64);
+        self.queue(result)
     }
 
-    /// The result frame of a task that did not run to an exit status; `kind` is one of
-    /// [`error_kinds`]' values, anything else is an error.
-    pub fn failed(&self, id: f64, kind: &str, message: &str, stdout: Vec<u8>, stderr: Vec<u8>) -> Result<Vec<u8>, JsError> {
+    /// A task did not run to an exit status: the frames to send now, as [`Session::exited`];
+    /// `kind` is one of [`error_kinds`]' values, anything else is an error.
+    pub fn failed(&mut self, id: f64, kind: &str, message: &str, stdout: Vec<u8>, stderr: Vec<u8>) -> Result<JsValue, JsError> {
         let kind = kind.parse().map_err(|e: String| JsError::new(&e))?;
-        Ok(self.core.failed(task_id(id), kind, message.to_string(), stdout, stderr))
+        let result = self.core.failed(task_id(id), kind, message.to_string(), stdout, stderr);
+        self.queue(result)
+    }
+
+    /// A result frame through the core's batching: the frames to send now, as an array.
+    fn queue(&mut self, result: Vec<u8>) -> Result<JsValue, JsError> {
+        let now: Vec<ByteBuf> = self.core.queue_result(result).into_iter().map(ByteBuf::from).collect();
+        to_js(&now)
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::task::AbortOnDropHandle;
 use wasimoff_protocol::{Outcome, TaskErrorKind, WireTask};
-use wasimoff_provider_core::{Action, Config, Core, RunTask};
+use wasimoff_provider_core::{Action, Config, Core, RESULT_HOLD_MS, RunTask};
 
 /// Heartbeat periods without any frame after which the broker is taken for gone (a restarted
 /// broker never answers an old QUIC connection), as in the browser provider.
@@ -36,6 +36,8 @@ struct Session {
     running: HashMap<u64, Running>,
     finished: mpsc::UnboundedSender<(u64, Outcome)>,
     silence: Option<Duration>,
+    /// When the results the core holds back must go out ([`RESULT_HOLD_MS`] after the first).
+    flush_at: Option<Instant>,
 }
 
 fn lost(error: impl std::fmt::Display) -> ProviderError {
@@ -52,6 +54,7 @@ pub(super) async fn run(mut link: Link, runner: LocalRunner, config: Config, nam
         running: HashMap::new(),
         finished,
         silence: None,
+        flush_at: None,
     };
     let result = session.serve(&mut link, name, workers, results).await;
     drop(session);
@@ -82,6 +85,12 @@ impl Session {
                     self.act_all(actions, link).await?;
                 }
                 Some((id, outcome)) = results.recv() => self.finish(id, outcome, link).await?,
+                () = sleep_until(self.flush_at) => {
+                    self.flush_at = None;
+                    if let Some(frame) = self.core.flush_results() {
+                        link.send(frame).await.map_err(lost)?;
+                    }
+                }
                 () = sleep_until(silent_until) => {
                     let silence = self.silence.unwrap_or_default();
                     return Err(lost(format!("no frame from the broker for {} ms", silence.as_millis())));
@@ -166,7 +175,17 @@ impl Session {
             self.drop_module(&running.module);
             link.send(self.core.forget(&running.module)).await.map_err(lost)?;
         }
-        link.send(self.core.result(id, outcome)).await.map_err(lost)
+        let result = self.core.result(id, outcome);
+        let now = self.core.queue_result(result);
+        if !self.core.holding() {
+            self.flush_at = None;
+        } else if self.flush_at.is_none() {
+            self.flush_at = Some(Instant::now() + Duration::from_millis(RESULT_HOLD_MS));
+        }
+        for frame in now {
+            link.send(frame).await.map_err(lost)?;
+        }
+        Ok(())
     }
 
     /// Drops a module's bytes and its compiled code.

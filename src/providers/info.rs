@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// [`Wasimoff::provider_info`](crate::Wasimoff::provider_info).
 ///
 /// ```
-/// let info: wasimoff::ProviderInfo = serde_json::from_str(r#"{"protocol_version": 1,
+/// let info: wasimoff::ProviderInfo = serde_json::from_str(r#"{"protocol_version": 2,
 ///     "websocket": "/wasimoff/provider/ws", "webtransport": {"port": 4080,
 ///     "path": "/wasimoff/provider/wt", "certificate_hashes": ["ab12"]}}"#).unwrap();
 /// assert_eq!(info.webtransport.unwrap().port, 4080);

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 use tracing::field::{Empty, display};
-use wasimoff_protocol::{ProviderId, ToBroker, ToProvider, Transport, decode, encode, negotiate};
+use wasimoff_protocol::{BATCH_BYTES, ProviderId, ToBroker, ToProvider, Transport, batches, decode_all, encode, negotiate};
 
 /// Unanswered pings after which a provider is dropped.
 const MISSED_PINGS: u32 = 2;
@@ -126,17 +126,18 @@ enum End {
     Quietly,
 }
 
-/// The next frame decoded as a message.
+/// The next frame decoded as messages.
 enum Incoming {
-    Message(ToBroker),
+    /// One or more messages (several only from a provider of protocol version 2).
+    Messages(Vec<ToBroker>),
     Violation(CloseKind, String),
     Closed,
 }
 
-async fn next_message(link: &mut impl ProviderLink, limit: usize) -> Incoming {
+async fn next_messages(link: &mut impl ProviderLink, limit: usize) -> Incoming {
     match link.receive().await {
-        Received::Frame(frame) => match decode::<ToBroker>(&frame, limit) {
-            Ok(message) => Incoming::Message(message),
+        Received::Frame(frame) => match decode_all::<ToBroker>(&frame, limit) {
+            Ok(messages) => Incoming::Messages(messages),
             Err(error) => Incoming::Violation(CloseKind::Invalid, error.to_string()),
         },
         Received::Violation(kind, reason) => Incoming::Violation(kind, reason),
@@ -203,11 +204,14 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L, peer: &Peer) 
     let hello = tokio::select! {
         biased;
         () = stop.cancelled() => return going_away(),
-        hello = tokio::time::timeout(HELLO_TIMEOUT, next_message(link, limit)) => hello,
+        hello = tokio::time::timeout(HELLO_TIMEOUT, next_messages(link, limit)) => hello,
     };
     let hello = match hello {
-        Ok(Incoming::Message(ToBroker::Hello(hello))) => hello,
-        Ok(Incoming::Message(_)) => return refuse(link, "the first message must be hello").await,
+        Ok(Incoming::Messages(messages)) => match <[ToBroker; 1]>::try_from(messages) {
+            Ok([ToBroker::Hello(hello)]) => hello,
+            Ok(_) => return refuse(link, "the first message must be hello").await,
+            Err(_) => return refuse(link, "the first frame must hold the hello alone").await,
+        },
         Ok(Incoming::Violation(kind, reason)) => return End::Close(kind, reason),
         Ok(Incoming::Closed) => return End::Quietly,
         Err(_) => return refuse(link, "no hello within 10 s").await,
@@ -247,7 +251,7 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L, peer: &Peer) 
         tokio::select! {
             biased;
             () = stop.cancelled() => (going_away(), "was closed by the broker's shutdown"),
-            ended = serve(broker, id, link, commands, limit, peer) => ended,
+            ended = serve(broker, Serving { id, version, limit, peer }, link, commands) => ended,
         }
     } else {
         (End::Quietly, "disconnected")
@@ -257,16 +261,25 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L, peer: &Peer) 
     end
 }
 
+/// Who a welcomed session serves and how.
+struct Serving<'a> {
+    id: ProviderId,
+    /// The negotiated protocol version: from 2 on, frames carry several messages.
+    version: u32,
+    /// The largest frame the provider may send.
+    limit: usize,
+    peer: &'a Peer,
+}
+
 /// The welcomed provider's session: tasks out, results and events in, heartbeats, until
 /// either side leaves. Returns how and why it ended.
 async fn serve(
     broker: &Wasimoff,
-    id: ProviderId,
+    serving: Serving<'_>,
     link: &mut impl ProviderLink,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    limit: usize,
-    peer: &Peer,
 ) -> (End, &'static str) {
+    let Serving { id, version, limit, peer } = serving;
     let scheduler = broker.scheduler();
     let mut heartbeat = tokio::time::interval(broker.limits().provider_heartbeat);
     // After a late tick (a long send, a busy runtime) the next comes a full interval later:
@@ -277,31 +290,37 @@ async fn serve(
     let mut nonce = 0u64;
     loop {
         tokio::select! {
-            incoming = next_message(link, limit) => match incoming {
-                Incoming::Message(ToBroker::Workers { count }) => scheduler.set_workers(id, count),
-                Incoming::Message(ToBroker::Pong { .. }) => unanswered = 0,
-                Incoming::Message(ToBroker::Evicted { digests }) => scheduler.evicted(id, &digests),
-                Incoming::Message(ToBroker::Result { id: task, outcome }) => {
-                    scheduler.result(id, TaskId(task), TaskResult::from_outcome(id.to_string(), outcome));
-                }
-                Incoming::Message(ToBroker::Hello(_)) => {
-                    return (End::Close(CloseKind::Protocol, "hello twice".into()), "broke the protocol");
+            incoming = next_messages(link, limit) => match incoming {
+                Incoming::Messages(messages) => {
+                    for message in messages {
+                        match message {
+                            ToBroker::Workers { count } => scheduler.set_workers(id, count),
+                            ToBroker::Pong { .. } => unanswered = 0,
+                            ToBroker::Evicted { digests } => scheduler.evicted(id, &digests),
+                            ToBroker::Result { id: task, outcome } => {
+                                scheduler.result(id, TaskId(task), TaskResult::from_outcome(id.to_string(), outcome));
+                            }
+                            ToBroker::Hello(_) => {
+                                return (End::Close(CloseKind::Protocol, "hello twice".into()), "broke the protocol");
+                            }
+                        }
+                    }
                 }
                 Incoming::Violation(kind, reason) => return (End::Close(kind, reason), "broke the protocol"),
                 Incoming::Closed => return (End::Quietly, "disconnected"),
             },
             command = commands.recv() => {
                 let Some(command) = command else { return (End::Quietly, "was removed") };
-                if let Command::Quarantine { reason } = command {
+                let (frame, quarantine) = batch(broker, command, &mut commands, batches(version)).await;
+                if !frame.is_empty() && !link.send(frame).await {
+                    return (End::Quietly, "disconnected");
+                }
+                if let Some(reason) = quarantine {
                     if let Some(address) = peer.address {
                         broker.quarantine().add(address.ip(), broker.limits().quarantine_cooloff);
                     }
                     tracing::warn!(provider = %id, address = ?peer.address, %reason, "provider quarantined");
                     return (refuse(link, &reason).await, "was quarantined");
-                }
-                let frame = command_message(broker, command).await;
-                if !send(link, &frame).await {
-                    return (End::Quietly, "disconnected");
                 }
             }
             _ = heartbeat.tick() => {
@@ -316,4 +335,30 @@ async fn serve(
             }
         }
     }
+}
+
+/// One frame for `first` and, when the session `batches`, for every command already waiting
+/// behind it up to [`BATCH_BYTES`]: the scheduler answers a provider's batch of results with
+/// a batch of tasks, carried by one message. Stops at a quarantine, returning its reason.
+async fn batch(
+    broker: &Wasimoff,
+    first: Command,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    batches: bool,
+) -> (Vec<u8>, Option<String>) {
+    let mut frame = Vec::new();
+    let mut next = Some(first);
+    while let Some(command) = next.take() {
+        if let Command::Quarantine { reason } = command {
+            return (frame, Some(reason));
+        }
+        match encode(&command_message(broker, command).await) {
+            Ok(message) => frame.extend(message),
+            Err(error) => tracing::error!(%error, "cannot encode a message to a provider"),
+        }
+        if batches && frame.len() < BATCH_BYTES {
+            next = commands.try_recv().ok();
+        }
+    }
+    (frame, None)
 }

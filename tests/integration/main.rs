@@ -1,5 +1,6 @@
 //! End-to-end tests of the broker: store, local runner, handle, and the conformance table.
 
+mod batches;
 mod browser;
 #[cfg(feature = "webtransport")]
 mod browser_webtransport;

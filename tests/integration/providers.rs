@@ -9,7 +9,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error, Message};
-use wasimoff::protocol::{Hello, MAX_FRAME_BYTES, ProviderKind, ToBroker, ToProvider, VERSION, decode, encode};
+use wasimoff::protocol::{Hello, MAX_FRAME_BYTES, ProviderKind, ToBroker, ToProvider, VERSION, VERSIONS, decode, encode};
 use wasimoff::{Limits, OriginPolicy, Wasimoff};
 
 pub type Socket = WebSocketStream<TcpStream>;
@@ -28,6 +28,11 @@ pub async fn say(socket: &mut Socket, message: &ToBroker) {
     socket.send(Message::Binary(encode(message).unwrap().into())).await.unwrap();
 }
 
+/// The protocol version of the test's raw providers: one message per frame, so that [`hear`]
+/// reads one message per frame.
+pub const RAW_VERSION: u32 = 1;
+
+/// The next message, from a frame of one (the raw providers speak [`RAW_VERSION`]).
 pub async fn hear(socket: &mut Socket) -> ToProvider {
     loop {
         match socket.next().await.expect("a frame").expect("no error") {
@@ -89,7 +94,7 @@ pub async fn wait_for_within(base: &str, condition: impl Fn(&Value) -> bool, lim
 async fn a_provider_is_welcomed_and_shown_in_the_cluster() {
     let (_broker, base) = support::http_broker().await;
     let mut socket = connect(&base, None).await.unwrap();
-    say(&mut socket, &hello(vec![VERSION], 3)).await;
+    say(&mut socket, &hello(VERSIONS.to_vec(), 3)).await;
     let ToProvider::Welcome { version, provider_id, heartbeat_ms, max_frame_bytes, .. } = hear(&mut socket).await else {
         panic!("expected welcome");
     };
@@ -120,7 +125,7 @@ async fn an_incompatible_version_is_refused_with_the_reason() {
     let (_broker, base) = support::http_broker().await;
     let mut socket = connect(&base, None).await.unwrap();
     say(&mut socket, &hello(vec![99], 1)).await;
-    let reason = format!("incompatible protocol: the broker speaks version {VERSION}, the provider offered [99]");
+    let reason = "incompatible protocol: the broker speaks versions [1, 2], the provider offered [99]".to_string();
     assert_eq!(hear(&mut socket).await, ToProvider::Refused { reason: reason.clone() });
     assert_eq!(closing(&mut socket).await, (CloseCode::Policy, reason));
     assert_eq!(cluster(&base).await["providers"], serde_json::json!([]));
@@ -144,7 +149,7 @@ async fn origins_are_checked_against_the_allow_list() {
     }
     for allowed in [format!("http://{host}"), "http://localhost:9999".to_string(), "http://127.0.0.1:1".to_string()] {
         let mut socket = connect(&base, Some(&allowed)).await.unwrap_or_else(|e| panic!("{allowed}: {e}"));
-        say(&mut socket, &hello(vec![VERSION], 1)).await;
+        say(&mut socket, &hello(vec![RAW_VERSION], 1)).await;
         assert!(matches!(hear(&mut socket).await, ToProvider::Welcome { .. }), "{allowed}");
     }
 
@@ -158,7 +163,7 @@ async fn origins_are_checked_against_the_allow_list() {
 async fn oversized_frames_close_the_connection() {
     let (_broker, base) = support::http_broker_with(Limits { provider_frame_bytes: 1024, ..support::test_limits() }).await;
     let mut socket = connect(&base, None).await.unwrap();
-    say(&mut socket, &hello(vec![VERSION], 1)).await;
+    say(&mut socket, &hello(vec![RAW_VERSION], 1)).await;
     assert!(matches!(hear(&mut socket).await, ToProvider::Welcome { max_frame_bytes: 1024, .. }));
     socket.send(Message::Binary(vec![0u8; 4096].into())).await.unwrap();
     let (code, reason) = closing(&mut socket).await;
@@ -171,7 +176,7 @@ async fn oversized_frames_close_the_connection() {
 async fn malformed_frames_close_the_connection() {
     let (_broker, base) = support::http_broker().await;
     let mut socket = connect(&base, None).await.unwrap();
-    say(&mut socket, &hello(vec![VERSION], 1)).await;
+    say(&mut socket, &hello(vec![RAW_VERSION], 1)).await;
     hear(&mut socket).await;
     socket.send(Message::Binary(b"\xc1not msgpack".to_vec().into())).await.unwrap();
     let (code, reason) = closing(&mut socket).await;
@@ -183,7 +188,7 @@ async fn malformed_frames_close_the_connection() {
 async fn the_provider_limit_answers_503() {
     let (_broker, base) = support::http_broker_with(Limits { max_providers: 1, ..support::test_limits() }).await;
     let mut first = connect(&base, None).await.unwrap();
-    say(&mut first, &hello(vec![VERSION], 1)).await;
+    say(&mut first, &hello(vec![RAW_VERSION], 1)).await;
     hear(&mut first).await;
     wait_for_providers(&base, 1).await;
     match connect(&base, None).await {
@@ -207,7 +212,7 @@ async fn the_endpoint_works_under_plain_hyper_and_ignores_the_client_layer() {
     });
     let base = support::serve_with_hyper(tower::Layer::layer(&broker.layer(), host)).await;
     let mut socket = connect(&base, None).await.unwrap();
-    say(&mut socket, &hello(vec![VERSION], 2)).await;
+    say(&mut socket, &hello(vec![RAW_VERSION], 2)).await;
     assert!(matches!(hear(&mut socket).await, ToProvider::Welcome { .. }));
     assert_eq!(broker.cluster().providers.len(), 1);
     let plain = client().get(format!("{base}/wasimoff/provider/ws")).send().await.unwrap();
@@ -218,7 +223,7 @@ async fn the_endpoint_works_under_plain_hyper_and_ignores_the_client_layer() {
 async fn shutdown_closes_websocket_sessions_going_away() {
     let (broker, base) = support::http_broker().await;
     let mut socket = connect(&base, None).await.unwrap();
-    say(&mut socket, &hello(vec![VERSION], 1)).await;
+    say(&mut socket, &hello(vec![RAW_VERSION], 1)).await;
     assert!(matches!(hear(&mut socket).await, ToProvider::Welcome { .. }));
     broker.shutdown().await;
     assert!(broker.cluster().providers.is_empty(), "shutdown returned before the session ended");

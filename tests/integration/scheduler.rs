@@ -2,7 +2,7 @@
 //! bound what a provider gets, modules travel once, lost tasks are re-queued exactly once,
 //! cancellations reach the provider, and the fallback policies hold.
 
-use crate::providers::{Socket, connect, hear, hello, say, wait_for_providers};
+use crate::providers::{RAW_VERSION, Socket, connect, hear, hello, say, wait_for_providers};
 use crate::support::{self, fixture, task};
 use futures_util::StreamExt;
 use serde_bytes::ByteBuf;
@@ -11,10 +11,10 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use wasimoff::native::NativeProvider;
-use wasimoff::protocol::{Outcome, ToBroker, ToProvider, VERSION};
+use wasimoff::protocol::{Outcome, ToBroker, ToProvider};
 use wasimoff::{FallbackPolicy, Job, Task, TaskErrorKind, Upload, Wasimoff};
 
-async fn http_broker_with_policy(policy: FallbackPolicy) -> (Wasimoff, String) {
+pub async fn http_broker_with_policy(policy: FallbackPolicy) -> (Wasimoff, String) {
     let broker = Wasimoff::builder().limits(support::test_limits()).fallback(policy).build().unwrap();
     for name in support::FIXTURES {
         broker.store().put(fixture(name), Upload::new().alias(format!("{name}.wasm"))).await.unwrap();
@@ -37,7 +37,7 @@ fn start_native(base: &str, name: &str, workers: usize) -> tokio::task::JoinHand
 /// A test-controlled provider that has said hello and been welcomed.
 async fn fake_provider(base: &str, workers: u32) -> (Socket, String) {
     let mut socket = connect(base, None).await.unwrap();
-    say(&mut socket, &hello(vec![VERSION], workers)).await;
+    say(&mut socket, &hello(vec![RAW_VERSION], workers)).await;
     let ToProvider::Welcome { provider_id, .. } = hear(&mut socket).await else { panic!("expected welcome") };
     (socket, provider_id.to_string())
 }

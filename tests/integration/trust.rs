@@ -4,7 +4,7 @@
 //! a token-trusted provider's results stand alone; refused providers hear why; malformed
 //! `verify` values are a 400 with the reason.
 
-use crate::providers::{cluster, connect, hear, say, wait_for, wait_for_providers_within};
+use crate::providers::{RAW_VERSION, cluster, connect, hear, say, wait_for, wait_for_providers_within};
 use crate::support::{self, client, task};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use wasimoff::native::{NativeProvider, ProviderError, TransportChoice};
-use wasimoff::protocol::{Hello, MAX_FRAME_BYTES, Outcome, ProviderKind, ToBroker, ToProvider, VERSION, decode, encode};
+use wasimoff::protocol::{Hello, MAX_FRAME_BYTES, Outcome, ProviderKind, ToBroker, ToProvider, decode, encode};
 use wasimoff::{Admission, FallbackPolicy, Job, Limits, RemoteAddress, TaskErrorKind, Verify, Wasimoff};
 
 /// How long providers have to join (native providers try WebSocket directly here).
@@ -199,7 +199,7 @@ async fn a_full_spot_check_catches_every_lie() {
 /// A native provider's hello, presenting `token`.
 fn hello(token: Option<&str>) -> Hello {
     Hello {
-        versions: vec![VERSION],
+        versions: vec![RAW_VERSION],
         kind: ProviderKind::Native,
         name: "raw".into(),
         workers: 1,

@@ -3,14 +3,14 @@
 //! certificate rotation, shutdown, and the fallback when WebTransport is off.
 
 use crate::examples;
-use crate::providers::{self, cluster, hello, wait_for_providers};
+use crate::providers::{self, RAW_VERSION, cluster, hello, wait_for_providers};
 use crate::scheduler::exited;
 use crate::support::{self, client, spawn_run, task};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::time::Instant;
-use wasimoff::protocol::{MAX_FRAME_BYTES, ToBroker, ToProvider, VERSION, decode, encode};
+use wasimoff::protocol::{MAX_FRAME_BYTES, ToBroker, ToProvider, VERSION, VERSIONS, decode, encode};
 use wasimoff::{BuildError, CertificateSource, Limits, SelfSigned, Wasimoff, WebTransport, WebTransportError};
 use wtransport::endpoint::ConnectOptions;
 use wtransport::endpoint::endpoint_side::Client;
@@ -106,7 +106,7 @@ impl Provider {
     /// Connects and is welcomed with `workers` workers; returns the provider id too.
     async fn join(base: &str, hashes: &[String], workers: u32) -> (Provider, String) {
         let mut provider = Provider::open(base, hashes).await;
-        provider.say(&hello(vec![VERSION], workers)).await;
+        provider.say(&hello(vec![RAW_VERSION], workers)).await;
         match provider.hear().await {
             ToProvider::Welcome { provider_id, .. } => (provider, provider_id.to_string()),
             other => panic!("expected welcome, got {other:?}"),
@@ -184,7 +184,7 @@ async fn a_provider_is_welcomed_over_webtransport_and_shown_in_the_cluster() {
     let (_broker, base) = wt_broker(support::test_limits(), WebTransport::default()).await;
     let info = info(&base).await;
     let port = http_address(&base).port();
-    assert_eq!(info["protocol_version"], 1);
+    assert_eq!(info["protocol_version"], 2);
     assert_eq!(info["websocket"], "/wasimoff/provider/ws");
     assert_eq!((&info["webtransport"]["port"], &info["webtransport"]["path"]), (&json!(port), &json!("/wasimoff/provider/wt")));
     let hashes = hashes(&info);
@@ -192,7 +192,7 @@ async fn a_provider_is_welcomed_over_webtransport_and_shown_in_the_cluster() {
     assert!(hashes[0].len() == 64 && hashes[0].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{hashes:?}");
 
     let mut provider = Provider::open(&base, &hashes).await;
-    provider.say(&hello(vec![VERSION], 3)).await;
+    provider.say(&hello(VERSIONS.to_vec(), 3)).await;
     let ToProvider::Welcome { version, provider_id, heartbeat_ms, max_frame_bytes, .. } = provider.hear().await else {
         panic!("expected welcome");
     };
@@ -226,7 +226,7 @@ async fn an_oversized_length_prefix_closes_the_session_with_1009() {
     let limits = Limits { provider_frame_bytes: 1024, ..support::test_limits() };
     let (_broker, base) = wt_broker(limits, WebTransport::default()).await;
     let mut provider = Provider::open(&base, &hashes(&info(&base).await)).await;
-    provider.say(&hello(vec![VERSION], 1)).await;
+    provider.say(&hello(vec![RAW_VERSION], 1)).await;
     assert!(matches!(provider.hear().await, ToProvider::Welcome { max_frame_bytes: 1024, .. }));
     wait_for_providers(&base, 1).await;
     provider.send.write_all(&4096u32.to_be_bytes()).await.unwrap();
@@ -246,12 +246,12 @@ async fn malformed_frames_and_a_late_hello_close_with_their_codes() {
     assert!(reason.starts_with("malformed frame"), "{reason}");
 
     let (mut provider, _) = Provider::join(&base, &hashes, 1).await;
-    provider.say(&hello(vec![VERSION], 1)).await;
+    provider.say(&hello(vec![RAW_VERSION], 1)).await;
     assert_eq!(provider.closing().await, (1002, "hello twice".to_string()));
 
     let mut provider = Provider::open(&base, &hashes).await;
     provider.say(&hello(vec![99], 1)).await;
-    let reason = format!("incompatible protocol: the broker speaks version {VERSION}, the provider offered [99]");
+    let reason = "incompatible protocol: the broker speaks versions [1, 2], the provider offered [99]".to_string();
     assert_eq!(provider.hear().await, ToProvider::Refused { reason: reason.clone() });
     assert_eq!(provider.closing().await, (1008, reason));
     assert_eq!(wait_for_providers(&base, 0).await["providers"], json!([]));
@@ -358,7 +358,7 @@ async fn provider_info_says_null_when_webtransport_is_disabled() {
     let broker = Wasimoff::builder().webtransport(WebTransport::disabled()).client_layer(deny_all).build().unwrap();
     let base = support::serve(support::host_app(&broker)).await;
     assert!(matches!(broker.start_webtransport(http_address(&base)), Err(WebTransportError::Disabled)));
-    let expected = json!({"protocol_version": 1, "websocket": "/wasimoff/provider/ws", "webtransport": null});
+    let expected = json!({"protocol_version": 2, "websocket": "/wasimoff/provider/ws", "webtransport": null});
     assert_eq!(info(&base).await, expected);
     let cross = client().get(format!("{base}/wasimoff/provider/info")).header("origin", "http://localhost:3000").send().await.unwrap();
     assert_eq!(cross.headers()["access-control-allow-origin"], "http://localhost:3000");
@@ -379,7 +379,7 @@ async fn a_taken_udp_port_leaves_the_broker_on_websocket() {
     let base = support::serve(support::host_app(&broker)).await;
     assert_eq!(info(&base).await["webtransport"], Value::Null);
     let mut socket = providers::connect(&base, None).await.unwrap();
-    providers::say(&mut socket, &hello(vec![VERSION], 1)).await;
+    providers::say(&mut socket, &hello(vec![RAW_VERSION], 1)).await;
     assert!(matches!(providers::hear(&mut socket).await, ToProvider::Welcome { .. }));
     assert_eq!(wait_for_providers(&base, 1).await["providers"][0]["transport"], "websocket");
 }

@@ -324,6 +324,8 @@ test("the core names every error kind, frozen, and refuses an unknown one", asyn
   assert.equal(kinds.Cancelled, "cancelled");
   assert.equal(kinds.BackendUnavailable, "backend_unavailable");
   const session = new Session(4);
-  assert.ok(session.failed(1, kinds.Timeout, "late", new Uint8Array(), new Uint8Array()) instanceof Uint8Array);
+  const frames = session.failed(1, kinds.Timeout, "late", new Uint8Array(), new Uint8Array());
+  assert.equal(frames.length, 1, "no welcome yet, so protocol version 1: the result goes out at once");
+  assert.ok(frames[0] instanceof Uint8Array);
   assert.throws(() => session.failed(1, "sleepy", "?", new Uint8Array(), new Uint8Array()), /unknown task error kind "sleepy"/);
 });
