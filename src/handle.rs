@@ -552,6 +552,11 @@ impl Wasimoff {
         &self.inner.scheduler
     }
 
+    /// Frames and messages exchanged with remote providers so far.
+    pub fn provider_traffic(&self) -> crate::ProviderTraffic {
+        self.inner.sessions.traffic().read()
+    }
+
     /// The provider sessions over every transport.
     pub(crate) fn sessions(&self) -> &Sessions {
         &self.inner.sessions

@@ -52,7 +52,8 @@ pub use jobs::{JobHandle, JobPhase, JobStatus, SubmitJobError};
 pub use limits::{EffectiveLimits, Limits, TaskLimits};
 pub use prepare::BLOB_ARGV0;
 pub use providers::{
-    CertificateSource, InProcessProvider, OriginPolicy, ProviderInfo, SelfSigned, WebTransport, WebTransportError, WebTransportInfo,
+    CertificateSource, InProcessProvider, OriginPolicy, ProviderInfo, ProviderTraffic, SelfSigned, WebTransport, WebTransportError,
+    WebTransportInfo,
 };
 pub use scheduler::{FallbackPolicy, ProviderLimitReached};
 pub use store::{FileInfo, FileKind, Storage, Store, StoreError, StoreUsage, Stored, Upload, check_alias, validate_wasm};

@@ -49,6 +49,18 @@ impl Collector for BrokerCollector {
             ("wasimoff_verification_strikes", "Strikes given to providers whose result lost a verification vote.", verification.strikes),
             ("wasimoff_verification_quarantines", "Providers quarantined after too many strikes.", verification.quarantines),
         ];
+        let traffic = broker.provider_traffic();
+        let frames = [("received", traffic.frames_received), ("sent", traffic.frames_sent)];
+        let messages = [("received", traffic.messages_received), ("sent", traffic.messages_sent)];
+        for (name, help, values) in [
+            ("wasimoff_provider_frames", "Frames received from and sent to remote providers.", frames),
+            ("wasimoff_provider_messages", "Protocol messages in those frames (several per frame in protocol version 2).", messages),
+        ] {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (direction, value) in values {
+                ConstCounter::new(value).encode(family.encode_family(&[("direction", direction)])?)?;
+            }
+        }
         for (name, help, value) in counters {
             ConstCounter::new(value).encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
         }

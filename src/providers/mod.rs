@@ -15,6 +15,7 @@ mod info;
 pub(crate) mod local;
 mod origin;
 mod session;
+mod traffic;
 mod websocket;
 mod webtransport;
 
@@ -22,6 +23,7 @@ pub use in_process::InProcessProvider;
 pub use info::{ProviderInfo, WebTransportInfo};
 pub use origin::OriginPolicy;
 pub(crate) use session::Sessions;
+pub use traffic::ProviderTraffic;
 pub(crate) use websocket::upgrade;
 pub(crate) use webtransport::WebTransportState;
 pub use webtransport::{CertificateSource, SelfSigned, WebTransport, WebTransportError};

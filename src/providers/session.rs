@@ -6,6 +6,7 @@
 //! runs in [`Sessions`], whose one shutdown signal closes them all with a going-away close.
 
 use super::command_message;
+use super::traffic::Traffic;
 use crate::Wasimoff;
 use crate::scheduler::{Command, NewProvider, TaskId, TaskResult};
 use crate::trust::{Admission, AdmissionRequest, Trust};
@@ -36,9 +37,15 @@ const SHUTTING_DOWN: &str = "the broker is shutting down";
 pub(crate) struct Sessions {
     stop: CancellationToken,
     tracker: TaskTracker,
+    traffic: Traffic,
 }
 
 impl Sessions {
+    /// Frames and messages exchanged by every session.
+    pub(crate) fn traffic(&self) -> &Traffic {
+        &self.traffic
+    }
+
     /// Runs a connection, from its handshake to the end of its session, as one of them.
     pub(crate) fn spawn<F>(&self, connection: F)
     where
@@ -134,10 +141,13 @@ enum Incoming {
     Closed,
 }
 
-async fn next_messages(link: &mut impl ProviderLink, limit: usize) -> Incoming {
+async fn next_messages(link: &mut impl ProviderLink, limit: usize, traffic: &Traffic) -> Incoming {
     match link.receive().await {
         Received::Frame(frame) => match decode_all::<ToBroker>(&frame, limit) {
-            Ok(messages) => Incoming::Messages(messages),
+            Ok(messages) => {
+                traffic.received(messages.len());
+                Incoming::Messages(messages)
+            }
             Err(error) => Incoming::Violation(CloseKind::Invalid, error.to_string()),
         },
         Received::Violation(kind, reason) => Incoming::Violation(kind, reason),
@@ -145,9 +155,12 @@ async fn next_messages(link: &mut impl ProviderLink, limit: usize) -> Incoming {
     }
 }
 
-async fn send(link: &mut impl ProviderLink, message: &ToProvider) -> bool {
+async fn send(link: &mut impl ProviderLink, traffic: &Traffic, message: &ToProvider) -> bool {
     match encode(message) {
-        Ok(frame) => link.send(frame).await,
+        Ok(frame) => {
+            traffic.sent(1);
+            link.send(frame).await
+        }
         Err(error) => {
             tracing::error!(%error, "cannot encode a message to a provider");
             false
@@ -156,8 +169,8 @@ async fn send(link: &mut impl ProviderLink, message: &ToProvider) -> bool {
 }
 
 /// Sends `refused`; the link is then closed with the same reason.
-async fn refuse(link: &mut impl ProviderLink, reason: &str) -> End {
-    send(link, &ToProvider::Refused { reason: reason.to_string() }).await;
+async fn refuse(link: &mut impl ProviderLink, traffic: &Traffic, reason: &str) -> End {
+    send(link, traffic, &ToProvider::Refused { reason: reason.to_string() }).await;
     End::Close(CloseKind::Policy, reason.to_string())
 }
 
@@ -201,31 +214,32 @@ fn going_away() -> End {
 async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L, peer: &Peer) -> End {
     let limit = frame_limit(broker);
     let stop = broker.sessions().stop.clone();
+    let traffic = broker.sessions().traffic();
     let hello = tokio::select! {
         biased;
         () = stop.cancelled() => return going_away(),
-        hello = tokio::time::timeout(HELLO_TIMEOUT, next_messages(link, limit)) => hello,
+        hello = tokio::time::timeout(HELLO_TIMEOUT, next_messages(link, limit, traffic)) => hello,
     };
     let hello = match hello {
         Ok(Incoming::Messages(messages)) => match <[ToBroker; 1]>::try_from(messages) {
             Ok([ToBroker::Hello(hello)]) => hello,
-            Ok(_) => return refuse(link, "the first message must be hello").await,
-            Err(_) => return refuse(link, "the first frame must hold the hello alone").await,
+            Ok(_) => return refuse(link, traffic, "the first message must be hello").await,
+            Err(_) => return refuse(link, traffic, "the first frame must hold the hello alone").await,
         },
         Ok(Incoming::Violation(kind, reason)) => return End::Close(kind, reason),
         Ok(Incoming::Closed) => return End::Quietly,
-        Err(_) => return refuse(link, "no hello within 10 s").await,
+        Err(_) => return refuse(link, traffic, "no hello within 10 s").await,
     };
     let version = match negotiate(&hello.versions) {
         Ok(version) => version,
-        Err(reason) => return refuse(link, &reason).await,
+        Err(reason) => return refuse(link, traffic, &reason).await,
     };
     if let Some(left) = peer.address.and_then(|address| broker.quarantine().remaining(address.ip())) {
-        return refuse(link, &format!("this address is quarantined for another {} s", left.as_secs().max(1))).await;
+        return refuse(link, traffic, &format!("this address is quarantined for another {} s", left.as_secs().max(1))).await;
     }
     let request = AdmissionRequest { hello: &hello, headers: &peer.headers, remote_address: peer.address };
     let trust = match (broker.admission())(&request) {
-        Admission::Refuse(reason) => return refuse(link, &reason).await,
+        Admission::Refuse(reason) => return refuse(link, traffic, &reason).await,
         Admission::Trusted => Trust::Trusted,
         Admission::Untrusted => Trust::Untrusted,
     };
@@ -236,7 +250,7 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L, peer: &Peer) 
     let joined = scheduler.join(joining, broker.limits().max_providers);
     let (id, commands) = match joined {
         Ok(joined) => joined,
-        Err(full) => return refuse(link, &full.to_string()).await,
+        Err(full) => return refuse(link, traffic, &full.to_string()).await,
     };
     tracing::Span::current().record("provider", display(id));
     tracing::info!(kind = ?hello.kind, workers = hello.workers, ?trust, "provider joined");
@@ -247,7 +261,7 @@ async fn session<L: ProviderLink>(broker: &Wasimoff, link: &mut L, peer: &Peer) 
         max_frame_bytes: broker.limits().provider_frame_bytes,
         prefetch,
     };
-    let (end, why) = if send(link, &welcome).await {
+    let (end, why) = if send(link, traffic, &welcome).await {
         tokio::select! {
             biased;
             () = stop.cancelled() => (going_away(), "was closed by the broker's shutdown"),
@@ -281,6 +295,7 @@ async fn serve(
 ) -> (End, &'static str) {
     let Serving { id, version, limit, peer } = serving;
     let scheduler = broker.scheduler();
+    let traffic = broker.sessions().traffic();
     let mut heartbeat = tokio::time::interval(broker.limits().provider_heartbeat);
     // After a late tick (a long send, a busy runtime) the next comes a full interval later:
     // the default burst of catch-up ticks would drop a provider before it could answer.
@@ -290,7 +305,7 @@ async fn serve(
     let mut nonce = 0u64;
     loop {
         tokio::select! {
-            incoming = next_messages(link, limit) => match incoming {
+            incoming = next_messages(link, limit, traffic) => match incoming {
                 Incoming::Messages(messages) => {
                     for message in messages {
                         match message {
@@ -311,16 +326,19 @@ async fn serve(
             },
             command = commands.recv() => {
                 let Some(command) = command else { return (End::Quietly, "was removed") };
-                let (frame, quarantine) = batch(broker, command, &mut commands, batches(version)).await;
-                if !frame.is_empty() && !link.send(frame).await {
-                    return (End::Quietly, "disconnected");
+                let (frame, messages, quarantine) = batch(broker, command, &mut commands, batches(version)).await;
+                if messages > 0 {
+                    traffic.sent(messages);
+                    if !link.send(frame).await {
+                        return (End::Quietly, "disconnected");
+                    }
                 }
                 if let Some(reason) = quarantine {
                     if let Some(address) = peer.address {
                         broker.quarantine().add(address.ip(), broker.limits().quarantine_cooloff);
                     }
                     tracing::warn!(provider = %id, address = ?peer.address, %reason, "provider quarantined");
-                    return (refuse(link, &reason).await, "was quarantined");
+                    return (refuse(link, traffic, &reason).await, "was quarantined");
                 }
             }
             _ = heartbeat.tick() => {
@@ -329,7 +347,7 @@ async fn serve(
                 }
                 nonce += 1;
                 unanswered += 1;
-                if !send(link, &ToProvider::Ping { nonce }).await {
+                if !send(link, traffic, &ToProvider::Ping { nonce }).await {
                     return (End::Quietly, "disconnected");
                 }
             }
@@ -339,26 +357,31 @@ async fn serve(
 
 /// One frame for `first` and, when the session `batches`, for every command already waiting
 /// behind it up to [`BATCH_BYTES`]: the scheduler answers a provider's batch of results with
-/// a batch of tasks, carried by one message. Stops at a quarantine, returning its reason.
+/// a batch of tasks, carried by one message. Returns the frame and how many messages it
+/// holds; stops at a quarantine, returning its reason too.
 async fn batch(
     broker: &Wasimoff,
     first: Command,
     commands: &mut mpsc::UnboundedReceiver<Command>,
     batches: bool,
-) -> (Vec<u8>, Option<String>) {
+) -> (Vec<u8>, usize, Option<String>) {
     let mut frame = Vec::new();
+    let mut messages = 0;
     let mut next = Some(first);
     while let Some(command) = next.take() {
         if let Command::Quarantine { reason } = command {
-            return (frame, Some(reason));
+            return (frame, messages, Some(reason));
         }
         match encode(&command_message(broker, command).await) {
-            Ok(message) => frame.extend(message),
+            Ok(message) => {
+                frame.extend(message);
+                messages += 1;
+            }
             Err(error) => tracing::error!(%error, "cannot encode a message to a provider"),
         }
         if batches && frame.len() < BATCH_BYTES {
             next = commands.try_recv().ok();
         }
     }
-    (frame, None)
+    (frame, messages, None)
 }

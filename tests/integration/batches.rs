@@ -7,8 +7,8 @@ use crate::scheduler::{exited, http_broker_with_policy};
 use crate::support::{self, task};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
-use wasimoff::FallbackPolicy;
 use wasimoff::protocol::{MAX_FRAME_BYTES, ToBroker, ToProvider, VERSION, decode_all, encode};
+use wasimoff::{FallbackPolicy, Wasimoff};
 
 /// The messages of the next frame, answering pings on the way.
 async fn next_frame(socket: &mut Socket) -> Vec<ToProvider> {
@@ -46,22 +46,32 @@ async fn answer_in_one_frame(socket: &mut Socket, ids: &[u64]) {
     socket.send(Message::Binary(frame.into())).await.unwrap();
 }
 
-/// A provider of 2 workers (no prefetch) speaking `versions`, and 6 tasks submitted for it.
-async fn provider_with_six_tasks(
-    versions: Vec<u32>,
-) -> (Socket, u32, Vec<tokio::task::JoinHandle<Result<wasimoff::TaskOutput, wasimoff::TaskError>>>) {
+type Running = tokio::task::JoinHandle<Result<wasimoff::TaskOutput, wasimoff::TaskError>>;
+
+/// A session with a provider of 2 workers (no prefetch) and 6 tasks submitted for it.
+struct Setup {
+    broker: Wasimoff,
+    base: String,
+    socket: Socket,
+    /// The version the provider was welcomed with.
+    version: u32,
+    tasks: Vec<Running>,
+}
+
+/// A broker and a provider speaking `versions`, with 6 tasks submitted for it.
+async fn provider_with_six_tasks(versions: Vec<u32>) -> Setup {
     let (broker, base) = http_broker_with_policy(FallbackPolicy::Never).await;
     let mut socket = connect(&base, None).await.unwrap();
     say(&mut socket, &hello(versions, 2)).await;
     let [ToProvider::Welcome { version, .. }] = &next_frame(&mut socket).await[..] else { panic!("expected welcome") };
     let version = *version;
     let tasks = (0..6).map(|i| support::spawn_run(&broker, task("echo", &["echo", &i.to_string()]))).collect();
-    (socket, version, tasks)
+    Setup { broker, base, socket, version, tasks }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_of_results_is_answered_with_a_batch_of_tasks() {
-    let (mut socket, version, tasks) = provider_with_six_tasks(vec![1, VERSION]).await;
+    let Setup { broker, base, mut socket, version, tasks } = provider_with_six_tasks(vec![1, VERSION]).await;
     assert_eq!(version, VERSION);
     let first = runs(&mut socket, 2).await;
     answer_in_one_frame(&mut socket, &first).await;
@@ -79,11 +89,19 @@ async fn a_batch_of_results_is_answered_with_a_batch_of_tasks() {
         let output = task.await.unwrap().expect("answered by the provider");
         assert!(answered.iter().any(|id| output.stdout == format!("{id}\n")), "{output:?}");
     }
+    let traffic = broker.provider_traffic();
+    assert_eq!((traffic.frames_received, traffic.messages_received), (4, 7), "the hello, then three frames of two results");
+    assert_eq!(traffic.messages_sent, 7, "the welcome and six runs");
+    assert!(traffic.frames_sent <= 6, "the refill came in one frame: {traffic:?}");
+    let metrics = support::client().get(format!("{base}/wasimoff/api/v1/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("wasimoff_provider_frames_total{direction=\"received\"} 4\n"), "{metrics}");
+    assert!(metrics.contains("wasimoff_provider_messages_total{direction=\"received\"} 7\n"), "{metrics}");
+    assert!(metrics.contains("wasimoff_provider_messages_total{direction=\"sent\"} 7\n"), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_of_version_1_gets_one_message_per_frame() {
-    let (mut socket, version, tasks) = provider_with_six_tasks(vec![1]).await;
+    let Setup { broker, mut socket, version, tasks, .. } = provider_with_six_tasks(vec![1]).await;
     assert_eq!(version, 1);
     for _ in 0..3 {
         let mut ids = Vec::new();
@@ -97,4 +115,6 @@ async fn a_provider_of_version_1_gets_one_message_per_frame() {
     for task in tasks {
         task.await.unwrap().expect("answered by the provider");
     }
+    let traffic = broker.provider_traffic();
+    assert_eq!((traffic.frames_sent, traffic.messages_sent), (7, 7), "the welcome and six runs, one per frame");
 }

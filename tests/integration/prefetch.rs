@@ -135,3 +135,20 @@ async fn an_idle_provider_is_served_before_a_busy_providers_queue() {
     assert_eq!(error.kind.as_str(), "timeout");
     assert_eq!(first.evaluate("window.wasimoffProvider.state().tasksDone").await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_chromium_page_sends_several_results_per_frame() {
+    let (broker, base) = broker_with_policy(FallbackPolicy::Never).await;
+    let chromium = Chromium::launch().await;
+    let (_page, _) = provider_page(&chromium, &base, 2).await;
+    let before = broker.provider_traffic();
+    let tasks: Vec<Task> = (0..200).map(|i| task("echo", &["echo", &i.to_string()])).collect();
+    let results = broker.run_job(Job { parent: None, tasks }).await;
+    for (i, result) in results.into_iter().enumerate() {
+        assert_eq!(result.expect("every task succeeds").stdout, format!("argc=2\nargv[0]=echo\nargv[1]={i}\n"));
+    }
+    let after = broker.provider_traffic();
+    let (frames, messages) = (after.frames_received - before.frames_received, after.messages_received - before.messages_received);
+    assert!(messages >= 200, "every result came: {after:?}");
+    assert!(frames < messages, "a page whose workers each had a task to go on with held results back to batch them: {after:?}");
+}
