@@ -496,12 +496,14 @@ var Directory = class _Directory extends Inode {
     super();
     this.entries = /* @__PURE__ */ new Map();
     this.parent = parent ?? this;
+    this.removed = false;
   }
   get filetype() {
     return FILETYPE.DIRECTORY;
   }
   /** Linux: `.`, the entry in the parent, and each subdirectory's `..`. */
   get nlink() {
+    if (this.removed) return 0n;
     let subdirectories = 0n;
     for (const entry of this.entries.values()) if (entry instanceof _Directory) subdirectories++;
     return 2n + subdirectories;
@@ -516,12 +518,17 @@ var Directory = class _Directory extends Inode {
     else node.links = (node.links ?? 0) + 1;
     this.modified();
   }
-  /** Removes the entry `name`. */
-  detach(name) {
+  /** Removes the entry `name`; `removing` when the name goes away with its directory. */
+  detach(name, removing = false) {
     const node = this.entries.get(name);
     this.entries.delete(name);
     if (!(node instanceof _Directory)) node.links--;
+    else if (removing) node.removed = true;
     this.modified();
+  }
+  /** Fails with ENOENT where Linux does: a new name in a directory that was removed. */
+  checkLive() {
+    if (this.removed) fail(ERRNO.NOENT);
   }
 };
 var Symlink = class extends Inode {
@@ -564,7 +571,7 @@ var Found = class {
     this.mustBeDirectory = mustBeDirectory;
   }
 };
-function lookup(start, path, follow, hops = { count: 0 }) {
+function lookup(start, path, follow, hops = { count: 0 }, floor = start) {
   checkPath(path);
   if (path.startsWith("/")) fail(ERRNO.PERM);
   const mustBeDirectory = path.endsWith("/");
@@ -578,7 +585,7 @@ function lookup(start, path, follow, hops = { count: 0 }) {
       continue;
     }
     if (name === "..") {
-      if (dir === start) fail(ERRNO.PERM);
+      if (dir === floor) fail(ERRNO.PERM);
       dir = dir.parent;
       if (last) return new Found(dir, null, dir, mustBeDirectory);
       continue;
@@ -586,7 +593,7 @@ function lookup(start, path, follow, hops = { count: 0 }) {
     checkName(name);
     let node = dir.entries.get(name);
     if (node instanceof Symlink && (!last || follow || mustBeDirectory)) {
-      const target = followLink(dir, node, hops);
+      const target = followLink(dir, node, hops, floor);
       if (last) {
         if (mustBeDirectory && target.node !== void 0 && !(target.node instanceof Directory)) fail(ERRNO.NOTDIR);
         return new Found(target.parent, target.name, target.node, mustBeDirectory || target.mustBeDirectory);
@@ -603,10 +610,10 @@ function lookup(start, path, follow, hops = { count: 0 }) {
   }
   return new Found(dir, null, dir, mustBeDirectory);
 }
-function followLink(dir, link, hops) {
+function followLink(dir, link, hops, floor) {
   if (++hops.count > MAX_SYMLINK_HOPS) fail(ERRNO.LOOP);
   link.accessed();
-  return lookup(dir, link.target, true, hops);
+  return lookup(dir, link.target, true, hops, floor);
 }
 function existing(start, path, follow) {
   const found = lookup(start, path, follow);
@@ -651,6 +658,7 @@ function stripTrailingSlashes(path) {
 // js/wasi/dirops.js
 function makeDirectory(dir, name) {
   if (name === "." || dir.entries.has(name)) fail(ERRNO.EXIST);
+  dir.checkLive();
   dir.attach(name, new Directory(dir));
 }
 function unlinkFile(dir, name) {
@@ -666,17 +674,19 @@ function removeDirectory(dir, name) {
   if (node === void 0) fail(ERRNO.NOENT);
   if (!(node instanceof Directory)) fail(ERRNO.NOTDIR);
   if (node.entries.size > 0) fail(ERRNO.NOTEMPTY);
-  dir.detach(name);
+  dir.detach(name, true);
 }
 function makeSymlink(target, dir, name) {
   if (target === "") fail(ERRNO.NOENT);
   if (name === "." || dir.entries.has(name)) fail(ERRNO.EXIST);
+  dir.checkLive();
   dir.attach(name, new Symlink(target));
 }
 function makeHardLink(oldDir, oldName, newDir, newName) {
   const node = oldName === "." ? oldDir : oldDir.entries.get(oldName);
   if (node === void 0) fail(ERRNO.NOENT);
   if (newName === "." || newDir.entries.has(newName)) fail(ERRNO.EXIST);
+  newDir.checkLive();
   if (node instanceof Directory) fail(ERRNO.PERM);
   newDir.attach(newName, node);
 }
@@ -697,6 +707,7 @@ function rename(oldDir, oldName, newDir, newName, mustBeDirectory) {
   if (oldName === "." || newName === ".") fail(ERRNO.BUSY);
   const node = oldDir.entries.get(oldName);
   if (node === void 0) fail(ERRNO.NOENT);
+  newDir.checkLive();
   const isDirectory = node instanceof Directory;
   if (!isDirectory && mustBeDirectory) fail(ERRNO.NOTDIR);
   if (isDirectory && isWithin(newDir, node)) fail(ERRNO.INVAL);
@@ -707,7 +718,7 @@ function rename(oldDir, oldName, newDir, newName, mustBeDirectory) {
     if (isDirectory && !(victim instanceof Directory)) fail(ERRNO.NOTDIR);
     if (!isDirectory && victim instanceof Directory) fail(ERRNO.ISDIR);
     if (victim instanceof Directory && victim.entries.size > 0) fail(ERRNO.NOTEMPTY);
-    newDir.detach(newName);
+    newDir.detach(newName, true);
   }
   oldDir.detach(oldName);
   newDir.attach(newName, node);
@@ -788,6 +799,7 @@ function preview1(table, args, envs, random = null) {
     let node = found.node;
     if (node === void 0) {
       if (!creating) fail(ERRNO.NOENT);
+      found.parent.checkLive();
       node = new File();
       found.parent.attach(found.name, node);
     } else {

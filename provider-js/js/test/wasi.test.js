@@ -121,3 +121,30 @@ test("virtual clocks step on every read, sleep without sleeping, and file times 
     useVirtualTime(false);
   }
 });
+
+test("a link's `..` may climb to the directory the lookup started from, not above it (openat2 RESOLVE_BENEATH)", async () => {
+  const { lookup } = await import("../wasi/paths.js");
+  const { makeDirectory, makeSymlink } = await import("../wasi/dirops.js");
+  const { WasiError } = await import("../wasi/constants.js");
+  const root = buildRoot([{ path: "top.txt", data: new Uint8Array([1]) }]);
+  makeDirectory(root, "dir");
+  const dir = root.entries.get("dir");
+  makeSymlink("../top.txt", dir, "up");
+  assert.equal(lookup(root, "dir/up", true).node, root.entries.get("top.txt"), "below the preopen: allowed");
+  assert.throws(() => lookup(dir, "up", true), (e) => e instanceof WasiError && e.errno === 63, "above a directory descriptor: EPERM");
+});
+
+test("a removed directory still open takes no new names (ENOENT) and has no links", async () => {
+  const { makeDirectory, makeSymlink, removeDirectory } = await import("../wasi/dirops.js");
+  const { WasiError } = await import("../wasi/constants.js");
+  const root = buildRoot([]);
+  makeDirectory(root, "gone");
+  const gone = root.entries.get("gone");
+  removeDirectory(root, "gone");
+  assert.equal(gone.nlink, 0n);
+  const enoent = (e) => e instanceof WasiError && e.errno === 44;
+  assert.throws(() => makeDirectory(gone, "sub"), enoent);
+  assert.throws(() => makeSymlink("x", gone, "link"), enoent);
+  makeDirectory(root, "gone");
+  assert.equal(root.entries.get("gone").nlink, 2n, "a new directory of the same name is a live one");
+});

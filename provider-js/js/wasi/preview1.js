@@ -124,6 +124,7 @@ export function preview1(table, args, envs, random = null) {
     let node = found.node;
     if (node === undefined) {
       if (!creating) fail(ERRNO.NOENT);
+      found.parent.checkLive();
       node = new File();
       found.parent.attach(found.name, node);
     } else {
