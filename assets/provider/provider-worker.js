@@ -734,6 +734,7 @@ var ProcExit = class extends Error {
 var U64_MAX2 = (1n << 64n) - 1n;
 var I64_MAX = (1n << 63n) - 1n;
 var DIRENT_BYTES = 24;
+var PREAD_MAX_BYTES = 65536;
 var SIGNAL_MAX = 30;
 var encoder3 = new TextEncoder();
 function checkArgument(name, value, valid) {
@@ -886,11 +887,12 @@ function preview1(table, args, envs, random = null) {
       const a = newTime(flags, FSTFLAGS.ATIM, FSTFLAGS.ATIM_NOW, atim);
       const m = newTime(flags, FSTFLAGS.MTIM, FSTFLAGS.MTIM_NOW, mtim);
       const d = descriptor(fd);
-      if (d instanceof DirectoryDescriptor && d.preopen !== null) fail(ERRNO.BADF);
+      const nothing = a === null && m === null;
+      if (d instanceof DirectoryDescriptor && d.preopen !== null && !nothing) fail(ERRNO.BADF);
       nodeOf(fd).setTimes(a, m);
     },
     fd_pread: (fd, iovs, count, offset, out) => {
-      const target = mem.firstBuffer(iovs, count);
+      const target = mem.firstBuffer(iovs, count).subarray(0, PREAD_MAX_BYTES);
       const d = descriptor(fd);
       if (d instanceof StdinDescriptor) fail(ERRNO.SPIPE);
       if (!(d instanceof FileDescriptor)) fail(ERRNO.BADF);
@@ -1010,6 +1012,7 @@ function preview1(table, args, envs, random = null) {
         existing(start, path, true).setTimes(a, m);
       } else {
         const { dir, name } = parentAndName(start, path);
+        if (a === null && m === null) return;
         const node = name === "." ? dir : dir.entries.get(name);
         if (node === void 0) fail(ERRNO.NOENT);
         node.setTimes(a, m);

@@ -148,3 +148,21 @@ test("a removed directory still open takes no new names (ENOENT) and has no link
   makeDirectory(root, "gone");
   assert.equal(root.entries.get("gone").nlink, 2n, "a new directory of the same name is a live one");
 });
+
+test("fd_pread moves at most 64 KiB per call, fd_read the whole buffer (wasmtime)", () => {
+  const { memory, call } = task();
+  memory.grow(2); // room for the 100 000 bytes at DATA
+  const view = new DataView(memory.buffer);
+  new Uint8Array(memory.buffer).set(new TextEncoder().encode("f.txt"), PATH);
+  call("path_open", 3, 0, PATH, 5, O_CREAT, RIGHTS_READ_WRITE, 0n, 0, OUT);
+  const fd = view.getUint32(OUT, true);
+  const size = 100_000;
+  view.setUint32(IOV, DATA, true);
+  view.setUint32(IOV + 4, size, true);
+  call("fd_pwrite", fd, IOV, 1, 0n, OUT);
+  assert.equal(view.getUint32(OUT, true), size);
+  call("fd_pread", fd, IOV, 1, 0n, OUT);
+  assert.equal(view.getUint32(OUT, true), 65536);
+  call("fd_read", fd, IOV, 1, OUT);
+  assert.equal(view.getUint32(OUT, true), size);
+});

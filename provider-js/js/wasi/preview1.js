@@ -39,6 +39,8 @@ export class ProcExit extends Error {
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MAX = (1n << 63n) - 1n;
 const DIRENT_BYTES = 24;
+/** wasmtime's fd_pread reads at most this much per call (its fd_read, the whole buffer). */
+const PREAD_MAX_BYTES = 65536;
 const SIGNAL_MAX = 30;
 const encoder = new TextEncoder();
 
@@ -212,12 +214,14 @@ export function preview1(table, args, envs, random = null) {
       const a = newTime(flags, FSTFLAGS.ATIM, FSTFLAGS.ATIM_NOW, atim);
       const m = newTime(flags, FSTFLAGS.MTIM, FSTFLAGS.MTIM_NOW, mtim);
       const d = descriptor(fd);
-      // The preopened directory is an O_PATH handle in wasmtime: futimens answers EBADF.
-      if (d instanceof DirectoryDescriptor && d.preopen !== null) fail(ERRNO.BADF);
+      const nothing = a === null && m === null;
+      // The preopened directory is an O_PATH handle in wasmtime: futimens answers EBADF, unless
+      // both times are left alone (Linux then returns before looking at the descriptor).
+      if (d instanceof DirectoryDescriptor && d.preopen !== null && !nothing) fail(ERRNO.BADF);
       nodeOf(fd).setTimes(a, m);
     },
     fd_pread: (fd, iovs, count, offset, out) => {
-      const target = mem.firstBuffer(iovs, count);
+      const target = mem.firstBuffer(iovs, count).subarray(0, PREAD_MAX_BYTES);
       const d = descriptor(fd);
       if (d instanceof StdinDescriptor) fail(ERRNO.SPIPE);
       if (!(d instanceof FileDescriptor)) fail(ERRNO.BADF);
@@ -336,6 +340,8 @@ export function preview1(table, args, envs, random = null) {
         existing(start, path, true).setTimes(a, m);
       } else {
         const { dir, name } = parentAndName(start, path);
+        // utimensat with both times left alone returns before it looks the name up.
+        if (a === null && m === null) return;
         const node = name === "." ? dir : dir.entries.get(name);
         if (node === undefined) fail(ERRNO.NOENT);
         node.setTimes(a, m);
