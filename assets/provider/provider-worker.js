@@ -732,6 +732,7 @@ var ProcExit = class extends Error {
   }
 };
 var U64_MAX2 = (1n << 64n) - 1n;
+var u64 = (value) => BigInt.asUintN(64, value);
 var I64_MAX = (1n << 63n) - 1n;
 var DIRENT_BYTES = 24;
 var PREAD_MAX_BYTES = 65536;
@@ -744,6 +745,9 @@ var checkFlags = (name, value, all) => checkArgument(name, value, (value & ~all)
 var checkEnum = (name, value, max) => checkArgument(name, value, value >>> 0 <= max);
 var NOT_RIGHTS = ~ALL_RIGHTS;
 var checkRights = (name, value) => checkArgument(name, value, (value & NOT_RIGHTS) === 0n);
+function checkEnd(offset, length) {
+  if (length > 0 && offset + BigInt(length) > I64_MAX) fail(ERRNO.INVAL);
+}
 function newTime(flags, set, now, value) {
   if (flags & set && flags & now) fail(ERRNO.INVAL);
   if (flags & set) return value;
@@ -837,9 +841,10 @@ function preview1(table, args, envs, random = null) {
       if (id >= CLOCK.PROCESS_CPUTIME) fail(ERRNO.BADF);
       mem.u64(out, readClock(id === CLOCK.REALTIME));
     },
-    fd_advise: (fd, _offset, _len, advice) => {
+    fd_advise: (fd, _offset, len, advice) => {
       checkEnum("advice", advice, ADVICE_MAX);
       fileOf(fd);
+      if (u64(len) > I64_MAX) fail(ERRNO.INVAL);
     },
     fd_allocate: (fd) => {
       fileOf(fd);
@@ -877,7 +882,8 @@ function preview1(table, args, envs, random = null) {
       else if (d instanceof DirectoryDescriptor) mem.filestat(out, d.dir);
       else mem.filestat(out, null);
     },
-    fd_filestat_set_size: (fd, size) => {
+    fd_filestat_set_size: (fd, signedSize) => {
+      const size = u64(signedSize);
       const d = fileOf(fd);
       if (!d.writable || size > I64_MAX) fail(ERRNO.INVAL);
       d.file.resize(offsetOf(size));
@@ -891,18 +897,28 @@ function preview1(table, args, envs, random = null) {
       if (d instanceof DirectoryDescriptor && d.preopen !== null && !nothing) fail(ERRNO.BADF);
       nodeOf(fd).setTimes(a, m);
     },
-    fd_pread: (fd, iovs, count, offset, out) => {
+    fd_pread: (fd, iovs, count, signedOffset, out) => {
+      const offset = u64(signedOffset);
       const target = mem.firstBuffer(iovs, count).subarray(0, PREAD_MAX_BYTES);
       const d = descriptor(fd);
       if (d instanceof StdinDescriptor) fail(ERRNO.SPIPE);
       if (!(d instanceof FileDescriptor)) fail(ERRNO.BADF);
+      if (offset > I64_MAX) fail(ERRNO.INVAL);
+      if (!d.readable) fail(ERRNO.BADF);
+      checkEnd(offset, target.length);
       mem.u32(out, readFile(d, target, offsetOf(offset)));
     },
-    fd_pwrite: (fd, iovs, count, offset, out) => {
+    fd_pwrite: (fd, iovs, count, signedOffset, out) => {
+      const offset = u64(signedOffset);
       const data = mem.firstBuffer(iovs, count);
       const d = descriptor(fd);
       if (d instanceof OutputDescriptor) fail(ERRNO.SPIPE);
       if (!(d instanceof FileDescriptor)) fail(ERRNO.BADF);
+      if (!d.append) {
+        if (offset > I64_MAX) fail(ERRNO.INVAL);
+        if (!d.writable) fail(ERRNO.BADF);
+        checkEnd(offset, data.length);
+      }
       mem.u32(out, writeFile(d, data, offsetOf(offset)));
     },
     fd_read: (fd, iovs, count, out) => {
@@ -948,7 +964,8 @@ function preview1(table, args, envs, random = null) {
       mem.refresh();
       mem.slice(out, name.length).set(name);
     },
-    fd_readdir: (fd, out, len, cookie, used) => {
+    fd_readdir: (fd, out, len, signedCookie, used) => {
+      const cookie = u64(signedCookie);
       const dir = dirOf(fd);
       const entries = [
         [".", dir],
