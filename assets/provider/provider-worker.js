@@ -496,12 +496,14 @@ var Directory = class _Directory extends Inode {
     super();
     this.entries = /* @__PURE__ */ new Map();
     this.parent = parent ?? this;
+    this.removed = false;
   }
   get filetype() {
     return FILETYPE.DIRECTORY;
   }
   /** Linux: `.`, the entry in the parent, and each subdirectory's `..`. */
   get nlink() {
+    if (this.removed) return 0n;
     let subdirectories = 0n;
     for (const entry of this.entries.values()) if (entry instanceof _Directory) subdirectories++;
     return 2n + subdirectories;
@@ -516,12 +518,17 @@ var Directory = class _Directory extends Inode {
     else node.links = (node.links ?? 0) + 1;
     this.modified();
   }
-  /** Removes the entry `name`. */
-  detach(name) {
+  /** Removes the entry `name`; `removing` when the name goes away with its directory. */
+  detach(name, removing = false) {
     const node = this.entries.get(name);
     this.entries.delete(name);
     if (!(node instanceof _Directory)) node.links--;
+    else if (removing) node.removed = true;
     this.modified();
+  }
+  /** Fails with ENOENT where Linux does: a new name in a directory that was removed. */
+  checkLive() {
+    if (this.removed) fail(ERRNO.NOENT);
   }
 };
 var Symlink = class extends Inode {
@@ -564,7 +571,7 @@ var Found = class {
     this.mustBeDirectory = mustBeDirectory;
   }
 };
-function lookup(start, path, follow, hops = { count: 0 }) {
+function lookup(start, path, follow, hops = { count: 0 }, floor = start) {
   checkPath(path);
   if (path.startsWith("/")) fail(ERRNO.PERM);
   const mustBeDirectory = path.endsWith("/");
@@ -578,7 +585,7 @@ function lookup(start, path, follow, hops = { count: 0 }) {
       continue;
     }
     if (name === "..") {
-      if (dir === start) fail(ERRNO.PERM);
+      if (dir === floor) fail(ERRNO.PERM);
       dir = dir.parent;
       if (last) return new Found(dir, null, dir, mustBeDirectory);
       continue;
@@ -586,7 +593,7 @@ function lookup(start, path, follow, hops = { count: 0 }) {
     checkName(name);
     let node = dir.entries.get(name);
     if (node instanceof Symlink && (!last || follow || mustBeDirectory)) {
-      const target = followLink(dir, node, hops);
+      const target = followLink(dir, node, hops, floor);
       if (last) {
         if (mustBeDirectory && target.node !== void 0 && !(target.node instanceof Directory)) fail(ERRNO.NOTDIR);
         return new Found(target.parent, target.name, target.node, mustBeDirectory || target.mustBeDirectory);
@@ -603,10 +610,10 @@ function lookup(start, path, follow, hops = { count: 0 }) {
   }
   return new Found(dir, null, dir, mustBeDirectory);
 }
-function followLink(dir, link, hops) {
+function followLink(dir, link, hops, floor) {
   if (++hops.count > MAX_SYMLINK_HOPS) fail(ERRNO.LOOP);
   link.accessed();
-  return lookup(dir, link.target, true, hops);
+  return lookup(dir, link.target, true, hops, floor);
 }
 function existing(start, path, follow) {
   const found = lookup(start, path, follow);
@@ -651,6 +658,7 @@ function stripTrailingSlashes(path) {
 // js/wasi/dirops.js
 function makeDirectory(dir, name) {
   if (name === "." || dir.entries.has(name)) fail(ERRNO.EXIST);
+  dir.checkLive();
   dir.attach(name, new Directory(dir));
 }
 function unlinkFile(dir, name) {
@@ -666,17 +674,19 @@ function removeDirectory(dir, name) {
   if (node === void 0) fail(ERRNO.NOENT);
   if (!(node instanceof Directory)) fail(ERRNO.NOTDIR);
   if (node.entries.size > 0) fail(ERRNO.NOTEMPTY);
-  dir.detach(name);
+  dir.detach(name, true);
 }
 function makeSymlink(target, dir, name) {
   if (target === "") fail(ERRNO.NOENT);
   if (name === "." || dir.entries.has(name)) fail(ERRNO.EXIST);
+  dir.checkLive();
   dir.attach(name, new Symlink(target));
 }
 function makeHardLink(oldDir, oldName, newDir, newName) {
   const node = oldName === "." ? oldDir : oldDir.entries.get(oldName);
   if (node === void 0) fail(ERRNO.NOENT);
   if (newName === "." || newDir.entries.has(newName)) fail(ERRNO.EXIST);
+  newDir.checkLive();
   if (node instanceof Directory) fail(ERRNO.PERM);
   newDir.attach(newName, node);
 }
@@ -697,6 +707,7 @@ function rename(oldDir, oldName, newDir, newName, mustBeDirectory) {
   if (oldName === "." || newName === ".") fail(ERRNO.BUSY);
   const node = oldDir.entries.get(oldName);
   if (node === void 0) fail(ERRNO.NOENT);
+  newDir.checkLive();
   const isDirectory = node instanceof Directory;
   if (!isDirectory && mustBeDirectory) fail(ERRNO.NOTDIR);
   if (isDirectory && isWithin(newDir, node)) fail(ERRNO.INVAL);
@@ -707,7 +718,7 @@ function rename(oldDir, oldName, newDir, newName, mustBeDirectory) {
     if (isDirectory && !(victim instanceof Directory)) fail(ERRNO.NOTDIR);
     if (!isDirectory && victim instanceof Directory) fail(ERRNO.ISDIR);
     if (victim instanceof Directory && victim.entries.size > 0) fail(ERRNO.NOTEMPTY);
-    newDir.detach(newName);
+    newDir.detach(newName, true);
   }
   oldDir.detach(oldName);
   newDir.attach(newName, node);
@@ -721,8 +732,10 @@ var ProcExit = class extends Error {
   }
 };
 var U64_MAX2 = (1n << 64n) - 1n;
+var u64 = (value) => BigInt.asUintN(64, value);
 var I64_MAX = (1n << 63n) - 1n;
 var DIRENT_BYTES = 24;
+var PREAD_MAX_BYTES = 65536;
 var SIGNAL_MAX = 30;
 var encoder3 = new TextEncoder();
 function checkArgument(name, value, valid) {
@@ -732,6 +745,9 @@ var checkFlags = (name, value, all) => checkArgument(name, value, (value & ~all)
 var checkEnum = (name, value, max) => checkArgument(name, value, value >>> 0 <= max);
 var NOT_RIGHTS = ~ALL_RIGHTS;
 var checkRights = (name, value) => checkArgument(name, value, (value & NOT_RIGHTS) === 0n);
+function checkEnd(offset, length) {
+  if (length > 0 && offset + BigInt(length) > I64_MAX) fail(ERRNO.INVAL);
+}
 function newTime(flags, set, now, value) {
   if (flags & set && flags & now) fail(ERRNO.INVAL);
   if (flags & set) return value;
@@ -788,6 +804,7 @@ function preview1(table, args, envs, random = null) {
     let node = found.node;
     if (node === void 0) {
       if (!creating) fail(ERRNO.NOENT);
+      found.parent.checkLive();
       node = new File();
       found.parent.attach(found.name, node);
     } else {
@@ -824,9 +841,10 @@ function preview1(table, args, envs, random = null) {
       if (id >= CLOCK.PROCESS_CPUTIME) fail(ERRNO.BADF);
       mem.u64(out, readClock(id === CLOCK.REALTIME));
     },
-    fd_advise: (fd, _offset, _len, advice) => {
+    fd_advise: (fd, _offset, len, advice) => {
       checkEnum("advice", advice, ADVICE_MAX);
       fileOf(fd);
+      if (u64(len) > I64_MAX) fail(ERRNO.INVAL);
     },
     fd_allocate: (fd) => {
       fileOf(fd);
@@ -864,7 +882,8 @@ function preview1(table, args, envs, random = null) {
       else if (d instanceof DirectoryDescriptor) mem.filestat(out, d.dir);
       else mem.filestat(out, null);
     },
-    fd_filestat_set_size: (fd, size) => {
+    fd_filestat_set_size: (fd, signedSize) => {
+      const size = u64(signedSize);
       const d = fileOf(fd);
       if (!d.writable || size > I64_MAX) fail(ERRNO.INVAL);
       d.file.resize(offsetOf(size));
@@ -874,21 +893,32 @@ function preview1(table, args, envs, random = null) {
       const a = newTime(flags, FSTFLAGS.ATIM, FSTFLAGS.ATIM_NOW, atim);
       const m = newTime(flags, FSTFLAGS.MTIM, FSTFLAGS.MTIM_NOW, mtim);
       const d = descriptor(fd);
-      if (d instanceof DirectoryDescriptor && d.preopen !== null) fail(ERRNO.BADF);
+      const nothing = a === null && m === null;
+      if (d instanceof DirectoryDescriptor && d.preopen !== null && !nothing) fail(ERRNO.BADF);
       nodeOf(fd).setTimes(a, m);
     },
-    fd_pread: (fd, iovs, count, offset, out) => {
-      const target = mem.firstBuffer(iovs, count);
+    fd_pread: (fd, iovs, count, signedOffset, out) => {
+      const offset = u64(signedOffset);
+      const target = mem.firstBuffer(iovs, count).subarray(0, PREAD_MAX_BYTES);
       const d = descriptor(fd);
       if (d instanceof StdinDescriptor) fail(ERRNO.SPIPE);
       if (!(d instanceof FileDescriptor)) fail(ERRNO.BADF);
+      if (offset > I64_MAX) fail(ERRNO.INVAL);
+      if (!d.readable) fail(ERRNO.BADF);
+      checkEnd(offset, target.length);
       mem.u32(out, readFile(d, target, offsetOf(offset)));
     },
-    fd_pwrite: (fd, iovs, count, offset, out) => {
+    fd_pwrite: (fd, iovs, count, signedOffset, out) => {
+      const offset = u64(signedOffset);
       const data = mem.firstBuffer(iovs, count);
       const d = descriptor(fd);
       if (d instanceof OutputDescriptor) fail(ERRNO.SPIPE);
       if (!(d instanceof FileDescriptor)) fail(ERRNO.BADF);
+      if (!d.append) {
+        if (offset > I64_MAX) fail(ERRNO.INVAL);
+        if (!d.writable) fail(ERRNO.BADF);
+        checkEnd(offset, data.length);
+      }
       mem.u32(out, writeFile(d, data, offsetOf(offset)));
     },
     fd_read: (fd, iovs, count, out) => {
@@ -934,7 +964,8 @@ function preview1(table, args, envs, random = null) {
       mem.refresh();
       mem.slice(out, name.length).set(name);
     },
-    fd_readdir: (fd, out, len, cookie, used) => {
+    fd_readdir: (fd, out, len, signedCookie, used) => {
+      const cookie = u64(signedCookie);
       const dir = dirOf(fd);
       const entries = [
         [".", dir],
@@ -998,6 +1029,7 @@ function preview1(table, args, envs, random = null) {
         existing(start, path, true).setTimes(a, m);
       } else {
         const { dir, name } = parentAndName(start, path);
+        if (a === null && m === null) return;
         const node = name === "." ? dir : dir.entries.get(name);
         if (node === void 0) fail(ERRNO.NOENT);
         node.setTimes(a, m);

@@ -121,3 +121,48 @@ test("virtual clocks step on every read, sleep without sleeping, and file times 
     useVirtualTime(false);
   }
 });
+
+test("a link's `..` may climb to the directory the lookup started from, not above it (openat2 RESOLVE_BENEATH)", async () => {
+  const { lookup } = await import("../wasi/paths.js");
+  const { makeDirectory, makeSymlink } = await import("../wasi/dirops.js");
+  const { WasiError } = await import("../wasi/constants.js");
+  const root = buildRoot([{ path: "top.txt", data: new Uint8Array([1]) }]);
+  makeDirectory(root, "dir");
+  const dir = root.entries.get("dir");
+  makeSymlink("../top.txt", dir, "up");
+  assert.equal(lookup(root, "dir/up", true).node, root.entries.get("top.txt"), "below the preopen: allowed");
+  assert.throws(() => lookup(dir, "up", true), (e) => e instanceof WasiError && e.errno === 63, "above a directory descriptor: EPERM");
+});
+
+test("a removed directory still open takes no new names (ENOENT) and has no links", async () => {
+  const { makeDirectory, makeSymlink, removeDirectory } = await import("../wasi/dirops.js");
+  const { WasiError } = await import("../wasi/constants.js");
+  const root = buildRoot([]);
+  makeDirectory(root, "gone");
+  const gone = root.entries.get("gone");
+  removeDirectory(root, "gone");
+  assert.equal(gone.nlink, 0n);
+  const enoent = (e) => e instanceof WasiError && e.errno === 44;
+  assert.throws(() => makeDirectory(gone, "sub"), enoent);
+  assert.throws(() => makeSymlink("x", gone, "link"), enoent);
+  makeDirectory(root, "gone");
+  assert.equal(root.entries.get("gone").nlink, 2n, "a new directory of the same name is a live one");
+});
+
+test("fd_pread moves at most 64 KiB per call, fd_read the whole buffer (wasmtime)", () => {
+  const { memory, call } = task();
+  memory.grow(2); // room for the 100 000 bytes at DATA
+  const view = new DataView(memory.buffer);
+  new Uint8Array(memory.buffer).set(new TextEncoder().encode("f.txt"), PATH);
+  call("path_open", 3, 0, PATH, 5, O_CREAT, RIGHTS_READ_WRITE, 0n, 0, OUT);
+  const fd = view.getUint32(OUT, true);
+  const size = 100_000;
+  view.setUint32(IOV, DATA, true);
+  view.setUint32(IOV + 4, size, true);
+  call("fd_pwrite", fd, IOV, 1, 0n, OUT);
+  assert.equal(view.getUint32(OUT, true), size);
+  call("fd_pread", fd, IOV, 1, 0n, OUT);
+  assert.equal(view.getUint32(OUT, true), 65536);
+  call("fd_read", fd, IOV, 1, OUT);
+  assert.equal(view.getUint32(OUT, true), size);
+});

@@ -8,6 +8,7 @@ import { Directory, Symlink } from "./fs.js";
 /** mkdirat: a new empty directory. */
 export function makeDirectory(dir, name) {
   if (name === "." || dir.entries.has(name)) fail(ERRNO.EXIST);
+  dir.checkLive();
   dir.attach(name, new Directory(dir));
 }
 
@@ -27,13 +28,14 @@ export function removeDirectory(dir, name) {
   if (node === undefined) fail(ERRNO.NOENT);
   if (!(node instanceof Directory)) fail(ERRNO.NOTDIR);
   if (node.entries.size > 0) fail(ERRNO.NOTEMPTY);
-  dir.detach(name);
+  dir.detach(name, true);
 }
 
 /** symlinkat: a link to `target`, which is not looked at. */
 export function makeSymlink(target, dir, name) {
   if (target === "") fail(ERRNO.NOENT);
   if (name === "." || dir.entries.has(name)) fail(ERRNO.EXIST);
+  dir.checkLive();
   dir.attach(name, new Symlink(target));
 }
 
@@ -42,6 +44,7 @@ export function makeHardLink(oldDir, oldName, newDir, newName) {
   const node = oldName === "." ? oldDir : oldDir.entries.get(oldName);
   if (node === undefined) fail(ERRNO.NOENT);
   if (newName === "." || newDir.entries.has(newName)) fail(ERRNO.EXIST);
+  newDir.checkLive();
   if (node instanceof Directory) fail(ERRNO.PERM);
   newDir.attach(newName, node);
 }
@@ -67,6 +70,7 @@ export function rename(oldDir, oldName, newDir, newName, mustBeDirectory) {
   if (oldName === "." || newName === ".") fail(ERRNO.BUSY);
   const node = oldDir.entries.get(oldName);
   if (node === undefined) fail(ERRNO.NOENT);
+  newDir.checkLive();
   const isDirectory = node instanceof Directory;
   if (!isDirectory && mustBeDirectory) fail(ERRNO.NOTDIR);
   if (isDirectory && isWithin(newDir, node)) fail(ERRNO.INVAL);
@@ -77,7 +81,7 @@ export function rename(oldDir, oldName, newDir, newName, mustBeDirectory) {
     if (isDirectory && !(victim instanceof Directory)) fail(ERRNO.NOTDIR);
     if (!isDirectory && victim instanceof Directory) fail(ERRNO.ISDIR);
     if (victim instanceof Directory && victim.entries.size > 0) fail(ERRNO.NOTEMPTY);
-    newDir.detach(newName);
+    newDir.detach(newName, true);
   }
   oldDir.detach(oldName);
   newDir.attach(newName, node);

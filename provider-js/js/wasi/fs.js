@@ -120,6 +120,8 @@ export class Directory extends Inode {
     super();
     this.entries = new Map();
     this.parent = parent ?? this;
+    // Removed while a descriptor still holds it: Linux lets nothing new be made in it.
+    this.removed = false;
   }
 
   get filetype() {
@@ -128,6 +130,7 @@ export class Directory extends Inode {
 
   /** Linux: `.`, the entry in the parent, and each subdirectory's `..`. */
   get nlink() {
+    if (this.removed) return 0n;
     let subdirectories = 0n;
     for (const entry of this.entries.values()) if (entry instanceof Directory) subdirectories++;
     return 2n + subdirectories;
@@ -145,12 +148,18 @@ export class Directory extends Inode {
     this.modified();
   }
 
-  /** Removes the entry `name`. */
-  detach(name) {
+  /** Removes the entry `name`; `removing` when the name goes away with its directory. */
+  detach(name, removing = false) {
     const node = this.entries.get(name);
     this.entries.delete(name);
     if (!(node instanceof Directory)) node.links--;
+    else if (removing) node.removed = true;
     this.modified();
+  }
+
+  /** Fails with ENOENT where Linux does: a new name in a directory that was removed. */
+  checkLive() {
+    if (this.removed) fail(ERRNO.NOENT);
   }
 }
 

@@ -41,9 +41,11 @@ class Found {
 /**
  * Looks `path` up below `start` like openat2(RESOLVE_BENEATH). Links on the way are
  * followed; the last one when `follow` or when the path ends in `/`. A missing last name is
- * no error here (its parent exists); a missing or non-directory name on the way is.
+ * no error here (its parent exists); a missing or non-directory name on the way is. `..` may
+ * not climb above `floor`: the directory descriptor the whole lookup started from, also while
+ * a link's target is resolved from the link's own directory.
  */
-export function lookup(start, path, follow, hops = { count: 0 }) {
+export function lookup(start, path, follow, hops = { count: 0 }, floor = start) {
   checkPath(path);
   if (path.startsWith("/")) fail(ERRNO.PERM);
   const mustBeDirectory = path.endsWith("/");
@@ -57,7 +59,7 @@ export function lookup(start, path, follow, hops = { count: 0 }) {
       continue;
     }
     if (name === "..") {
-      if (dir === start) fail(ERRNO.PERM);
+      if (dir === floor) fail(ERRNO.PERM);
       dir = dir.parent;
       if (last) return new Found(dir, null, dir, mustBeDirectory);
       continue;
@@ -65,7 +67,7 @@ export function lookup(start, path, follow, hops = { count: 0 }) {
     checkName(name);
     let node = dir.entries.get(name);
     if (node instanceof Symlink && (!last || follow || mustBeDirectory)) {
-      const target = followLink(dir, node, hops);
+      const target = followLink(dir, node, hops, floor);
       if (last) {
         if (mustBeDirectory && target.node !== undefined && !(target.node instanceof Directory)) fail(ERRNO.NOTDIR);
         return new Found(target.parent, target.name, target.node, mustBeDirectory || target.mustBeDirectory);
@@ -83,10 +85,10 @@ export function lookup(start, path, follow, hops = { count: 0 }) {
   return new Found(dir, null, dir, mustBeDirectory); // "" was refused: only slashes and dots
 }
 
-function followLink(dir, link, hops) {
+function followLink(dir, link, hops, floor) {
   if (++hops.count > MAX_SYMLINK_HOPS) fail(ERRNO.LOOP);
   link.accessed();
-  return lookup(dir, link.target, true, hops);
+  return lookup(dir, link.target, true, hops, floor);
 }
 
 /** The existing inode `path` names below `start` (see lookup). */

@@ -37,8 +37,12 @@ export class ProcExit extends Error {
 }
 
 const U64_MAX = (1n << 64n) - 1n;
+/** A u64 argument: the guest's i64 arrives as a signed BigInt. */
+const u64 = (value) => BigInt.asUintN(64, value);
 const I64_MAX = (1n << 63n) - 1n;
 const DIRENT_BYTES = 24;
+/** wasmtime's fd_pread reads at most this much per call (its fd_read, the whole buffer). */
+const PREAD_MAX_BYTES = 65536;
 const SIGNAL_MAX = 30;
 const encoder = new TextEncoder();
 
@@ -53,6 +57,11 @@ const checkFlags = (name, value, all) => checkArgument(name, value, (value & ~al
 const checkEnum = (name, value, max) => checkArgument(name, value, value >>> 0 <= max);
 const NOT_RIGHTS = ~ALL_RIGHTS;
 const checkRights = (name, value) => checkArgument(name, value, (value & NOT_RIGHTS) === 0n);
+
+/** Linux's rw_verify_area: a positioned read or write may not end past the largest offset. */
+function checkEnd(offset, length) {
+  if (length > 0 && offset + BigInt(length) > I64_MAX) fail(ERRNO.INVAL);
+}
 
 /** wasmtime's systimespec: a time and "now" for the same field is EINVAL. */
 function newTime(flags, set, now, value) {
@@ -124,6 +133,7 @@ export function preview1(table, args, envs, random = null) {
     let node = found.node;
     if (node === undefined) {
       if (!creating) fail(ERRNO.NOENT);
+      found.parent.checkLive();
       node = new File();
       found.parent.attach(found.name, node);
     } else {
@@ -161,9 +171,10 @@ export function preview1(table, args, envs, random = null) {
       if (id >= CLOCK.PROCESS_CPUTIME) fail(ERRNO.BADF);
       mem.u64(out, readClock(id === CLOCK.REALTIME));
     },
-    fd_advise: (fd, _offset, _len, advice) => {
+    fd_advise: (fd, _offset, len, advice) => {
       checkEnum("advice", advice, ADVICE_MAX);
       fileOf(fd);
+      if (u64(len) > I64_MAX) fail(ERRNO.INVAL); // wasmtime takes the length as an i64, not the offset
     },
     fd_allocate: (fd) => {
       fileOf(fd);
@@ -201,7 +212,8 @@ export function preview1(table, args, envs, random = null) {
       else if (d instanceof DirectoryDescriptor) mem.filestat(out, d.dir);
       else mem.filestat(out, null);
     },
-    fd_filestat_set_size: (fd, size) => {
+    fd_filestat_set_size: (fd, signedSize) => {
+      const size = u64(signedSize);
       const d = fileOf(fd);
       if (!d.writable || size > I64_MAX) fail(ERRNO.INVAL);
       d.file.resize(offsetOf(size));
@@ -211,22 +223,35 @@ export function preview1(table, args, envs, random = null) {
       const a = newTime(flags, FSTFLAGS.ATIM, FSTFLAGS.ATIM_NOW, atim);
       const m = newTime(flags, FSTFLAGS.MTIM, FSTFLAGS.MTIM_NOW, mtim);
       const d = descriptor(fd);
-      // The preopened directory is an O_PATH handle in wasmtime: futimens answers EBADF.
-      if (d instanceof DirectoryDescriptor && d.preopen !== null) fail(ERRNO.BADF);
+      const nothing = a === null && m === null;
+      // The preopened directory is an O_PATH handle in wasmtime: futimens answers EBADF, unless
+      // both times are left alone (Linux then returns before looking at the descriptor).
+      if (d instanceof DirectoryDescriptor && d.preopen !== null && !nothing) fail(ERRNO.BADF);
       nodeOf(fd).setTimes(a, m);
     },
-    fd_pread: (fd, iovs, count, offset, out) => {
-      const target = mem.firstBuffer(iovs, count);
+    fd_pread: (fd, iovs, count, signedOffset, out) => {
+      const offset = u64(signedOffset);
+      const target = mem.firstBuffer(iovs, count).subarray(0, PREAD_MAX_BYTES);
       const d = descriptor(fd);
       if (d instanceof StdinDescriptor) fail(ERRNO.SPIPE);
       if (!(d instanceof FileDescriptor)) fail(ERRNO.BADF);
+      if (offset > I64_MAX) fail(ERRNO.INVAL);
+      if (!d.readable) fail(ERRNO.BADF);
+      checkEnd(offset, target.length);
       mem.u32(out, readFile(d, target, offsetOf(offset)));
     },
-    fd_pwrite: (fd, iovs, count, offset, out) => {
+    fd_pwrite: (fd, iovs, count, signedOffset, out) => {
+      const offset = u64(signedOffset);
       const data = mem.firstBuffer(iovs, count);
       const d = descriptor(fd);
       if (d instanceof OutputDescriptor) fail(ERRNO.SPIPE);
       if (!(d instanceof FileDescriptor)) fail(ERRNO.BADF);
+      if (!d.append) {
+        // In append mode the offset is not looked at: the bytes go to the end.
+        if (offset > I64_MAX) fail(ERRNO.INVAL);
+        if (!d.writable) fail(ERRNO.BADF);
+        checkEnd(offset, data.length);
+      }
       mem.u32(out, writeFile(d, data, offsetOf(offset)));
     },
     fd_read: (fd, iovs, count, out) => {
@@ -272,7 +297,8 @@ export function preview1(table, args, envs, random = null) {
       mem.refresh();
       mem.slice(out, name.length).set(name);
     },
-    fd_readdir: (fd, out, len, cookie, used) => {
+    fd_readdir: (fd, out, len, signedCookie, used) => {
+      const cookie = u64(signedCookie);
       const dir = dirOf(fd);
       const entries = [
         [".", dir],
@@ -335,6 +361,8 @@ export function preview1(table, args, envs, random = null) {
         existing(start, path, true).setTimes(a, m);
       } else {
         const { dir, name } = parentAndName(start, path);
+        // utimensat with both times left alone returns before it looks the name up.
+        if (a === null && m === null) return;
         const node = name === "." ? dir : dir.entries.get(name);
         if (node === undefined) fail(ERRNO.NOENT);
         node.setTimes(a, m);
