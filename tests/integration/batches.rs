@@ -118,3 +118,15 @@ async fn a_provider_of_version_1_gets_one_message_per_frame() {
     let traffic = broker.provider_traffic();
     assert_eq!((traffic.frames_sent, traffic.messages_sent), (7, 7), "the welcome and six runs, one per frame");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hello_comes_alone_in_the_first_frame() {
+    let (broker, base) = http_broker_with_policy(FallbackPolicy::Never).await;
+    let mut socket = connect(&base, None).await.unwrap();
+    let mut frame = encode(&hello(vec![1, VERSION], 2)).unwrap();
+    frame.extend(encode(&ToBroker::Workers { count: 3 }).unwrap());
+    socket.send(Message::Binary(frame.into())).await.unwrap();
+    let refused = next_frame(&mut socket).await;
+    assert_eq!(refused, [ToProvider::Refused { reason: "the first frame must hold the hello alone".into() }]);
+    assert!(broker.cluster().providers.is_empty());
+}
